@@ -23,6 +23,13 @@
  * the missing groups on its path. Reads convert from any stored numeric type (HDF5's own
  * conversion), so a float64 dataset reads into float32. Every error names the file and the
  * dataset or attribute. HDF5's automatic error stack printing is switched off.
+ *
+ * Errors: HRN_ERR_IO for a missing/unreadable file ("x.h5: cannot open: No such file or
+ * directory"), HRN_ERR_FORMAT for a file that is not HDF5 ("x.h5: cannot open: not an HDF5 file"),
+ * a missing dataset or attribute ("x.h5: no dataset 'params/b'"), a wrong shape or type;
+ * HRN_ERR_INVALID for caller mistakes (writing to a file opened read-only, a dataset that exists
+ * already); HRN_ERR_HDF5 when the library itself fails (its innermost message is appended).
+ * A struct hrn_h5 is not thread-safe (nor is serial HDF5): use one thread at a time.
  */
 #ifndef HRN_H5_H
 #define HRN_H5_H
@@ -83,7 +90,20 @@ enum hrn_status hrn_h5_write_i32(struct hrn_h5 *f, const char *name, int ndim,
 /* Create a group (and its parents); no error if it exists. */
 enum hrn_status hrn_h5_create_group(struct hrn_h5 *f, const char *name);
 
-/* Attributes on the object `obj` ("/" for the root, or a group or dataset path). */
+/* A 1-d dataset of strings (h5py's `f["names"] = ["a", "b"]`, or numpy bytes arrays).
+ * write: stored as variable-length UTF-8 strings, shape (n,).
+ * read: accepts fixed-length (NUL- or space-padded) and variable-length strings of shape (n,) or
+ * a scalar (n = 1). *out is ONE malloc()ed block holding n pointers followed by the strings, so a
+ * single free(*out) releases everything. */
+enum hrn_status hrn_h5_write_str_list(struct hrn_h5 *f, const char *name, int64_t n,
+                                      const char *const *strs);
+enum hrn_status hrn_h5_read_str_list(struct hrn_h5 *f, const char *name, int64_t *n,
+                                     char ***out);
+
+/* Attributes on the object `obj` ("/" for the root, or a group or dataset path). Writing an
+ * attribute that exists replaces it. Strings are written as variable-length UTF-8 (what h5py
+ * writes for a Python str); numbers as float64 / int64 scalars. Reads accept any numeric type
+ * for the numeric readers and an attribute must hold exactly one element. */
 enum hrn_status hrn_h5_attr_write_str(struct hrn_h5 *f, const char *obj, const char *attr,
                                       const char *value);
 enum hrn_status hrn_h5_attr_write_f64(struct hrn_h5 *f, const char *obj, const char *attr,
