@@ -171,6 +171,9 @@ enum hrn_status hrn_h5_open(const char *path, struct hrn_h5 **out) {
         return hrn_error_set(HRN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     if (!S_ISREG(sb.st_mode))
         return hrn_error_set(HRN_ERR_IO, "%s: cannot open: not a regular file", path);
+    FILE *fp = fopen(path, "rb"); /* so that "permission denied" is not "not an HDF5 file" */
+    if (!fp) return hrn_error_set(HRN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    fclose(fp);
     htri_t is = H5Fis_hdf5(path);
     if (is <= 0) {
         H5Eclear2(H5E_DEFAULT);
