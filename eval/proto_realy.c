@@ -1,0 +1,352 @@
+/* proto_realy.c: REALY's region-aware evaluation (spec B; czh-98/REALY main.py, utils/gICP.py,
+ * rICP.py, eval.py, NICP.py, util.py).
+ *
+ * Per subject: a 7-keypoint similarity (gICP, B.2), then per region a rigid ICP with keypoints
+ * (rICP, B.3) from the same gICP result, then the bidirectional step (B.4): closest points C0 of the
+ * processed scan on the aligned prediction, NICP of the scan towards C0 (nonrigid.c), closest points
+ * C1 of the deformed scan, and NMSE = mean |C1_i - G_i| against the original scan positions. */
+#include "hrn_eval.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- keypoint sets (keypoints_region_map) ------------------------------------------------------- */
+
+static const int KP_SEVEN[] = {36, 39, 42, 45, 33, 48, 54};
+static const int KP_FOREHEAD[] = {36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47,
+                                  17, 18, 19, 20, 21, 22, 23, 24, 25, 26};
+static const int KP_MOUTH[] = {48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 64};
+static const int KP_NOSE[] = {27, 28, 29, 30, 31, 32, 33, 34, 35};
+static const int KP_NOSE_PART[] = {27, 28, 29, 30, 31, 35, 32, 33, 34, 70, 71};
+static const int KP_CHEEK[] = {48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 64, 76, 77,
+                               36, 41, 40, 39, 42, 47, 46, 45, 7, 8, 9};
+
+#define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+int hrn_realy_kpset(int which, const int **idx) {
+    switch (which) {
+    case 0: *idx = KP_SEVEN; return N_OF(KP_SEVEN);
+    case 1: *idx = KP_FOREHEAD; return N_OF(KP_FOREHEAD);
+    case 2: *idx = KP_MOUTH; return N_OF(KP_MOUTH);
+    case 3: *idx = KP_NOSE; return N_OF(KP_NOSE);
+    case 4: *idx = KP_NOSE_PART; return N_OF(KP_NOSE_PART);
+    case 5: *idx = KP_CHEEK; return N_OF(KP_CHEEK);
+    default: HRN_ABORT("hrn_realy_kpset: bad set %d", which);
+    }
+}
+
+/* --- keypoints ------------------------------------------------------------------------------------ */
+
+enum hrn_status hrn_realy_kpdef_read(const char *path, struct hrn_realy_kpdef *kd) {
+    double *vals = NULL;
+    int64_t n = 0;
+    enum hrn_status st = hrn_read_numbers(path, &vals, &n);
+    if (st != HRN_OK) return st;
+    if (n != 3 * HRN_REALY_N_KP) {
+        free(vals);
+        return hrn_error_set(HRN_ERR_FORMAT, "%s: expected %d entries [tri, b1, b2] (%d numbers), "
+                             "found %lld numbers", path, HRN_REALY_N_KP, 3 * HRN_REALY_N_KP,
+                             (long long)n);
+    }
+    for (int k = 0; k < HRN_REALY_N_KP; k++) {
+        double t = vals[3 * k];
+        if (t != floor(t) || t < 0 || (kd->faces && t >= (double)kd->nf)) {
+            free(vals);
+            return hrn_error_set(HRN_ERR_FORMAT, "%s: keypoint %d: triangle %g is not a valid "
+                                 "0-based index of the template's %lld triangles", path, k, t,
+                                 (long long)kd->nf);
+        }
+        kd->tri[k] = (int64_t)t;
+        kd->b1[k] = vals[3 * k + 1];
+        kd->b2[k] = vals[3 * k + 2];
+    }
+    free(vals);
+    return HRN_OK;
+}
+
+void hrn_realy_keypoints(const struct hrn_realy_kpdef *kd, const double *v, double *kp) {
+    for (int k = 0; k < HRN_REALY_N_KP; k++) {
+        const int32_t *f = kd->faces + 3 * kd->tri[k];
+        double b1 = kd->b1[k], b2 = kd->b2[k], b3 = 1 - b1 - b2;
+        for (int j = 0; j < 3; j++)
+            kp[3 * k + j] = b1 * v[3 * (int64_t)f[0] + j] + b2 * v[3 * (int64_t)f[1] + j] +
+                            b3 * v[3 * (int64_t)f[2] + j];
+    }
+}
+
+static void gather(const double *kp, const int *idx, int n, double *out) {
+    for (int i = 0; i < n; i++) memcpy(out + 3 * i, kp + 3 * idx[i], 3 * sizeof(double));
+}
+
+/* --- B.2 gICP ------------------------------------------------------------------------------------- */
+
+enum hrn_status hrn_realy_gicp(struct hrn_emesh *pred, const struct hrn_realy_kpdef *kd,
+                               const double *gt_kp) {
+    double kp[3 * HRN_REALY_N_KP], P[21], Q[21], s, R[9], t[3];
+    hrn_realy_keypoints(kd, pred->v, kp);
+    gather(kp, KP_SEVEN, 7, P);
+    gather(gt_kp, KP_SEVEN, 7, Q);
+    enum hrn_status st = hrn_fit_realy(P, Q, 7, 1, &s, R, t);
+    if (st != HRN_OK) return hrn_error_prefix(st, "gICP");
+    hrn_transform_points(pred->v, pred->nv, s, R, t);
+    return HRN_OK;
+}
+
+/* --- B.3 rICP ------------------------------------------------------------------------------------- */
+
+/* numpy's pairwise float32 summation (pairwise_sum for float: 8 accumulators per 128-block). */
+static float np_pairwise_f32(const float *a, int64_t n) {
+    if (n < 8) {
+        float r = 0;
+        for (int64_t i = 0; i < n; i++) r += a[i];
+        return r;
+    }
+    if (n <= 128) {
+        float r[8];
+        for (int j = 0; j < 8; j++) r[j] = a[j];
+        int64_t i;
+        for (i = 8; i < n - (n % 8); i += 8)
+            for (int j = 0; j < 8; j++) r[j] += a[i + j];
+        float res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++) res += a[i];
+        return res;
+    }
+    int64_t n2 = n / 2;
+    n2 -= n2 % 8;
+    return np_pairwise_f32(a, n2) + np_pairwise_f32(a + n2, n - n2);
+}
+
+enum hrn_status hrn_realy_ricp(double *v, int64_t nv, const int32_t *f, int64_t nf,
+                               const struct hrn_emesh *scan, const double *kp_p, const double *kp_g,
+                               int n_kp, int cheek, int *n_fits) {
+    enum hrn_status st = HRN_OK;
+    struct hrn_bvh b = {0};
+    const int64_t ns = scan->nv;
+    /* rate = |S| / |kp_g| (cheek: / 4), m = int(rate) */
+    double rate = (double)ns / (double)n_kp;
+    if (cheek) rate /= 4;
+    int64_t m = (int64_t)rate;
+    int64_t nk = m * n_kp, np = ns + nk;
+    double *P = malloc((size_t)np * 3 * sizeof(double)), *Q = malloc((size_t)np * 3 * sizeof(double));
+    float *res = malloc((size_t)np * sizeof(float));
+    double *Kp = malloc((size_t)(nk + 1) * 3 * sizeof(double));
+    int fits = 0;
+    if (!P || !Q || !res || !Kp) {
+        st = hrn_error_set(HRN_ERR_NOMEM, "rICP: out of memory");
+        goto fail;
+    }
+    for (int64_t r = 0; r < m; r++) {
+        memcpy(Kp + 3 * r * n_kp, kp_p, (size_t)n_kp * 3 * sizeof(double));
+        memcpy(Q + 3 * (ns + r * n_kp), kp_g, (size_t)n_kp * 3 * sizeof(double));
+    }
+    memcpy(Q, scan->v, (size_t)ns * 3 * sizeof(double));
+    HRN_TRY(hrn_bvh_build(&b, v, nv, f, nf));
+    double err_pre = 0;
+    for (int it = 0;; ) {
+        hrn_bvh_closest_many(&b, scan->v, ns, P, NULL, NULL); /* C: closest on the surface */
+        memcpy(P + 3 * ns, Kp, (size_t)nk * 3 * sizeof(double));
+        double s, R[9], t[3];
+        HRN_TRY(hrn_fit_realy(P, Q, np, 0, &s, R, t));
+        fits++;
+        /* err = mean of squared row norms of float32(P R^T + t) - Q, in float32 like numpy */
+        for (int64_t i = 0; i < np; i++) {
+            float acc = 0;
+            for (int j = 0; j < 3; j++) {
+                const double *p = P + 3 * i;
+                float x = (float)(R[3 * j] * p[0] + R[3 * j + 1] * p[1] + R[3 * j + 2] * p[2] + t[j]);
+                float d = x - (float)Q[3 * i + j];
+                acc += d * d;
+            }
+            res[i] = acc;
+        }
+        double err = (double)(np_pairwise_f32(res, np) / (float)np);
+        /* the R, t of the breaking iteration is not applied */
+        if (fabs(err - err_pre) < 1e-6 || it >= 100) break;
+        it++;
+        err_pre = err;
+        for (int64_t i = 0; i < nv; i++) {
+            double *p = v + 3 * i, x = p[0], y = p[1], z = p[2];
+            for (int j = 0; j < 3; j++)
+                p[j] = (double)(float)(R[3 * j] * x + R[3 * j + 1] * y + R[3 * j + 2] * z + t[j]);
+        }
+        for (int64_t i = 0; i < nk; i++) {
+            double *p = Kp + 3 * i, x = p[0], y = p[1], z = p[2];
+            for (int j = 0; j < 3; j++)
+                p[j] = (double)(float)(R[3 * j] * x + R[3 * j + 1] * y + R[3 * j + 2] * z + t[j]);
+        }
+        hrn_bvh_refit(&b, v);
+    }
+fail:
+    if (n_fits) *n_fits = fits;
+    hrn_bvh_free(&b);
+    free(P);
+    free(Q);
+    free(res);
+    free(Kp);
+    return st;
+}
+
+/* --- B.4 bidirectional evaluation ------------------------------------------------------------------- */
+
+static enum hrn_status bidirectional(const double *vr, const struct hrn_emesh *pred,
+                                     const struct hrn_emesh *scan_raw, const double *kp_pred,
+                                     const double *kp_gt, int n_kp, double *nmse, int *solves) {
+    enum hrn_status st = HRN_OK;
+    struct hrn_emesh g = {0};
+    struct hrn_bvh b = {0};
+    struct hrn_kdtree kd = {0};
+    double *c0 = NULL, *def = NULL, *c1 = NULL;
+    int64_t kidx[HRN_REALY_N_KP];
+    HRN_TRY(hrn_emesh_trimesh_process(scan_raw, &g));
+    c0 = malloc((size_t)g.nv * 3 * sizeof(double));
+    def = malloc((size_t)g.nv * 3 * sizeof(double));
+    c1 = malloc((size_t)g.nv * 3 * sizeof(double));
+    if (!c0 || !def || !c1) {
+        st = hrn_error_set(HRN_ERR_NOMEM, "REALY: out of memory");
+        goto fail;
+    }
+    HRN_TRY(hrn_bvh_build(&b, vr, pred->nv, pred->f, pred->nf));
+    hrn_bvh_closest_many(&b, g.v, g.nv, c0, NULL, NULL);
+    if (n_kp > 0) {
+        HRN_TRY(hrn_kdtree_build(&kd, g.v, g.nv));
+        for (int k = 0; k < n_kp; k++) kidx[k] = hrn_kdtree_nearest(&kd, kp_gt + 3 * k, NULL);
+    }
+    struct hrn_nicp_opts o = {.n_kp = n_kp, .kp_idx = kidx, .kp_pos = kp_pred, .gamma = 1};
+    HRN_TRY(hrn_nicp(&g, c0, g.nv, &o, def, solves));
+    hrn_bvh_closest_many(&b, def, g.nv, c1, NULL, NULL);
+    /* NMSE: a mean Euclidean distance against the ORIGINAL scan positions */
+    double sum = 0;
+    for (int64_t i = 0; i < g.nv; i++) {
+        double dx = c1[3 * i] - g.v[3 * i], dy = c1[3 * i + 1] - g.v[3 * i + 1],
+               dz = c1[3 * i + 2] - g.v[3 * i + 2];
+        sum += sqrt(dx * dx + dy * dy + dz * dz);
+    }
+    *nmse = sum / (double)g.nv;
+fail:
+    hrn_kdtree_free(&kd);
+    hrn_bvh_free(&b);
+    hrn_emesh_free(&g);
+    free(c0);
+    free(def);
+    free(c1);
+    return st;
+}
+
+static const char *REGION_NAME[HRN_REALY_N_REGIONS] = {"nose", "mouth", "forehead", "cheek"};
+
+enum hrn_status hrn_realy_eval(const struct hrn_emesh *pred, const struct hrn_realy_gt *gt,
+                               const struct hrn_realy_kpdef *kd, struct hrn_realy_result *r) {
+    enum hrn_status st = HRN_OK;
+    struct hrn_emesh gl = {0};
+    double *vr = NULL;
+    memset(r, 0, sizeof *r);
+    for (int k = 0; k < HRN_REALY_N_REGIONS; k++) r->nmse[k] = r->err_mm[k] = (double)NAN;
+    HRN_TRY(hrn_emesh_copy(&gl, pred));
+    HRN_TRY(hrn_realy_gicp(&gl, kd, gt->kp));
+    double kp[3 * HRN_REALY_N_KP], kp_p[3 * HRN_REALY_N_KP], kp_g[3 * HRN_REALY_N_KP];
+    hrn_realy_keypoints(kd, gl.v, kp); /* once, from the gICP result */
+    vr = malloc((size_t)pred->nv * 3 * sizeof(double));
+    if (!vr) {
+        st = hrn_error_set(HRN_ERR_NOMEM, "REALY: out of memory");
+        goto fail;
+    }
+    /* rICP keypoint sets per region: nose -> nose_part; evaluation sets: nose -> nose */
+    static const int ricp_set[HRN_REALY_N_REGIONS] = {4, 2, 1, 5};
+    static const int eval_set[HRN_REALY_N_REGIONS] = {3, 2, 1, -1};
+    for (int reg = 0; reg < HRN_REALY_N_REGIONS; reg++) {
+        const struct hrn_emesh *scan = &gt->region[reg];
+        const int *idx;
+        int n = hrn_realy_kpset(ricp_set[reg], &idx);
+        gather(kp, idx, n, kp_p);
+        gather(gt->kp, idx, n, kp_g);
+        memcpy(vr, gl.v, (size_t)pred->nv * 3 * sizeof(double)); /* each from the gICP result */
+        st = hrn_realy_ricp(vr, pred->nv, pred->f, pred->nf, scan, kp_p, kp_g, n,
+                            reg == HRN_REALY_CHEEK, &r->ricp_fits[reg]);
+        if (st != HRN_OK) {
+            hrn_error_prefix(st, "rICP %s", REGION_NAME[reg]);
+            goto fail;
+        }
+        double kpr[3 * HRN_REALY_N_KP];
+        hrn_realy_keypoints(kd, vr, kpr); /* recomputed from this region's rICP result */
+        int ne = 0;
+        if (eval_set[reg] >= 0) {
+            ne = hrn_realy_kpset(eval_set[reg], &idx);
+            gather(kpr, idx, ne, kp_p);
+            gather(gt->kp, idx, ne, kp_g);
+        }
+        st = bidirectional(vr, pred, scan, kp_p, kp_g, ne, &r->nmse[reg], &r->nicp_solves[reg]);
+        if (st != HRN_OK) {
+            hrn_error_prefix(st, "region %s", REGION_NAME[reg]);
+            goto fail;
+        }
+        r->err_mm[reg] = r->nmse[reg] * gt->metrical_scale;
+    }
+fail:
+    hrn_emesh_free(&gl);
+    free(vr);
+    return st;
+}
+
+/* --- Python float formatting (B.5) --------------------------------------------------------------- */
+
+char *hrn_py_float_repr(double x, char *buf, size_t cap) {
+    if (isnan(x)) { snprintf(buf, cap, "nan"); return buf; }
+    if (isinf(x)) { snprintf(buf, cap, x > 0 ? "inf" : "-inf"); return buf; }
+    if (x == 0) { snprintf(buf, cap, signbit(x) ? "-0.0" : "0.0"); return buf; }
+    /* shortest round-trip digits */
+    char tmp[40];
+    int prec;
+    for (prec = 1; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, x);
+        if (strtod(tmp, NULL) == x) break;
+    }
+    /* tmp = [-]d.ddde[+-]XX: split digits and exponent */
+    const char *p = tmp;
+    int neg = *p == '-';
+    if (neg) p++;
+    char digits[24];
+    int nd = 0;
+    for (; *p && *p != 'e'; p++)
+        if (*p != '.') digits[nd++] = *p;
+    digits[nd] = '\0';
+    int e10 = atoi(p + 1);
+    while (nd > 1 && digits[nd - 1] == '0') digits[--nd] = '\0';
+    char out[64];
+    int o = 0;
+    if (neg) out[o++] = '-';
+    if (e10 >= -5 + 1 && e10 < 16) { /* repr uses fixed notation for 1e-4 <= |x| < 1e16 */
+        if (e10 < 0) {
+            out[o++] = '0';
+            out[o++] = '.';
+            for (int i = 0; i < -e10 - 1; i++) out[o++] = '0';
+            for (int i = 0; i < nd; i++) out[o++] = digits[i];
+        } else {
+            for (int i = 0; i <= e10; i++) out[o++] = i < nd ? digits[i] : '0';
+            out[o++] = '.';
+            if (nd > e10 + 1)
+                for (int i = e10 + 1; i < nd; i++) out[o++] = digits[i];
+            else
+                out[o++] = '0';
+        }
+        out[o] = '\0';
+    } else {
+        out[o++] = digits[0];
+        if (nd > 1) {
+            out[o++] = '.';
+            for (int i = 1; i < nd; i++) out[o++] = digits[i];
+        }
+        o += snprintf(out + o, sizeof out - (size_t)o, "e%c%02d", e10 < 0 ? '-' : '+', abs(e10));
+    }
+    snprintf(buf, cap, "%s", out);
+    return buf;
+}
+
+char *hrn_py_float_str9(double x, char *buf) {
+    char full[64];
+    hrn_py_float_repr(x, full, sizeof full);
+    snprintf(buf, 32, "%.9s", full);
+    return buf;
+}
