@@ -184,3 +184,38 @@ double hrn_nanmean(const double *x, int64_t n, int64_t *n_valid) {
     if (n_valid) *n_valid = k;
     return k ? s / (double)k : (double)NAN;
 }
+
+enum hrn_status hrn_umeyama(const double *P, const double *Q, int64_t n, int with_scale,
+                            double *s, double R[9], double t[3]) {
+    if (n < 3) return hrn_error_set(HRN_ERR_INVALID, "umeyama: need >= 3 points, got %lld",
+                                    (long long)n);
+    double mp[3], mq[3], M[9] = {0}, U[9], S[3], VT[9], varp = 0;
+    centroid(P, n, mp);
+    centroid(Q, n, mq);
+    for (int64_t i = 0; i < n; i++)
+        for (int a = 0; a < 3; a++) {
+            double pa = P[3 * i + a] - mp[a];
+            varp += pa * pa;
+            for (int b = 0; b < 3; b++) M[3 * a + b] += (Q[3 * i + a] - mq[a]) * (P[3 * i + b] - mp[b]);
+        }
+    enum hrn_status st = svd3(M, U, S, VT, "umeyama");
+    if (st != HRN_OK) return st;
+    double UV[9];
+    mat3_mul(U, VT, UV);
+    double det = UV[0] * (UV[4] * UV[8] - UV[5] * UV[7]) - UV[1] * (UV[3] * UV[8] - UV[5] * UV[6]) +
+                 UV[2] * (UV[3] * UV[7] - UV[4] * UV[6]);
+    double d3 = det < 0 ? -1.0 : 1.0; /* a proper rotation */
+    double Us[9];
+    memcpy(Us, U, sizeof Us);
+    for (int i = 0; i < 3; i++) Us[3 * i + 2] *= d3;
+    mat3_mul(Us, VT, R);
+    double scale = 1.0;
+    if (with_scale) {
+        if (!(varp > 0)) return hrn_error_set(HRN_ERR_NUMERIC, "umeyama: source points coincide");
+        scale = (S[0] + S[1] + d3 * S[2]) / varp;
+    }
+    for (int j = 0; j < 3; j++)
+        t[j] = mq[j] - scale * (R[3 * j] * mp[0] + R[3 * j + 1] * mp[1] + R[3 * j + 2] * mp[2]);
+    *s = scale;
+    return HRN_OK;
+}

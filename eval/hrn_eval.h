@@ -143,6 +143,10 @@ enum hrn_status hrn_fit_realy(const double *P, const double *Q, int64_t n, int w
  * similarity pred -> gt as (s, R, t) with R = T^T, s = b, t = c. *dissimilarity may be NULL. */
 enum hrn_status hrn_procrustes_matlab(const double *X, const double *Y, int64_t n, int scaling,
                                       double *s, double R[9], double t[3], double *dissimilarity);
+/* Least-squares similarity (Umeyama 1991) mapping P onto Q with a proper rotation (det +1);
+ * scale 1 unless with_scale. Used by the scan-to-mesh refinement (not by any official fit). */
+enum hrn_status hrn_umeyama(const double *P, const double *Q, int64_t n, int with_scale,
+                            double *s, double R[9], double t[3]);
 /* v (n,3) <- s*R*v + t in place. */
 void hrn_transform_points(double *v, int64_t n, double s, const double R[9], const double t[3]);
 /* Rodrigues vector (3) -> rotation matrix. */
