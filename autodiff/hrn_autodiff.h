@@ -21,7 +21,7 @@
  *         struct hrn_tensor *y = hrn_add(&tape, hrn_matmul(&tape, x, hrn_params_tensor(&ps, iw),
  *                                                          HRN_MATMUL_TRANS_B),
  *                                        hrn_params_tensor(&ps, ib));   // (32,4) + (4) broadcast
- *         struct hrn_tensor *loss = hrn_mean(&tape, hrn_square(&tape, y));
+ *         struct hrn_tensor *loss = hrn_mean_all(&tape, hrn_square(&tape, y));
  *         if (!loss) goto fail;              // ops return NULL after a bad call; the first error
  *                                            // message (op name, both shapes) is kept
  *         hrn_params_zero_grad(&ps);
@@ -217,8 +217,8 @@ struct hrn_tensor *hrn_clamp(struct hrn_tape *t, struct hrn_tensor *x, float lo,
 /* --- reductions ------------------------------------------------------------------------------ */
 
 /* Over all elements: shape (1). Summed in double over fixed blocks: deterministic. */
-struct hrn_tensor *hrn_sum(struct hrn_tape *t, struct hrn_tensor *x);
-struct hrn_tensor *hrn_mean(struct hrn_tape *t, struct hrn_tensor *x);
+struct hrn_tensor *hrn_sum_all(struct hrn_tape *t, struct hrn_tensor *x);
+struct hrn_tensor *hrn_mean_all(struct hrn_tape *t, struct hrn_tensor *x);
 /* Over one axis (negative counts from the end), which is removed: (A,B,C) axis 1 -> (A,C);
  * a 1-d input gives (1). */
 struct hrn_tensor *hrn_sum_axis(struct hrn_tape *t, struct hrn_tensor *x, int axis);
@@ -293,7 +293,7 @@ struct hrn_tensor *hrn_cross(struct hrn_tape *t, struct hrn_tensor *a, struct hr
 struct hrn_tensor *hrn_normalize(struct hrn_tape *t, struct hrn_tensor *x, float eps);
 /* Euler angles (B,3) = (x, y, z) in radians -> rotation matrices (B,3,3), R = Rz·Ry·Rx with the
  * right-handed matrices of hrn_method.md 1.3 (apply to row vectors as S·Rᵀ). */
-struct hrn_tensor *hrn_euler_to_rot(struct hrn_tape *t, struct hrn_tensor *angles);
+struct hrn_tensor *hrn_euler_rot(struct hrn_tape *t, struct hrn_tensor *angles);
 
 /* --- parameter store ------------------------------------------------------------------------- */
 

@@ -108,10 +108,10 @@ enum hrn_status hrn__normalize_bwd(struct hrn_tape *t, struct hrn_tensor *o) {
 
 /* --- Euler angles to rotation ---------------------------------------------------------------- */
 
-struct hrn_tensor *hrn_euler_to_rot(struct hrn_tape *t, struct hrn_tensor *angles) {
-    if (hrn__null_input("euler_to_rot", &angles, 1)) return NULL;
+struct hrn_tensor *hrn_euler_rot(struct hrn_tape *t, struct hrn_tensor *angles) {
+    if (hrn__null_input("euler_rot", &angles, 1)) return NULL;
     if (angles->ndim != 2 || angles->shape[1] != 3)
-        return hrn__shape_error(t, "euler_to_rot", angles, NULL, "must be (B,3) angles (x,y,z)");
+        return hrn__shape_error(t, "euler_rot", angles, NULL, "must be (B,3) angles (x,y,z)");
     return hrn__node(t, HRN_OP_EULER_ROT, 3, (int64_t[]){angles->shape[0], 3, 3}, &angles, 1,
                      NULL, 0, 1);
 }

@@ -27,10 +27,10 @@ static struct hrn_tensor *reduce_all(struct hrn_tape *t, int op, struct hrn_tens
     return hrn__node(t, op, 1, (int64_t[]){1}, &x, 1, NULL, 0, 1);
 }
 
-struct hrn_tensor *hrn_sum(struct hrn_tape *t, struct hrn_tensor *x) {
+struct hrn_tensor *hrn_sum_all(struct hrn_tape *t, struct hrn_tensor *x) {
     return reduce_all(t, HRN_OP_SUM, x);
 }
-struct hrn_tensor *hrn_mean(struct hrn_tape *t, struct hrn_tensor *x) {
+struct hrn_tensor *hrn_mean_all(struct hrn_tape *t, struct hrn_tensor *x) {
     return reduce_all(t, HRN_OP_MEAN, x);
 }
 

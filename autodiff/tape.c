@@ -48,7 +48,7 @@ const struct hrn_op_info hrn_op_table[HRN_OP_COUNT] = {
     [HRN_OP_SPMM] = {"spmm", 1, 0, hrn__spmm_fwd, hrn__spmm_bwd},
     [HRN_OP_CROSS] = {"cross", 2, 0, hrn__cross_fwd, hrn__cross_bwd},
     [HRN_OP_NORMALIZE] = {"normalize", 1, 0, hrn__normalize_fwd, hrn__normalize_bwd},
-    [HRN_OP_EULER_ROT] = {"euler_to_rot", 1, 0, hrn__euler_rot_fwd, hrn__euler_rot_bwd},
+    [HRN_OP_EULER_ROT] = {"euler_rot", 1, 0, hrn__euler_rot_fwd, hrn__euler_rot_bwd},
 };
 #undef U
 _Static_assert(sizeof hrn_op_table / sizeof hrn_op_table[0] == HRN_OP_COUNT,
@@ -333,7 +333,7 @@ enum hrn_status hrn_tape_backward(struct hrn_tape *t, struct hrn_tensor *loss) {
         char s[64], l[48];
         return hrn_error_set(HRN_ERR_INVALID,
                              "backward: the loss %s has shape %s; backward needs a scalar "
-                             "(one element): reduce it with hrn_sum or hrn_mean, or use "
+                             "(one element): reduce it with hrn_sum_all or hrn_mean_all, or use "
                              "hrn_tape_backward_seed",
                              hrn_tensor_label(t, loss, l, sizeof l),
                              hrn_tensor_shape_str(loss, s, sizeof s));
