@@ -17,6 +17,21 @@
  * written (v up, the OBJ convention). Writes go to a temporary file that is renamed, so a failed
  * write leaves no half-written mesh. Readers check every index against the counts and name the
  * file and line (OBJ, ASCII PLY) or element (binary PLY) of the first bad one.
+ *
+ * Per-vertex attributes: when face_uvs (face_normals) is NULL and n_uvs (n_normals) equals n_verts,
+ * the uvs (normals) belong to the vertices and `faces` indexes them too (the SFM/HRN layout). A PLY
+ * file with per-vertex s/t or nx/ny/nz reads that way; an OBJ file reads as written (with face_uvs
+ * and face_normals whenever its faces carry vt/vn indices).
+ *
+ * OBJ details: `v x y z [w]` or `v x y z r g b`; when only some vertices carry a colour the others
+ * get white (1,1,1). Faces with vt/vn on some faces but not others keep positions only (a warning
+ * is logged). mtllib/usemtl/o/g/s/l/p lines are accepted and ignored (lines and points are not
+ * kept). PLY details: ASCII, binary_little_endian and binary_big_endian; vertex x y z, optional
+ * nx ny nz, red green blue (integer types are divided by their maximum, 255 for uchar), and s t,
+ * u v or texture_u texture_v; face list vertex_indices (or vertex_index) with any integer types,
+ * and an optional per-face `texcoord` list (MeshLab) which reads into face_uvs. Other elements and
+ * properties are skipped. Every count in a binary PLY is checked against the bytes that follow, so
+ * a truncated or corrupt file is an error and never a huge allocation.
  */
 #ifndef HRN_MESH_H
 #define HRN_MESH_H
@@ -50,11 +65,17 @@ struct hrn_obj_material {
     const char *texture; /* may be NULL */
 };
 
-/* Allocate a mesh's arrays (zeroed); the optional ones when their count is > 0. Frees on failure. */
+/* Allocate a mesh's arrays (zeroed); the optional ones when their count is > 0. Frees on failure.
+ * face_uvs and face_normals stay NULL (per-vertex attributes); a caller that needs them allocates
+ * them with malloc (n_faces * 3 int32) and hrn_mesh_free frees them. */
 enum hrn_status hrn_mesh_alloc(struct hrn_mesh *m, int64_t n_verts, int64_t n_faces,
                                int with_colors, int64_t n_uvs, int64_t n_normals);
 /* Free every array and zero the struct; NULL-safe. */
 void hrn_mesh_free(struct hrn_mesh *m);
+
+/* Check that every face, face_uvs and face_normals index is in range and that uvs/normals can be
+ * addressed (see "Per-vertex attributes" above). HRN_ERR_INVALID naming the first bad face. */
+enum hrn_status hrn_mesh_check(const struct hrn_mesh *m);
 
 /* Read by extension: .obj or .ply (case-insensitive); HRN_ERR_UNSUPPORTED otherwise. */
 enum hrn_status hrn_mesh_read(const char *path, struct hrn_mesh *out);
