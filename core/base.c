@@ -48,8 +48,15 @@ enum hrn_status hrn_error_prefix(enum hrn_status st, const char *fmt, ...) {
     va_start(ap, fmt);
     int n = vsnprintf(g_err, sizeof g_err, fmt, ap);
     va_end(ap);
-    if (n >= 0 && (size_t)n < sizeof g_err && old[0])
-        snprintf(g_err + n, sizeof g_err - (size_t)n, ": %s", old);
+    /* Append ": <old>" by hand: snprintf here trips -Wformat-truncation, and truncating the old
+     * message is exactly what we want when the whole does not fit. */
+    if (n >= 0 && (size_t)n < sizeof g_err && old[0]) {
+        size_t k = (size_t)n, cap = sizeof g_err - 1;
+        const char *parts[2] = {": ", old};
+        for (int p = 0; p < 2; p++)
+            for (const char *c = parts[p]; *c && k < cap; c++) g_err[k++] = *c;
+        g_err[k] = '\0';
+    }
     return st;
 }
 

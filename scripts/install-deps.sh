@@ -14,6 +14,7 @@ pkgs=(
   libinih-dev                         # INI configs
   liblbfgs-dev                        # L-BFGS for per-subject fitting
   libsuitesparse-dev                  # CHOLMOD for the non-rigid step of hrn-eval
+  libmatio-dev                        # Deep3DFaceRecon's BFM_model_front.mat
 )
 if [ "${1:-}" = "--reference" ]; then
   pkgs+=(python3 python3-torch python3-h5py python3-numpy)
