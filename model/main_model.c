@@ -104,14 +104,8 @@ static enum hrn_status write_outputs(const struct hrn_face_model *fm, const floa
         /* the posed mesh in world units with per-vertex lit colour and the model's UVs */
         int64_t N = fm->n_verts;
         int has_uv = fm->uvs && !fm->tri_uvs;
+        /* per-vertex normals and UVs: the face index arrays stay NULL (hrn_mesh.h) */
         HRN_TRY(hrn_mesh_alloc(&m, N, fm->n_tris, 1, has_uv ? N : 0, N));
-        size_t fbytes = (size_t)(3 * fm->n_tris) * sizeof(int32_t);
-        if (!m.face_normals) m.face_normals = malloc(fbytes);
-        if (has_uv && !m.face_uvs) m.face_uvs = malloc(fbytes);
-        if (!m.face_normals || (has_uv && !m.face_uvs)) {
-            st = hrn_error_set(HRN_ERR_NOMEM, "out of memory");
-            goto fail;
-        }
         hrn_face_posed(fm, coeffs, m.verts);
         hrn_vertex_normals(m.verts, N, fm->tris, fm->n_tris, m.normals);
         float *alb = malloc((size_t)(3 * N) * sizeof(float));
@@ -127,11 +121,7 @@ static enum hrn_status write_outputs(const struct hrn_face_model *fm, const floa
         free(alb);
         for (int64_t i = 0; i < 3 * N; i++) m.colors[i] = fminf(1.0f, fmaxf(0.0f, m.colors[i]));
         memcpy(m.faces, fm->tris, (size_t)(3 * fm->n_tris) * sizeof(int32_t));
-        memcpy(m.face_normals, fm->tris, (size_t)(3 * fm->n_tris) * sizeof(int32_t));
-        if (has_uv) {
-            memcpy(m.uvs, fm->uvs, (size_t)(2 * N) * sizeof(float));
-            memcpy(m.face_uvs, fm->tris, (size_t)(3 * fm->n_tris) * sizeof(int32_t));
-        }
+        if (has_uv) memcpy(m.uvs, fm->uvs, (size_t)(2 * N) * sizeof(float));
         HRN_TRY(hrn_mesh_write_obj(obj, &m, NULL));
     }
 fail:
