@@ -105,7 +105,7 @@ enum hrn_status hrn_procrustes_matlab(const double *X, const double *Y, int64_t 
     return HRN_OK;
 }
 
-void hrn_transform_points(double *v, int64_t n, double s, const double R[9], const double t[3]) {
+void hrn_eval_transform(double *v, int64_t n, double s, const double R[9], const double t[3]) {
     for (int64_t i = 0; i < n; i++) {
         double *p = v + 3 * i, x = p[0], y = p[1], z = p[2];
         for (int j = 0; j < 3; j++)
@@ -113,7 +113,7 @@ void hrn_transform_points(double *v, int64_t n, double s, const double R[9], con
     }
 }
 
-void hrn_rodrigues(const double r[3], double R[9]) {
+void hrn_eval_rodrigues(const double r[3], double R[9]) {
     double th = sqrt(r[0] * r[0] + r[1] * r[1] + r[2] * r[2]);
     if (th < 1e-300) {
         double id[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
@@ -139,7 +139,7 @@ static int dcmp(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-double hrn_median(const double *x, int64_t n) {
+double hrn_eval_median(const double *x, int64_t n) {
     if (n <= 0) return (double)NAN;
     double *c = malloc((size_t)n * sizeof *c);
     HRN_ASSERT(c != NULL);
@@ -161,19 +161,19 @@ static double psum(const double *x, int64_t n) {
     return psum(x, h) + psum(x + h, n - h);
 }
 
-double hrn_mean(const double *x, int64_t n) {
+double hrn_eval_mean(const double *x, int64_t n) {
     if (n <= 0) return (double)NAN;
     return psum(x, n) / (double)n;
 }
 
-double hrn_std(const double *x, int64_t n, int ddof) {
+double hrn_eval_std(const double *x, int64_t n, int ddof) {
     if (n <= ddof) return (double)NAN;
-    double m = hrn_mean(x, n), s = 0;
+    double m = hrn_eval_mean(x, n), s = 0;
     for (int64_t i = 0; i < n; i++) s += (x[i] - m) * (x[i] - m);
     return sqrt(s / (double)(n - ddof));
 }
 
-double hrn_nanmean(const double *x, int64_t n, int64_t *n_valid) {
+double hrn_eval_nanmean(const double *x, int64_t n, int64_t *n_valid) {
     double s = 0;
     int64_t k = 0;
     for (int64_t i = 0; i < n; i++)
@@ -185,7 +185,7 @@ double hrn_nanmean(const double *x, int64_t n, int64_t *n_valid) {
     return k ? s / (double)k : (double)NAN;
 }
 
-enum hrn_status hrn_umeyama(const double *P, const double *Q, int64_t n, int with_scale,
+enum hrn_status hrn_eval_umeyama(const double *P, const double *Q, int64_t n, int with_scale,
                             double *s, double R[9], double t[3]) {
     if (n < 3) return hrn_error_set(HRN_ERR_INVALID, "umeyama: need >= 3 points, got %lld",
                                     (long long)n);

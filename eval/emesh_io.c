@@ -92,7 +92,7 @@ static enum hrn_status scan_numbers(const char *path, const char *s, double **va
     return HRN_OK;
 }
 
-enum hrn_status hrn_read_numbers(const char *path, double **vals, int64_t *n) {
+enum hrn_status hrn_eval_read_numbers(const char *path, double **vals, int64_t *n) {
     char *text = NULL;
     enum hrn_status st = slurp(path, &text, NULL);
     if (st != HRN_OK) return st;
@@ -103,7 +103,7 @@ enum hrn_status hrn_read_numbers(const char *path, double **vals, int64_t *n) {
 
 /* --- .npy ------------------------------------------------------------------------------------------ */
 
-enum hrn_status hrn_npy_read(const char *path, double **data, int *ndim, int64_t shape[4]) {
+enum hrn_status hrn_eval_npy_read(const char *path, double **data, int *ndim, int64_t shape[4]) {
     enum hrn_status st = HRN_OK;
     char *buf = NULL;
     size_t len = 0;
@@ -209,7 +209,7 @@ static int ends_with(const char *s, const char *suf) {
 /* .npy (7,3) or (1,7,3); .pp (MeshLab picked points): the first 7 <point x= y= z=> entries (NoW
  * reads lines 8-14, the first 7 points); text (.txt/.lnd): one landmark per line, 3 numbers, or 4
  * with a leading index (FG 2018 .lnd "idx x y z"); lines with other counts are ignored. */
-enum hrn_status hrn_lmk7_read(const char *path, double lmk[21]) {
+enum hrn_status hrn_eval_lmk7_read(const char *path, double lmk[21]) {
     enum hrn_status st = HRN_OK;
     char *text = NULL;
     int n = 0;
@@ -217,7 +217,7 @@ enum hrn_status hrn_lmk7_read(const char *path, double lmk[21]) {
         double *d = NULL;
         int nd = 0;
         int64_t sh[4];
-        HRN_TRY(hrn_npy_read(path, &d, &nd, sh));
+        HRN_TRY(hrn_eval_npy_read(path, &d, &nd, sh));
         if (sh[0] * sh[1] * sh[2] * sh[3] != 21 || sh[nd - 1] != 3) {
             free(d);
             st = hrn_error_set(HRN_ERR_FORMAT, "%s: expected shape (7,3) or (1,7,3)", path);

@@ -145,22 +145,22 @@ enum hrn_status hrn_procrustes_matlab(const double *X, const double *Y, int64_t 
                                       double *s, double R[9], double t[3], double *dissimilarity);
 /* Least-squares similarity (Umeyama 1991) mapping P onto Q with a proper rotation (det +1);
  * scale 1 unless with_scale. Used by the scan-to-mesh refinement (not by any official fit). */
-enum hrn_status hrn_umeyama(const double *P, const double *Q, int64_t n, int with_scale,
+enum hrn_status hrn_eval_umeyama(const double *P, const double *Q, int64_t n, int with_scale,
                             double *s, double R[9], double t[3]);
 /* v (n,3) <- s*R*v + t in place. */
-void hrn_transform_points(double *v, int64_t n, double s, const double R[9], const double t[3]);
+void hrn_eval_transform(double *v, int64_t n, double s, const double R[9], const double t[3]);
 /* Rodrigues vector (3) -> rotation matrix. */
-void hrn_rodrigues(const double r[3], double R[9]);
+void hrn_eval_rodrigues(const double r[3], double R[9]);
 
 /* --- statistics --------------------------------------------------------------------------------- */
 
 /* np.median: the mean of the two middle values for even n; NaN for n = 0. Ignores nothing. */
-double hrn_median(const double *x, int64_t n);
-double hrn_mean(const double *x, int64_t n);
+double hrn_eval_median(const double *x, int64_t n);
+double hrn_eval_mean(const double *x, int64_t n);
 /* Standard deviation with ddof (0 = np.std, 1 = sample). NaN when n <= ddof. */
-double hrn_std(const double *x, int64_t n, int ddof);
+double hrn_eval_std(const double *x, int64_t n, int ddof);
 /* Mean of the non-NaN values (np.nanmean); NaN when all are NaN. *n_valid may be NULL. */
-double hrn_nanmean(const double *x, int64_t n, int64_t *n_valid);
+double hrn_eval_nanmean(const double *x, int64_t n, int64_t *n_valid);
 
 /* --- depth z-buffer (A.4) ----------------------------------------------------------------------- */
 
@@ -331,26 +331,26 @@ void hrn_s2m_crop(const struct hrn_emesh *gt, const double *lmk7, double factor,
 /* --- small file readers -------------------------------------------------------------------- */
 
 /* NumPy .npy (float32/float64, little-endian, C order): data malloc'd as double; shape up to 4. */
-enum hrn_status hrn_npy_read(const char *path, double **data, int *ndim, int64_t shape[4]);
+enum hrn_status hrn_eval_npy_read(const char *path, double **data, int *ndim, int64_t shape[4]);
 /* Every number of a text file in order (JSON arrays, whitespace lists, .lnd/.pp/.txt files that
  * only hold numbers after stripping letters in keys is NOT done: use for numeric files only). */
-enum hrn_status hrn_read_numbers(const char *path, double **vals, int64_t *n);
+enum hrn_status hrn_eval_read_numbers(const char *path, double **vals, int64_t *n);
 /* 7 landmarks from a .txt/.lnd/.pp/.npy file (see main_eval.c for the accepted layouts). */
-enum hrn_status hrn_lmk7_read(const char *path, double lmk[21]);
+enum hrn_status hrn_eval_lmk7_read(const char *path, double lmk[21]);
 
 /* --- reports ---------------------------------------------------------------------------------- */
 
 /* Write text to path atomically (temporary file + rename). */
-enum hrn_status hrn_write_file_atomic(const char *path, const char *text, size_t len);
+enum hrn_status hrn_eval_write_atomic(const char *path, const char *text, size_t len);
 
 /* A growable string for reports. */
-struct hrn_sbuf {
+struct hrn_eval_sbuf {
     char *s;
     size_t len, cap;
     int oom;
 };
-void hrn_sbuf_printf(struct hrn_sbuf *b, const char *fmt, ...) HRN_PRINTF(2, 3);
-void hrn_sbuf_free(struct hrn_sbuf *b);
+void hrn_eval_sbuf_printf(struct hrn_eval_sbuf *b, const char *fmt, ...) HRN_PRINTF(2, 3);
+void hrn_eval_sbuf_free(struct hrn_eval_sbuf *b);
 
 #ifdef __cplusplus
 }

@@ -81,6 +81,11 @@ void hrn_fs_align_deep3df(struct hrn_emesh *m, const double trans[5], double foc
     hrn_fs_ortho_branch(m, focal);
 }
 
+/* Column angle (2j)*pi/255 and row height np.linspace(150, -150, 256)[i], in numpy's operation
+ * order so the rays match bit for bit. */
+static double cyl_angle(int j) { return (double)(2 * j) * PI / 255.0; }
+static double cyl_y(int i) { return i == 255 ? -150.0 : (double)i * (-300.0 / 255.0) + 150.0; }
+
 /* --- A.5 cylindrical maps ------------------------------------------------------------------------- */
 
 enum hrn_status hrn_fs_map_cyl(const struct hrn_emesh *m, const double R[9], const double hc[3],
@@ -108,8 +113,8 @@ enum hrn_status hrn_fs_map_cyl(const struct hrn_emesh *m, const double R[9], con
     for (int i = 0; i < N; i++) {
         struct hrn_ray_hit hits[64];
         for (int j = 0; j < N; j++) {
-            double a = 2 * PI * j / 255.0; /* /255: columns 0 and 255 coincide */
-            double o[3] = {0, 150 - 300.0 * i / 255.0, 0}, d[3] = {-sin(a), 0, -cos(a)};
+            double a = cyl_angle(j); /* /255: columns 0 and 255 coincide */
+            double o[3] = {0, cyl_y(i), 0}, d[3] = {-sin(a), 0, -cos(a)};
             int64_t k = (int64_t)i * N + j;
             int nh = hrn_bvh_ray_hits(&b, o, d, hits, 64);
             dpmap[k] = 0;
@@ -174,10 +179,10 @@ enum hrn_status hrn_fs_cylinder2mesh(const double *c, struct hrn_emesh *out) {
     for (int64_t k = 0; k < NN; k++) {
         if (newid[k] < 0) continue;
         int i = (int)(k / N), j = (int)(k % N);
-        double phi = 2 * PI * j / 255.0, r = c[k];
+        double phi = cyl_angle(j), r = c[k];
         double *p = out->v + 3 * newid[k];
         p[0] = r * -sin(phi);
-        p[1] = 150 - 300.0 * i / 255.0;
+        p[1] = cyl_y(i);
         p[2] = r * -cos(phi);
     }
     for (int64_t k = 0; k < 3 * nf; k++) out->f[k] = (int32_t)newid[faces[k]];
@@ -200,7 +205,7 @@ enum hrn_status hrn_fs_chamfer(const struct hrn_emesh *a, const struct hrn_emesh
     hrn_bvh_closest_many(&bb, a->v, a->nv, NULL, e, NULL);
     hrn_bvh_closest_many(&ba, b->v, b->nv, NULL, e + a->nv, NULL);
     /* pooled mean over the vertices of both meshes (not the mean of the two means) */
-    *cd = hrn_nanmean(e, a->nv + b->nv, NULL);
+    *cd = hrn_eval_nanmean(e, a->nv + b->nv, NULL);
 fail:
     hrn_bvh_free(&ba);
     hrn_bvh_free(&bb);
@@ -312,7 +317,7 @@ enum hrn_status hrn_fs_eval(struct hrn_emesh *gt, struct hrn_emesh *pred,
                            "mask); check the prediction's placement and face winding");
         goto fail;
     }
-    double dz = hrn_median(diff, n);
+    double dz = hrn_eval_median(diff, n);
     r->delta_z = dz;
     if (!it->lab) {
         for (int64_t i = 0; i < pred->nv; i++) pred->v[3 * i + 2] -= dz / 128 * ps;

@@ -43,7 +43,7 @@ int hrn_realy_kpset(int which, const int **idx) {
 enum hrn_status hrn_realy_kpdef_read(const char *path, struct hrn_realy_kpdef *kd) {
     double *vals = NULL;
     int64_t n = 0;
-    enum hrn_status st = hrn_read_numbers(path, &vals, &n);
+    enum hrn_status st = hrn_eval_read_numbers(path, &vals, &n);
     if (st != HRN_OK) return st;
     if (n != 3 * HRN_REALY_N_KP) {
         free(vals);
@@ -91,7 +91,7 @@ enum hrn_status hrn_realy_gicp(struct hrn_emesh *pred, const struct hrn_realy_kp
     gather(gt_kp, KP_SEVEN, 7, Q);
     enum hrn_status st = hrn_fit_realy(P, Q, 7, 1, &s, R, t);
     if (st != HRN_OK) return hrn_error_prefix(st, "gICP");
-    hrn_transform_points(pred->v, pred->nv, s, R, t);
+    hrn_eval_transform(pred->v, pred->nv, s, R, t);
     return HRN_OK;
 }
 

@@ -101,7 +101,7 @@ enum hrn_status hrn_s2m_eval(const struct hrn_emesh *gt, const double *gt_lmk7,
     r->n = n;
     /* 7-landmark Procrustes, pred -> gt */
     HRN_TRY(hrn_procrustes_matlab(gt_lmk7, pred_lmk7, 7, 1, &r->s, r->R, r->t, NULL));
-    hrn_transform_points(pred->v, pred->nv, r->s, r->R, r->t);
+    hrn_eval_transform(pred->v, pred->nv, r->s, r->R, r->t);
     HRN_TRY(hrn_bvh_build(&b, pred->v, pred->nv, pred->f, pred->nf));
     if (o->refine != HRN_REFINE_NONE) {
         int with_scale = o->refine == HRN_REFINE_SIMILARITY;
@@ -114,20 +114,20 @@ enum hrn_status hrn_s2m_eval(const struct hrn_emesh *gt, const double *gt_lmk7,
             if (it > 0 && prev - obj <= 1e-10 * prev) break;
             prev = obj;
             double s, R[9], t[3];
-            HRN_TRY(hrn_umeyama(C, S, n, with_scale, &s, R, t));
+            HRN_TRY(hrn_eval_umeyama(C, S, n, with_scale, &s, R, t));
             if (!(s > 0)) {
                 st = hrn_error_set(HRN_ERR_NUMERIC, "scan2mesh: refinement scale %g", s);
                 goto fail;
             }
-            hrn_transform_points(pred->v, pred->nv, s, R, t);
+            hrn_eval_transform(pred->v, pred->nv, s, R, t);
             compose(&r->s, r->R, r->t, s, R, t);
             hrn_bvh_refit(&b, pred->v);
         }
     }
     hrn_bvh_closest_many(&b, S, n, NULL, r->dist, NULL);
-    r->median = hrn_median(r->dist, n);
-    r->mean = hrn_mean(r->dist, n);
-    r->std = hrn_std(r->dist, n, 0);
+    r->median = hrn_eval_median(r->dist, n);
+    r->mean = hrn_eval_mean(r->dist, n);
+    r->std = hrn_eval_std(r->dist, n, 0);
 fail:
     if (st != HRN_OK) hrn_s2m_result_free(r);
     hrn_bvh_free(&b);

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-void hrn_sbuf_printf(struct hrn_sbuf *b, const char *fmt, ...) {
+void hrn_eval_sbuf_printf(struct hrn_eval_sbuf *b, const char *fmt, ...) {
     if (b->oom) return;
     va_list ap;
     va_start(ap, fmt);
@@ -38,13 +38,13 @@ void hrn_sbuf_printf(struct hrn_sbuf *b, const char *fmt, ...) {
     b->len += (size_t)need;
 }
 
-void hrn_sbuf_free(struct hrn_sbuf *b) {
+void hrn_eval_sbuf_free(struct hrn_eval_sbuf *b) {
     if (!b) return;
     free(b->s);
     memset(b, 0, sizeof *b);
 }
 
-enum hrn_status hrn_write_file_atomic(const char *path, const char *text, size_t len) {
+enum hrn_status hrn_eval_write_atomic(const char *path, const char *text, size_t len) {
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
         return hrn_error_set(HRN_ERR_INVALID, "%s: path too long", path);

@@ -8,7 +8,7 @@ static void rand_rotation(struct hrn_rng *r, double R[9]) {
     double rv[3] = {2 * hrn_rng_uniform(r) - 1, 2 * hrn_rng_uniform(r) - 1,
                     2 * hrn_rng_uniform(r) - 1};
     for (int j = 0; j < 3; j++) rv[j] *= 1.5;
-    hrn_rodrigues(rv, R);
+    hrn_eval_rodrigues(rv, R);
 }
 
 static void test_closest_plane(void) {
@@ -67,7 +67,7 @@ static void test_closest_sphere_vs_brute(void) {
     /* refit after a rigid motion: still equal to brute force */
     double R[9], t[3] = {0.3, -0.2, 1.0};
     rand_rotation(&r, R);
-    hrn_transform_points(m.v, m.nv, 1.5, R, t);
+    hrn_eval_transform(m.v, m.nv, 1.5, R, t);
     hrn_bvh_refit(&b, m.v);
     mism = 0;
     for (int i = 0; i < 200; i++) {
@@ -237,7 +237,7 @@ static void test_procrustes_random(void) {
         rand_rotation(&r, R);
         for (int j = 0; j < 3; j++) t[j] = 50 * hrn_rng_normal(&r);
         memcpy(X, Y, sizeof X);
-        hrn_transform_points(X, 7, s, R, t);
+        hrn_eval_transform(X, 7, s, R, t);
         double s2, R2[9], t2[3], dis;
         CHECK_OK(hrn_procrustes_matlab(X, Y, 7, 1, &s2, R2, t2, &dis));
         CHECK_NEAR(s2, s, 1e-12, 1e-10);
@@ -280,15 +280,15 @@ static void test_procrustes_random(void) {
 
 static void test_stats(void) {
     double a[] = {5, 1, 3, 2};
-    CHECK(hrn_median(a, 4) == 2.5);
-    CHECK(hrn_median(a, 3) == 3);
-    CHECK(isnan(hrn_median(a, 0)));
-    CHECK_NEAR(hrn_mean(a, 4), 2.75, 0, 1e-15);
-    CHECK_NEAR(hrn_std(a, 4, 0), sqrt(2.1875), 0, 1e-14);
-    CHECK_NEAR(hrn_std(a, 4, 1), sqrt(2.1875 * 4 / 3), 0, 1e-14);
+    CHECK(hrn_eval_median(a, 4) == 2.5);
+    CHECK(hrn_eval_median(a, 3) == 3);
+    CHECK(isnan(hrn_eval_median(a, 0)));
+    CHECK_NEAR(hrn_eval_mean(a, 4), 2.75, 0, 1e-15);
+    CHECK_NEAR(hrn_eval_std(a, 4, 0), sqrt(2.1875), 0, 1e-14);
+    CHECK_NEAR(hrn_eval_std(a, 4, 1), sqrt(2.1875 * 4 / 3), 0, 1e-14);
     double b[] = {1, NAN, 3};
     int64_t nv;
-    CHECK(hrn_nanmean(b, 3, &nv) == 2 && nv == 2);
+    CHECK(hrn_eval_nanmean(b, 3, &nv) == 2 && nv == 2);
 }
 
 static void test_trimesh_process(void) {

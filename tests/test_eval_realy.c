@@ -91,8 +91,8 @@ static void test_realy_moved_copy(void) {
     make_gt(&gt, &g, &kd);
     CHECK_OK(hrn_emesh_copy(&p, &g));
     double R[9], rv[3] = {0.3, -0.5, 0.2}, t[3] = {5, -3, 2};
-    hrn_rodrigues(rv, R);
-    hrn_transform_points(p.v, p.nv, 7.5, R, t);
+    hrn_eval_rodrigues(rv, R);
+    hrn_eval_transform(p.v, p.nv, 7.5, R, t);
     struct hrn_realy_result r;
     CHECK_OK(hrn_realy_eval(&p, &gt, &kd, &r));
     for (int k = 0; k < 4; k++) {

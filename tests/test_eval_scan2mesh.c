@@ -44,10 +44,10 @@ static void test_moved_copy(void) {
     }
     CHECK_OK(hrn_emesh_copy(&p, &g));
     double R[9], rv[3] = {0.2, 1.0, -0.4}, t[3] = {1, 2, 3}, plmk[21];
-    hrn_rodrigues(rv, R);
-    hrn_transform_points(p.v, p.nv, 0.01, R, t); /* metres-like units */
+    hrn_eval_rodrigues(rv, R);
+    hrn_eval_transform(p.v, p.nv, 0.01, R, t); /* metres-like units */
     memcpy(plmk, lmk, sizeof plmk);
-    hrn_transform_points(plmk, 7, 0.01, R, t);
+    hrn_eval_transform(plmk, 7, 0.01, R, t);
     for (int mode = 0; mode < 3; mode++) {
         struct hrn_emesh q = {0};
         CHECK_OK(hrn_emesh_copy(&q, &p));
@@ -81,9 +81,9 @@ static void test_noisy_plane(void) {
     CHECK(r.n == g.nv);
     double *a = malloc((size_t)g.nv * sizeof(double));
     for (int64_t i = 0; i < g.nv; i++) a[i] = fabs(g.v[3 * i + 2]);
-    CHECK_NEAR(r.mean, hrn_mean(a, g.nv), 1e-12, 1e-12);
-    CHECK_NEAR(r.median, hrn_median(a, g.nv), 1e-12, 1e-12);
-    CHECK_NEAR(r.std, hrn_std(a, g.nv, 0), 1e-12, 1e-12);
+    CHECK_NEAR(r.mean, hrn_eval_mean(a, g.nv), 1e-12, 1e-12);
+    CHECK_NEAR(r.median, hrn_eval_median(a, g.nv), 1e-12, 1e-12);
+    CHECK_NEAR(r.std, hrn_eval_std(a, g.nv, 0), 1e-12, 1e-12);
     CHECK_NEAR(r.mean, 0.5, 0.02, 0); /* E|U(-1,1)| */
     free(a);
     hrn_s2m_result_free(&r);
@@ -128,7 +128,7 @@ static void test_lmk_files(void) {
     FILE *f = fopen(path, "w");
     for (int k = 0; k < 7; k++) fprintf(f, "%d %g %g %g\n", k + 1, k * 1.5, -k * 2.0, 0.25);
     fclose(f);
-    CHECK_OK(hrn_lmk7_read(path, l));
+    CHECK_OK(hrn_eval_lmk7_read(path, l));
     CHECK(l[3] == 1.5 && l[19] == -12 && l[20] == 0.25);
     snprintf(path, sizeof path, "%s/a.pp", dir);
     f = fopen(path, "w");
@@ -137,18 +137,18 @@ static void test_lmk_files(void) {
         fprintf(f, " <point x=\"%g\" y=\"%g\" z=\"%g\" active=\"1\" name=\"%d\"/>\n", k + 0.5, 2.0 * k, -1.0, k);
     fprintf(f, "</PickedPoints>\n");
     fclose(f);
-    CHECK_OK(hrn_lmk7_read(path, l));
+    CHECK_OK(hrn_eval_lmk7_read(path, l));
     CHECK(l[0] == 0.5 && l[19] == 12 && l[20] == -1);
     snprintf(path, sizeof path, "%s/bad.txt", dir);
     f = fopen(path, "w");
     for (int k = 0; k < 7; k++) fprintf(f, "%g %s %g\n", 1.0, k == 3 ? "nan" : "2", 3.0);
     fclose(f);
-    CHECK_STATUS(hrn_lmk7_read(path, l), HRN_ERR_FORMAT);
+    CHECK_STATUS(hrn_eval_lmk7_read(path, l), HRN_ERR_FORMAT);
     CHECK_ERR_HAS("landmark 3");
     f = fopen(path, "w");
     fprintf(f, "1 2 3\n4 5 6\n");
     fclose(f);
-    CHECK_STATUS(hrn_lmk7_read(path, l), HRN_ERR_FORMAT);
+    CHECK_STATUS(hrn_eval_lmk7_read(path, l), HRN_ERR_FORMAT);
     CHECK_ERR_HAS("found 2");
     /* .npy (1,7,3) float64 */
     snprintf(path, sizeof path, "%s/a.npy", dir);
@@ -167,7 +167,7 @@ static void test_lmk_files(void) {
         fwrite(&x, sizeof x, 1, f);
     }
     fclose(f);
-    CHECK_OK(hrn_lmk7_read(path, l));
+    CHECK_OK(hrn_eval_lmk7_read(path, l));
     CHECK(l[20] == 10);
 }
 
