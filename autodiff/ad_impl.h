@@ -10,6 +10,18 @@
 /* Loops over at least this many floats use OpenMP; smaller ones run faster on one thread. */
 enum { HRN_PAR_MIN = 1 << 15 };
 
+/* for (int64_t i = 0; i < n; i++) { body }, with OpenMP only when cond holds. An `if` clause is
+ * not enough: GCC still starts a (one-thread) team for it, which costs more than a tiny op. */
+#define HRN__PAR_FOR(cond, i, n, ...)                                                  \
+    do {                                                                               \
+        if (cond) {                                                                    \
+            _Pragma("omp parallel for schedule(static)")                               \
+            for (int64_t i = 0; i < (n); i++) { __VA_ARGS__ }                           \
+        } else {                                                                       \
+            for (int64_t i = 0; i < (n); i++) { __VA_ARGS__ }                           \
+        }                                                                              \
+    } while (0)
+
 /* A new node: header and (if alloc_data) uninitialised data from the arena, src/op_params set,
  * REQUIRES_GRAD if a differentiable source has it, forward run, node appended. NULL with a
  * message on NOMEM or when the forward fails. params may be NULL. */
@@ -34,6 +46,7 @@ void *hrn__scratch(struct hrn_tape *t, size_t bytes);
 static inline int hrn__wants_grad(const struct hrn_tensor *out, int i) {
     const struct hrn_tensor *s = out->src[i];
     return s && (s->flags & HRN_TENSOR_REQUIRES_GRAD) && s->grad &&
+           !(s->flags & HRN_TENSOR_NO_GRAD_INPUT) &&
            !(hrn_op_table[out->op].nodiff_src & (1u << i));
 }
 

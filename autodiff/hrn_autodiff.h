@@ -44,6 +44,12 @@
  * - Memory: node headers, activations, saved values and intermediate gradients come from the
  *   tape's arena (step lifetime, valid until hrn_tape_reset/rewind). Parameters, their gradients
  *   and optimizer state live in a struct hrn_params (model lifetime), each in one flat buffer.
+ * - Non-differentiable inputs are marked twice over: an op's table entry lists the sources it
+ *   never differentiates (nodiff_src, e.g. mask_mul's mask; gather/scatter indices are int32
+ *   arrays, not tensors), and any tensor flagged HRN_TENSOR_NO_GRAD_INPUT neither receives nor
+ *   passes on a gradient. hrn_detach makes a stop-gradient leaf that shares the data.
+ * - HRN_CHECK_FINITE=1 in the environment makes backward check every gradient it writes for
+ *   NaN/Inf and fail with HRN_ERR_NUMERIC naming the node (NaN hunting in long fits).
  * - Errors: an op given a bad shape returns NULL and sets HRN_ERR_INVALID with the op and both
  *   shapes ("add: shapes (2,3) and (4) do not broadcast ..."); an op given a NULL input returns
  *   NULL and keeps the first message, so a chain of ops can be checked once at its end. Kernel

@@ -60,21 +60,16 @@ struct hrn_tensor *hrn_mask_mul(struct hrn_tape *t, struct hrn_tensor *x, struct
 #define BINARY_FWD(EXPR)                                                                  \
     do {                                                                                  \
         if (na == n && nb == n) {                                                         \
-            _Pragma("omp parallel for schedule(static) if (n >= HRN_PAR_MIN)")            \
-            for (int64_t i = 0; i < n; i++) {                                             \
-                float x = a[i], y = b[i];                                                 \
-                out[i] = (EXPR);                                                          \
-            }                                                                             \
+            HRN__PAR_FOR(n >= HRN_PAR_MIN, i, n, float x = a[i], y = b[i]; out[i] = (EXPR);); \
         } else {                                                                          \
             int64_t inner = na < n ? na : nb, rows = n / inner;                           \
             int a_small = na < n;                                                         \
-            _Pragma("omp parallel for schedule(static) if (n >= HRN_PAR_MIN)")            \
-            for (int64_t r = 0; r < rows; r++)                                            \
+            HRN__PAR_FOR(n >= HRN_PAR_MIN, r, rows,                                       \
                 for (int64_t j = 0; j < inner; j++) {                                     \
                     int64_t i = r * inner + j;                                            \
                     float x = a[a_small ? j : i], y = b[a_small ? i : j];                 \
                     out[i] = (EXPR);                                                      \
-                }                                                                         \
+                });                                                                       \
         }                                                                                 \
     } while (0)
 
@@ -84,17 +79,20 @@ struct hrn_tensor *hrn_mask_mul(struct hrn_tape *t, struct hrn_tensor *x, struct
 #define BINARY_BWD(gx, nx, EXPR)                                                          \
     do {                                                                                  \
         int64_t inner = na < n ? na : (nb < n ? nb : n), rows = n / inner;                \
-        if (nx == n) {                                                                    \
-            _Pragma("omp parallel for schedule(static) if (n >= HRN_PAR_MIN)")            \
-            for (int64_t i = 0; i < n; i++) {                                             \
-                int64_t j = i % inner;                                                    \
-                float g = dout[i], o = out[i];                                            \
-                float x = a[na == n ? i : j], y = b[nb == n ? i : j];                     \
-                (void)o;                                                                  \
-                (void)x;                                                                  \
-                (void)y;                                                                  \
-                gx[i] += (EXPR);                                                          \
-            }                                                                             \
+        if (nx == n && inner == n) {                                                      \
+            HRN__PAR_FOR(n >= HRN_PAR_MIN, i, n,                                          \
+                float g = dout[i], o = out[i], x = a[i], y = b[i];                        \
+                (void)o; (void)x; (void)y;                                                \
+                gx[i] += (EXPR););                                                        \
+        } else if (nx == n) {                                                             \
+            HRN__PAR_FOR(n >= HRN_PAR_MIN, r, rows,                                       \
+                for (int64_t j = 0; j < inner; j++) {                                     \
+                    int64_t i = r * inner + j;                                            \
+                    float g = dout[i], o = out[i];                                        \
+                    float x = a[na == n ? i : j], y = b[nb == n ? i : j];                 \
+                    (void)o; (void)x; (void)y;                                            \
+                    gx[i] += (EXPR);                                                      \
+                });                                                                       \
         } else {                                                                          \
             for (int64_t r = 0; r < rows; r++)                                            \
                 for (int64_t j = 0; j < inner; j++) {                                     \
@@ -251,11 +249,7 @@ enum { SOFTPLUS_THRESHOLD = 20 }; /* PyTorch's default: linear above it */
 /* out (n) = f(x (n)); EXPR sees x and p0, p1. */
 #define UNARY_FWD(EXPR)                                                                   \
     do {                                                                                  \
-        _Pragma("omp parallel for schedule(static) if (n >= HRN_PAR_MIN)")                \
-        for (int64_t i = 0; i < n; i++) {                                                 \
-            float x = in[i];                                                              \
-            out[i] = (EXPR);                                                              \
-        }                                                                                 \
+        HRN__PAR_FOR(n >= HRN_PAR_MIN, i, n, float x = in[i]; out[i] = (EXPR););        \
     } while (0)
 
 enum hrn_status hrn__unary_fwd(struct hrn_tape *t, struct hrn_tensor *o) {
@@ -290,13 +284,8 @@ enum hrn_status hrn__unary_fwd(struct hrn_tape *t, struct hrn_tensor *o) {
 /* gin (n) += dout (n) · f'(x); EXPR sees g, x (input), y (output), p0, p1. */
 #define UNARY_BWD(EXPR)                                                                   \
     do {                                                                                  \
-        _Pragma("omp parallel for schedule(static) if (n >= HRN_PAR_MIN)")                \
-        for (int64_t i = 0; i < n; i++) {                                                 \
-            float g = dout[i], x = in[i], y = out[i];                                     \
-            (void)x;                                                                      \
-            (void)y;                                                                      \
-            gin[i] += (EXPR);                                                             \
-        }                                                                                 \
+        HRN__PAR_FOR(n >= HRN_PAR_MIN, i, n, float g = dout[i], x = in[i], y = out[i];  \
+                     (void)x; (void)y; gin[i] += (EXPR););                                \
     } while (0)
 
 enum hrn_status hrn__unary_bwd(struct hrn_tape *t, struct hrn_tensor *o) {

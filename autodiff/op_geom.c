@@ -24,8 +24,7 @@ enum hrn_status hrn__cross_fwd(struct hrn_tape *t, struct hrn_tensor *o) {
     (void)t;
     int64_t n = o->numel / 3;
     const float *a = o->src[0]->data, *b = o->src[1]->data;
-#pragma omp parallel for schedule(static) if (o->numel >= HRN_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) cross3(o->data + 3 * i, a + 3 * i, b + 3 * i);
+    HRN__PAR_FOR(o->numel >= HRN_PAR_MIN, i, n, cross3(o->data + 3 * i, a + 3 * i, b + 3 * i););
     return HRN_OK;
 }
 
@@ -36,8 +35,7 @@ enum hrn_status hrn__cross_bwd(struct hrn_tape *t, struct hrn_tensor *o) {
     const float *a = o->src[0]->data, *b = o->src[1]->data, *g = o->grad;
     float *ga = hrn__wants_grad(o, 0) ? o->src[0]->grad : NULL;
     float *gb = hrn__wants_grad(o, 1) ? o->src[1]->grad : NULL;
-#pragma omp parallel for schedule(static) if (o->numel >= HRN_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) {
+    HRN__PAR_FOR(o->numel >= HRN_PAR_MIN, i, n,
         float c[3];
         if (ga) {
             cross3(c, b + 3 * i, g + 3 * i);
@@ -47,7 +45,7 @@ enum hrn_status hrn__cross_bwd(struct hrn_tape *t, struct hrn_tensor *o) {
             cross3(c, g + 3 * i, a + 3 * i);
             for (int k = 0; k < 3; k++) gb[3 * i + k] += c[k];
         }
-    }
+    );
     return HRN_OK;
 }
 
@@ -75,11 +73,10 @@ enum hrn_status hrn__normalize_fwd(struct hrn_tape *t, struct hrn_tensor *o) {
     float eps = HRN__PARAMS(o, const struct normalize_params)->eps;
     int64_t D = o->shape[o->ndim - 1], n = o->numel / D;
     const float *x = o->src[0]->data;
-#pragma omp parallel for schedule(static) if (o->numel >= HRN_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) {
+    HRN__PAR_FOR(o->numel >= HRN_PAR_MIN, i, n,
         float nr = row_norm(x + i * D, D), d = nr > eps ? nr : eps;
         for (int64_t j = 0; j < D; j++) o->data[i * D + j] = x[i * D + j] / d;
-    }
+    );
     return HRN_OK;
 }
 
@@ -91,8 +88,7 @@ enum hrn_status hrn__normalize_bwd(struct hrn_tape *t, struct hrn_tensor *o) {
     int64_t D = o->shape[o->ndim - 1], n = o->numel / D;
     const float *x = o->src[0]->data, *y = o->data, *g = o->grad;
     float *gx = o->src[0]->grad;
-#pragma omp parallel for schedule(static) if (o->numel >= HRN_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) {
+    HRN__PAR_FOR(o->numel >= HRN_PAR_MIN, i, n,
         const float *yi = y + i * D, *gi = g + i * D;
         float nr = row_norm(x + i * D, D);
         if (nr > eps) {
@@ -102,7 +98,7 @@ enum hrn_status hrn__normalize_bwd(struct hrn_tape *t, struct hrn_tensor *o) {
         } else {
             for (int64_t j = 0; j < D; j++) gx[i * D + j] += gi[j] / eps;
         }
-    }
+    );
     return HRN_OK;
 }
 

@@ -8,15 +8,21 @@
 enum { SUM_BLOCK = 4096 };
 
 /* returns sum of x (n) in double; partial (nblocks) is scratch */
+/* 8 running sums per block (fixed lanes) let the compiler vectorise without reordering */
+static double sum_block(const float *x, int64_t n) {
+    double lane[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) lane[k] += (double)x[i + k];
+    for (; i < n; i++) lane[i & 7] += (double)x[i];
+    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
 static double sum_blocks(const float *x, int64_t n, double *partial) {
     int64_t nb = (n + SUM_BLOCK - 1) / SUM_BLOCK;
-#pragma omp parallel for schedule(static) if (n >= HRN_PAR_MIN)
-    for (int64_t b = 0; b < nb; b++) {
-        int64_t lo = b * SUM_BLOCK, hi = lo + SUM_BLOCK < n ? lo + SUM_BLOCK : n;
-        double s = 0.0;
-        for (int64_t i = lo; i < hi; i++) s += (double)x[i];
-        partial[b] = s;
-    }
+    HRN__PAR_FOR(n >= HRN_PAR_MIN, b, nb,
+                 int64_t lo = b * SUM_BLOCK;
+                 partial[b] = sum_block(x + lo, (lo + SUM_BLOCK < n ? lo + SUM_BLOCK : n) - lo););
     double s = 0.0;
     for (int64_t b = 0; b < nb; b++) s += partial[b];
     return s;
@@ -56,8 +62,7 @@ static void reduce_all_bwd(struct hrn_tensor *o, float scale) {
     float *gx = o->src[0]->grad;
     int64_t n = o->src[0]->numel;
     float g = o->grad[0] * scale;
-#pragma omp parallel for schedule(static) if (n >= HRN_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) gx[i] += g;
+    HRN__PAR_FOR(n >= HRN_PAR_MIN, i, n, gx[i] += g;);
 }
 
 enum hrn_status hrn__sum_bwd(struct hrn_tape *t, struct hrn_tensor *o) {
@@ -109,26 +114,24 @@ struct hrn_tensor *hrn_mean_axis(struct hrn_tape *t, struct hrn_tensor *x, int a
 static void sum_axis_forward(float *out, const float *x, int64_t outer, int64_t d, int64_t inner,
                              double scale) {
     int64_t n = outer * inner;
-#pragma omp parallel for schedule(static) if (n * d >= HRN_PAR_MIN)
-    for (int64_t oi = 0; oi < n; oi++) {
+    HRN__PAR_FOR(n * d >= HRN_PAR_MIN, oi, n,
         int64_t o = oi / inner, i = oi % inner;
         const float *xp = x + o * d * inner + i;
         double s = 0.0;
         for (int64_t k = 0; k < d; k++) s += (double)xp[k * inner];
         out[oi] = (float)(s * scale);
-    }
+    );
 }
 
 /* dx (outer, d, inner) += scale · dout (outer, inner) */
 static void sum_axis_backward(float *dx, const float *dout, int64_t outer, int64_t d,
                               int64_t inner, float scale) {
-#pragma omp parallel for schedule(static) if (outer * d * inner >= HRN_PAR_MIN)
-    for (int64_t ok = 0; ok < outer * d; ok++) {
+    HRN__PAR_FOR(outer * d * inner >= HRN_PAR_MIN, ok, outer * d,
         int64_t o = ok / d;
         float *gp = dx + ok * inner;
         const float *gop = dout + o * inner;
         for (int64_t i = 0; i < inner; i++) gp[i] += scale * gop[i];
-    }
+    );
 }
 
 enum hrn_status hrn__sum_axis_fwd(struct hrn_tape *t, struct hrn_tensor *o) {
@@ -176,12 +179,11 @@ enum hrn_status hrn__l2norm_fwd(struct hrn_tape *t, struct hrn_tensor *o) {
     int64_t rows = o->numel, D = x->shape[x->ndim - 1];
     const float *xd = x->data;
     float *out = o->data;
-#pragma omp parallel for schedule(static) if (x->numel >= HRN_PAR_MIN)
-    for (int64_t r = 0; r < rows; r++) {
+    HRN__PAR_FOR(x->numel >= HRN_PAR_MIN, r, rows,
         double s = 0.0;
         for (int64_t j = 0; j < D; j++) s += (double)xd[r * D + j] * (double)xd[r * D + j];
         out[r] = (float)sqrt(s);
-    }
+    );
     return HRN_OK;
 }
 
@@ -193,11 +195,10 @@ enum hrn_status hrn__l2norm_bwd(struct hrn_tape *t, struct hrn_tensor *o) {
     int64_t rows = o->numel, D = x->shape[x->ndim - 1];
     const float *xd = x->data, *out = o->data, *dout = o->grad;
     float *gx = x->grad;
-#pragma omp parallel for schedule(static) if (x->numel >= HRN_PAR_MIN)
-    for (int64_t r = 0; r < rows; r++) {
+    HRN__PAR_FOR(x->numel >= HRN_PAR_MIN, r, rows,
         if (out[r] <= 0.0f) continue;
         float s = dout[r] / out[r];
         for (int64_t j = 0; j < D; j++) gx[r * D + j] += s * xd[r * D + j];
-    }
+    );
     return HRN_OK;
 }

@@ -38,8 +38,7 @@ enum hrn_status hrn__reshape_bwd(struct hrn_tape *t, struct hrn_tensor *o) {
     float *gx = o->src[0]->grad;
     const float *g = o->grad;
     int64_t n = o->numel;
-#pragma omp parallel for schedule(static) if (n >= HRN_PAR_MIN)
-    for (int64_t i = 0; i < n; i++) gx[i] += g[i];
+    HRN__PAR_FOR(n >= HRN_PAR_MIN, i, n, gx[i] += g[i];);
     return HRN_OK;
 }
 
@@ -94,19 +93,24 @@ struct hrn_tensor *hrn_transpose(struct hrn_tape *t, struct hrn_tensor *x, int a
 
 /* out (o0,o1,o2,o3) = x at sum_k i_k·xstride[k]; backward is the same walk with += reversed.
  * The map is a bijection, so the backward loop can run in parallel too. */
+#define PERMUTE_LOOPS(BODY)                                                               \
+    for (int64_t i0 = 0; i0 < S[0]; i0++)                                                 \
+        for (int64_t i1 = 0; i1 < S[1]; i1++) {                                           \
+            int64_t oi = (i0 * S[1] + i1) * S[2] * S[3];                                  \
+            for (int64_t i2 = 0; i2 < S[2]; i2++)                                         \
+                for (int64_t i3 = 0; i3 < S[3]; i3++, oi++) {                             \
+                    int64_t xi = i0 * X[0] + i1 * X[1] + i2 * X[2] + i3 * X[3];           \
+                    BODY;                                                                 \
+                }                                                                         \
+        }
 #define PERMUTE_LOOP(BODY)                                                                \
     do {                                                                                  \
         const int64_t *S = p->oshape, *X = p->xstride;                                    \
-        _Pragma("omp parallel for collapse(2) schedule(static) if (o->numel >= HRN_PAR_MIN)") \
-        for (int64_t i0 = 0; i0 < S[0]; i0++)                                             \
-            for (int64_t i1 = 0; i1 < S[1]; i1++) {                                       \
-                int64_t oi = (i0 * S[1] + i1) * S[2] * S[3];                              \
-                for (int64_t i2 = 0; i2 < S[2]; i2++)                                     \
-                    for (int64_t i3 = 0; i3 < S[3]; i3++, oi++) {                         \
-                        int64_t xi = i0 * X[0] + i1 * X[1] + i2 * X[2] + i3 * X[3];       \
-                        BODY;                                                             \
-                    }                                                                     \
-            }                                                                             \
+        if (o->numel >= HRN_PAR_MIN) {                                                    \
+            _Pragma("omp parallel for collapse(2) schedule(static)") PERMUTE_LOOPS(BODY)  \
+        } else {                                                                          \
+            PERMUTE_LOOPS(BODY)                                                           \
+        }                                                                                 \
     } while (0)
 
 enum hrn_status hrn__permute_fwd(struct hrn_tape *t, struct hrn_tensor *o) {
@@ -311,9 +315,8 @@ enum hrn_status hrn__gather_rows_fwd(struct hrn_tape *t, struct hrn_tensor *o) {
     (void)t;
     const struct rows_params *p = HRN__PARAMS(o, const struct rows_params);
     const float *x = o->src[0]->data;
-#pragma omp parallel for schedule(static) if (o->numel >= HRN_PAR_MIN)
-    for (int64_t i = 0; i < p->n; i++)
-        memcpy(o->data + i * p->C, x + p->idx[i] * p->C, (size_t)p->C * sizeof(float));
+    HRN__PAR_FOR(o->numel >= HRN_PAR_MIN, i, p->n,
+                 memcpy(o->data + i * p->C, x + p->idx[i] * p->C, (size_t)p->C * sizeof(float)););
     return HRN_OK;
 }
 
@@ -374,11 +377,10 @@ enum hrn_status hrn__scatter_add_rows_bwd(struct hrn_tape *t, struct hrn_tensor 
     if (!hrn__wants_grad(o, 0)) return HRN_OK;
     const struct rows_params *p = HRN__PARAMS(o, const struct rows_params);
     float *gx = o->src[0]->grad;
-#pragma omp parallel for schedule(static) if (o->src[0]->numel >= HRN_PAR_MIN)
-    for (int64_t i = 0; i < p->n; i++) {
+    HRN__PAR_FOR(o->src[0]->numel >= HRN_PAR_MIN, i, p->n,
         const float *g = o->grad + p->idx[i] * p->C;
         float *gr = gx + i * p->C;
         for (int64_t c = 0; c < p->C; c++) gr[c] += g[c];
-    }
+    );
     return HRN_OK;
 }

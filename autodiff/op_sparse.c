@@ -172,8 +172,7 @@ struct hrn_tensor *hrn_spmm(struct hrn_tape *t, const struct hrn_csr *a, struct 
  * With accumulate, y += instead. */
 static void csr_mm(float *y, const int64_t *rowptr, const int32_t *col, const float *val,
                    const float *x, int64_t B, int64_t R, int64_t C, int64_t K, int accumulate) {
-#pragma omp parallel for schedule(static) if (B * R * K >= HRN_PAR_MIN / 4)
-    for (int64_t br = 0; br < B * R; br++) {
+    HRN__PAR_FOR(B * R * K >= HRN_PAR_MIN / 4, br, B * R,
         int64_t b = br / R, r = br % R;
         float *yr = y + br * K;
         if (!accumulate) memset(yr, 0, (size_t)K * sizeof(float));
@@ -182,7 +181,7 @@ static void csr_mm(float *y, const int64_t *rowptr, const int32_t *col, const fl
             const float v = val[k], *xr = xb + (int64_t)col[k] * K;
             for (int64_t j = 0; j < K; j++) yr[j] += v * xr[j];
         }
-    }
+    );
 }
 
 enum hrn_status hrn__spmm_fwd(struct hrn_tape *t, struct hrn_tensor *o) {

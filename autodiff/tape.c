@@ -119,6 +119,11 @@ struct hrn_tensor *hrn_tape_wrap(struct hrn_tape *t, float *data, int ndim, cons
 
 enum hrn_status hrn_tape_requires_grad(struct hrn_tape *t, struct hrn_tensor *x) {
     if (!x) return hrn_error_set(HRN_ERR_INVALID, "requires_grad: tensor is NULL");
+    if (x->flags & HRN_TENSOR_NO_GRAD_INPUT)
+        return hrn_error_set(HRN_ERR_INVALID,
+                             "requires_grad: '%s' is marked HRN_TENSOR_NO_GRAD_INPUT (an index or "
+                             "mask input)",
+                             x->name);
     if (x->op != HRN_OP_NONE)
         return hrn_error_set(HRN_ERR_INVALID,
                              "requires_grad: '%s' is the output of op %s; only leaves can be "
@@ -198,18 +203,17 @@ struct hrn_tensor *hrn__node(struct hrn_tape *t, int op, int ndim, const int64_t
     HRN_ASSERT(numel > 0);
     struct hrn_tensor *out = hrn_arena_alloc(&t->arena, sizeof *out, 0);
     if (!out) goto nomem;
-    memset(out, 0, offsetof(struct hrn_tensor, op_params)); /* the rest is set below */
+    memset(out, 0, sizeof *out);
     out->ndim = ndim;
     for (int i = 0; i < HRN_MAX_DIMS; i++) out->shape[i] = i < ndim ? shape[i] : 1;
     out->numel = numel;
     out->op = op;
-    out->saved = NULL;
-    out->name[0] = '\0';
     if (params) memcpy(out->op_params, params, params_size);
     uint8_t nodiff = hrn_op_table[op].nodiff_src;
     for (int i = 0; i < n_src; i++) {
         out->src[i] = src[i];
-        if ((src[i]->flags & HRN_TENSOR_REQUIRES_GRAD) && !(nodiff & (1u << i)))
+        if ((src[i]->flags & HRN_TENSOR_REQUIRES_GRAD) && !(nodiff & (1u << i)) &&
+            !(src[i]->flags & HRN_TENSOR_NO_GRAD_INPUT))
             out->flags |= HRN_TENSOR_REQUIRES_GRAD;
     }
     if (alloc_data) {

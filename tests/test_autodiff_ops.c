@@ -16,6 +16,7 @@ enum gen {
     GEN_POSITIVE,    /* [0.5, 2] */
     GEN_NO_KINK,     /* |x| in [0.1, 1], random sign: at least 3h from the kink at 0 */
     GEN_CLAMP,       /* [-1, 1] but at least 0.05 from -0.5 and 0.5 */
+    GEN_ROWS_AWAY,   /* [-1, 1] with last-axis rows of norm >= 0.3 (normalize is singular at 0) */
 };
 
 struct gc_case;
@@ -33,6 +34,9 @@ struct gc_case {
     double max_zero_frac; /* 0 = default */
     int flags;            /* matmul flags, axis, ... */
 };
+
+/* ops with large third derivatives near short vectors get the 4-point stencil */
+static int four_point(int op) { return op == HRN_OP_NORMALIZE || op == HRN_OP_L2NORM; }
 
 /* constant data shared by some builders */
 static const int32_t IDX_G[5] = {2, 0, 2, 3, 1};
@@ -128,7 +132,7 @@ static const struct gc_case CASES[] = {
     {HRN_OP_SUM_AXIS, "sum axis 0 of 1-d", b_sum_axis, 1, {1}, {{5}}, {0}, 0, 0},
     {HRN_OP_MEAN_AXIS, "mean axis -1", b_mean_axis, 1, {3}, {S3(2, 3, 4)}, {0}, 0, -1},
     {HRN_OP_MEAN_AXIS, "mean axis 0", b_mean_axis, 1, {2}, {S2(3, 4)}, {0}, 0, 0},
-    {HRN_OP_L2NORM, "l2norm", b_l2norm, 1, {2}, {S2(5, 3)}, {0}, 0, 0},
+    {HRN_OP_L2NORM, "l2norm", b_l2norm, 1, {2}, {S2(5, 3)}, {GEN_ROWS_AWAY}, 0, 0},
     {HRN_OP_MATMUL, "matmul", b_matmul, 2, {2, 2}, {S2(3, 4), S2(4, 5)}, {0}, 0, 0},
     {HRN_OP_MATMUL, "matmul A^T", b_matmul, 2, {2, 2}, {S2(4, 3), S2(4, 5)}, {0}, 0,
      HRN_MATMUL_TRANS_A},
@@ -155,7 +159,7 @@ static const struct gc_case CASES[] = {
     {HRN_OP_SPMM, "spmm (C,K)", b_spmm, 1, {2}, {S2(4, 3)}, {0}, 0, 0},
     {HRN_OP_SPMM, "spmm (B,C,K)", b_spmm, 1, {3}, {S3(2, 4, 3)}, {0}, 0, 0},
     {HRN_OP_CROSS, "cross", b_cross, 2, {2, 2}, {S2(4, 3), S2(4, 3)}, {0}, 0, 0},
-    {HRN_OP_NORMALIZE, "normalize", b_normalize, 1, {2}, {S2(4, 3)}, {0}, 0, 0},
+    {HRN_OP_NORMALIZE, "normalize", b_normalize, 1, {2}, {S2(4, 3)}, {GEN_ROWS_AWAY}, 0, 0},
     {HRN_OP_EULER_ROT, "euler_rot", b_euler, 1, {2}, {S2(3, 3)}, {0}, 0, 0},
     {HRN_OP_MUL, "chain tanh*sigmoid of matmul", b_chain, 2, {2, 2}, {S2(3, 4), S2(4, 2)}, {0},
      0, 0},
@@ -179,6 +183,7 @@ static void fill_input(struct hrn_rng *r, struct hrn_tensor *x, enum gen g) {
         case GEN_NO_KINK:
             x->data[i] = (0.1f + 0.9f * u) * (hrn_rng_u64(r) & 1 ? 1.0f : -1.0f);
             break;
+        case GEN_ROWS_AWAY: x->data[i] = 2.0f * u - 1.0f; break;
         case GEN_CLAMP: {
             float v = 2.0f * u - 1.0f;
             if (fabsf(fabsf(v) - 0.5f) < 0.05f) v = v > 0 ? (fabsf(v) < 0.5f ? 0.4f : 0.6f)
@@ -187,6 +192,18 @@ static void fill_input(struct hrn_rng *r, struct hrn_tensor *x, enum gen g) {
             break;
         }
         }
+    }
+}
+
+/* rows along the last axis scaled up to norm >= 0.3 */
+static void rows_away(struct hrn_tensor *x) {
+    int64_t D = x->shape[x->ndim - 1];
+    for (int64_t r = 0; r < x->numel / D; r++) {
+        double s = 0;
+        for (int64_t j = 0; j < D; j++) s += (double)x->data[r * D + j] * (double)x->data[r * D + j];
+        if (sqrt(s) < 0.3)
+            for (int64_t j = 0; j < D; j++)
+                x->data[r * D + j] = (float)((double)x->data[r * D + j] * 0.3 / fmax(sqrt(s), 1e-3));
     }
 }
 
@@ -204,9 +221,11 @@ static int run_case(const struct gc_case *c, uint64_t seed, struct hrn_gradcheck
             break;
         }
         fill_input(&r, in[i], c->gen[i]);
+        if (c->gen[i] == GEN_ROWS_AWAY) rows_away(in[i]);
     }
     if (ok) {
-        struct hrn_gradcheck_opts o = {.seed = seed, .max_zero_frac = c->max_zero_frac};
+        struct hrn_gradcheck_opts o = {.seed = seed, .max_zero_frac = c->max_zero_frac,
+                                       .four_point = four_point(c->op)};
         enum hrn_status st = hrn_gradcheck(&t, in, c->n_in, case_fn, (void *)c, &o, rep);
         ok = st == HRN_OK;
         if (!ok) printf("    %s (seed %llu): %s\n", c->label, (unsigned long long)seed,
@@ -432,6 +451,29 @@ static void test_backward_accumulates_and_detach(void) {
     hrn_params_free(&ps);
 }
 
+/* A tensor flagged NO_GRAD_INPUT neither receives nor passes on a gradient. */
+static void test_no_grad_input_flag(void) {
+    struct hrn_tape t;
+    CHECK_OK(hrn_tape_init(&t, 1u << 20));
+    struct hrn_tensor *x = hrn_tape_tensor(&t, 1, (int64_t[]){3}, "x");
+    struct hrn_tensor *m = hrn_tape_tensor(&t, 1, (int64_t[]){3}, "m");
+    CHECK_OK(hrn_tape_requires_grad(&t, x));
+    CHECK_OK(hrn_tape_requires_grad(&t, m));
+    m->flags |= HRN_TENSOR_NO_GRAD_INPUT;
+    for (int i = 0; i < 3; i++) x->data[i] = 1.0f + (float)i, m->data[i] = 2.0f;
+    struct hrn_tensor *loss = hrn_sum_all(&t, hrn_mul(&t, x, m));
+    CHECK_OK(hrn_tape_backward(&t, loss));
+    CHECK(x->grad[1] == 2.0f && m->grad[1] == 0.0f);
+    /* a loss that depends only on such a tensor has nothing to differentiate */
+    CHECK_STATUS(hrn_tape_backward(&t, hrn_sum_all(&t, hrn_exp(&t, m))), HRN_ERR_INVALID);
+    CHECK_ERR_HAS("no parameters");
+    struct hrn_tensor *k = hrn_tape_tensor(&t, 1, (int64_t[]){3}, "k");
+    k->flags |= HRN_TENSOR_NO_GRAD_INPUT;
+    CHECK_STATUS(hrn_tape_requires_grad(&t, k), HRN_ERR_INVALID);
+    CHECK_ERR_HAS("NO_GRAD_INPUT");
+    hrn_tape_free(&t);
+}
+
 static void test_error_messages(void) {
     struct hrn_tape t;
     CHECK_OK(hrn_tape_init(&t, 1u << 20));
@@ -495,6 +537,7 @@ int main(void) {
     RUN(test_forward_references);
     RUN(test_deterministic_threads);
     RUN(test_backward_accumulates_and_detach);
+    RUN(test_no_grad_input_flag);
     RUN(test_error_messages);
     hrn_csr_free(&g_csr);
     return hrn_test_finish();

@@ -227,7 +227,26 @@ static void test_lbfgs_least_squares(void) {
     hrn_params_free(&ps);
 }
 
+/* HRN_CHECK_FINITE=1 (set in main before the first backward) names the node making a NaN/Inf. */
+static void test_check_finite(void) {
+    struct hrn_tape t;
+    CHECK_OK(hrn_tape_init(&t, 1u << 16));
+    struct hrn_tensor *x = hrn_tape_tensor(&t, 1, (int64_t[]){4}, "x");
+    CHECK_OK(hrn_tape_requires_grad(&t, x));
+    x->data[0] = 1, x->data[1] = 0, x->data[2] = 2, x->data[3] = 3; /* d ln(x)/dx at 0 = inf */
+    struct hrn_tensor *y = hrn_ln(&t, x);
+    y->name[0] = 'y', y->name[1] = '\0';
+    struct hrn_tensor *zero = hrn_tape_tensor(&t, 1, (int64_t[]){1}, "zero");
+    struct hrn_tensor *loss = hrn_sum_all(&t, hrn_mask_mul(&t, y, zero)); /* 0/0 in ln's bwd */
+    CHECK_STATUS(hrn_tape_backward(&t, loss), HRN_ERR_NUMERIC);
+    CHECK_ERR_HAS("'y'");
+    CHECK_ERR_HAS("at 1");
+    hrn_tape_free(&t);
+}
+
 int main(void) {
+    setenv("HRN_CHECK_FINITE", "1", 1);
+    RUN(test_check_finite);
     RUN(test_params_store);
     RUN(test_optim_validation);
     RUN(test_optimizers_converge);
