@@ -2,36 +2,36 @@
  * float32 tensors, its ops, a parameter store, optimizers (SGD, Adam, AdamW, L-BFGS), learning-rate
  * schedules and a finite-difference gradient checker.
  *
- * Usage (a linear model y = x·Wᵀ + b fitted with Adam):
+ * Usage (fit y = x·Wᵀ + b by Adam; test_autodiff_optim.c runs this very code):
  *
+ *     enum hrn_status st = HRN_OK;
  *     struct hrn_params ps;
+ *     struct hrn_tape tape = {0};
  *     hrn_params_init(&ps);
  *     int iw, ib;
  *     HRN_TRY(hrn_params_add(&ps, "fc.weight", 2, (int64_t[]){4, 8}, 0, &iw));
  *     HRN_TRY(hrn_params_add(&ps, "fc.bias", 1, (int64_t[]){4}, 0, &ib));
- *     HRN_TRY(hrn_params_alloc(&ps));                  // values, grads: one malloc each
+ *     HRN_TRY(hrn_params_alloc(&ps));                 // values, grads: one buffer each
  *     struct hrn_optim opt;
- *     HRN_TRY(hrn_optim_init(&opt, &(struct hrn_optim_config){.kind = HRN_OPTIM_ADAM, .lr = 1e-3f}));
- *
- *     struct hrn_tape tape;
- *     HRN_TRY(hrn_tape_init(&tape, 16u << 20));        // step memory: nodes, activations, grads
- *     for (int step = 0; step < 100; step++) {
+ *     struct hrn_optim_config oc = {.kind = HRN_OPTIM_ADAM, .lr = 1e-2f};
+ *     HRN_TRY(hrn_optim_init(&opt, &oc));
+ *     HRN_TRY(hrn_tape_init(&tape, 1u << 20));        // step memory: nodes, activations, grads
+ *     for (int step = 0; step < 2000; step++) {
  *         hrn_tape_reset(&tape);
- *         struct hrn_tensor *x = hrn_tape_tensor(&tape, 2, (int64_t[]){32, 8}, "x");  // fill x->data
- *         struct hrn_tensor *y = hrn_add(&tape, hrn_matmul(&tape, x, hrn_params_tensor(&ps, iw),
- *                                                          HRN_MATMUL_TRANS_B),
- *                                        hrn_params_tensor(&ps, ib));   // (32,4) + (4) broadcast
- *         struct hrn_tensor *loss = hrn_mean_all(&tape, hrn_square(&tape, y));
- *         if (!loss) goto fail;              // ops return NULL after a bad call; the first error
- *                                            // message (op name, both shapes) is kept
+ *         struct hrn_tensor *x = hrn_tape_wrap(&tape, xs, 2, (int64_t[]){32, 8}, "x");
+ *         struct hrn_tensor *y = hrn_tape_wrap(&tape, ys, 2, (int64_t[]){32, 4}, "y");
+ *         struct hrn_tensor *xw = hrn_matmul(&tape, x, hrn_params_tensor(&ps, iw),
+ *                                            HRN_MATMUL_TRANS_B);                // (32,4)
+ *         struct hrn_tensor *pred = hrn_add(&tape, xw, hrn_params_tensor(&ps, ib)); // + (4)
+ *         struct hrn_tensor *loss = hrn_mean_all(&tape, hrn_square(&tape, hrn_sub(&tape, pred, y)));
  *         hrn_params_zero_grad(&ps);
- *         HRN_TRY(hrn_tape_backward(&tape, loss));
- *         hrn_params_clip_grad_norm(&ps, 1.0);
+ *         HRN_TRY(hrn_tape_backward(&tape, loss)); // a NULL loss (an op failed) is reported here
+ *         hrn_params_clip_grad_norm(&ps, 10.0);   //   with the first failing op's message
  *         HRN_TRY(hrn_optim_step(&opt, &ps));
  *     }
  *   fail:
  *     hrn_tape_free(&tape);
- *     hrn_params_free(&ps);
+ *     // use the fitted ps (on failure too: it is valid), then hrn_params_free(&ps)
  *
  * Design (style.md 5.2-5.6):
  * - Eager: every op computes its output at once and records one node; hrn_tape_backward walks the
@@ -237,7 +237,8 @@ struct hrn_tensor *hrn_l2norm(struct hrn_tape *t, struct hrn_tensor *x);
 
 enum hrn_matmul_flags { HRN_MATMUL_TRANS_A = 1, HRN_MATMUL_TRANS_B = 2 };
 
-/* op(a)·op(b) for 2-d a, b: a (M,K) or (K,M) with TRANS_A; b (K,N) or (N,K) with TRANS_B -> (M,N). */
+/* op(a)·op(b) for 2-d a, b: a (M,K) or (K,M) with TRANS_A; b (K,N) or (N,K) with TRANS_B;
+ * out (M,N). */
 struct hrn_tensor *hrn_matmul(struct hrn_tape *t, struct hrn_tensor *a, struct hrn_tensor *b,
                               int flags);
 /* Batched: a (B,M,K) [(B,K,M) with TRANS_A], b (B,K,N) [(B,N,K)] or a 2-d b shared by every

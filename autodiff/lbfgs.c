@@ -158,7 +158,8 @@ enum hrn_status hrn_lbfgs_minimize(struct hrn_params *p, hrn_objective_fn fn, vo
     } else {
         rep->result = HRN_LBFGS_LINESEARCH_FAILED;
     }
-    snprintf(rep->why, sizeof rep->why, "%s: %s (code %d) after %d iterations, %d evaluations, loss %.6g",
+    snprintf(rep->why, sizeof rep->why,
+             "%s: %s (code %d) after %d iterations, %d evaluations, loss %.6g",
              hrn_lbfgs_result_str(rep->result), code_text(code), code, cx.iterations,
              cx.evaluations, fx);
     lbfgs_free(x);

@@ -15,7 +15,8 @@ static double sum_block(const float *x, int64_t n) {
     for (; i + 8 <= n; i += 8)
         for (int k = 0; k < 8; k++) lane[k] += (double)x[i + k];
     for (; i < n; i++) lane[i & 7] += (double)x[i];
-    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    return ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
+           ((lane[4] + lane[5]) + (lane[6] + lane[7]));
 }
 
 static double sum_blocks(const float *x, int64_t n, double *partial) {

@@ -55,7 +55,8 @@ enum hrn_status hrn_csr_init(struct hrn_csr *a, int64_t rows, int64_t cols, cons
     int64_t nnz = rowptr[rows];
     for (int64_t k = 0; k < nnz; k++)
         if (col[k] < 0 || col[k] >= cols)
-            return hrn_error_set(HRN_ERR_INVALID, "csr: entry %lld has column %d, outside [0, %lld)",
+            return hrn_error_set(HRN_ERR_INVALID,
+                                 "csr: entry %lld has column %d, outside [0, %lld)",
                                  (long long)k, (int)col[k], (long long)cols);
     a->rows = rows;
     a->cols = cols;

@@ -200,10 +200,11 @@ static void rows_away(struct hrn_tensor *x) {
     int64_t D = x->shape[x->ndim - 1];
     for (int64_t r = 0; r < x->numel / D; r++) {
         double s = 0;
-        for (int64_t j = 0; j < D; j++) s += (double)x->data[r * D + j] * (double)x->data[r * D + j];
+        float *row = x->data + r * D;
+        for (int64_t j = 0; j < D; j++) s += (double)row[j] * (double)row[j];
         if (sqrt(s) < 0.3)
             for (int64_t j = 0; j < D; j++)
-                x->data[r * D + j] = (float)((double)x->data[r * D + j] * 0.3 / fmax(sqrt(s), 1e-3));
+                row[j] = (float)((double)row[j] * 0.3 / fmax(sqrt(s), 1e-3));
     }
 }
 
@@ -366,7 +367,8 @@ static void test_forward_references(void) {
         for (int i = 0; i < 5; i++)
             for (int k = 0; k < 3; k++) {
                 double s = 0;
-                for (int j = 0; j < 4; j++) s += (double)dense[i][j] * (double)x->data[(b * 4 + j) * 3 + k];
+                for (int j = 0; j < 4; j++)
+                    s += (double)dense[i][j] * (double)x->data[(b * 4 + j) * 3 + k];
                 md = fmax(md, fabs(s - (double)y->data[(b * 5 + i) * 3 + k]));
             }
     CHECK_MSG(md <= 1e-6, "spmm maxdiff %g", md);

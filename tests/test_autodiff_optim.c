@@ -4,6 +4,8 @@
 #include "hrn_autodiff.h"
 #include "hrn_test.h"
 
+#include <ctype.h>
+
 static void test_params_store(void) {
     struct hrn_params ps;
     hrn_params_init(&ps);
@@ -244,9 +246,96 @@ static void test_check_finite(void) {
     hrn_tape_free(&t);
 }
 
+/* The usage example at the top of hrn_autodiff.h, verbatim between the markers. */
+static enum hrn_status header_example(float *xs, float *ys, struct hrn_params *out) {
+    /* --- begin header example --- */
+    enum hrn_status st = HRN_OK;
+    struct hrn_params ps;
+    struct hrn_tape tape = {0};
+    hrn_params_init(&ps);
+    int iw, ib;
+    HRN_TRY(hrn_params_add(&ps, "fc.weight", 2, (int64_t[]){4, 8}, 0, &iw));
+    HRN_TRY(hrn_params_add(&ps, "fc.bias", 1, (int64_t[]){4}, 0, &ib));
+    HRN_TRY(hrn_params_alloc(&ps));                 // values, grads: one buffer each
+    struct hrn_optim opt;
+    struct hrn_optim_config oc = {.kind = HRN_OPTIM_ADAM, .lr = 1e-2f};
+    HRN_TRY(hrn_optim_init(&opt, &oc));
+    HRN_TRY(hrn_tape_init(&tape, 1u << 20));        // step memory: nodes, activations, grads
+    for (int step = 0; step < 2000; step++) {
+        hrn_tape_reset(&tape);
+        struct hrn_tensor *x = hrn_tape_wrap(&tape, xs, 2, (int64_t[]){32, 8}, "x");
+        struct hrn_tensor *y = hrn_tape_wrap(&tape, ys, 2, (int64_t[]){32, 4}, "y");
+        struct hrn_tensor *xw = hrn_matmul(&tape, x, hrn_params_tensor(&ps, iw),
+                                           HRN_MATMUL_TRANS_B);                // (32,4)
+        struct hrn_tensor *pred = hrn_add(&tape, xw, hrn_params_tensor(&ps, ib)); // + (4)
+        struct hrn_tensor *loss = hrn_mean_all(&tape, hrn_square(&tape, hrn_sub(&tape, pred, y)));
+        hrn_params_zero_grad(&ps);
+        HRN_TRY(hrn_tape_backward(&tape, loss)); // a NULL loss (an op failed) is reported here
+        hrn_params_clip_grad_norm(&ps, 10.0);   //   with the first failing op's message
+        HRN_TRY(hrn_optim_step(&opt, &ps));
+    }
+  fail:
+    hrn_tape_free(&tape);
+    // use the fitted ps (on failure too: it is valid), then hrn_params_free(&ps)
+    /* --- end header example --- */
+    *out = ps; /* the caller checks and frees */
+    return st;
+}
+
+static void test_header_example(void) {
+    float xs[32 * 8], ys[32 * 4], w[4 * 8], b[4] = {0.5f, -1.0f, 0.25f, 2.0f};
+    struct hrn_rng r;
+    hrn_rng_seed(&r, 9);
+    hrn_rng_fill_uniform(&r, xs, 32 * 8, -1, 1);
+    hrn_rng_fill_uniform(&r, w, 4 * 8, -1, 1);
+    for (int i = 0; i < 32; i++)
+        for (int o = 0; o < 4; o++) {
+            double s = (double)b[o];
+            for (int k = 0; k < 8; k++) s += (double)xs[i * 8 + k] * (double)w[o * 8 + k];
+            ys[i * 4 + o] = (float)s;
+        }
+    struct hrn_params ps;
+    CHECK_OK(header_example(xs, ys, &ps));
+    for (int k = 0; k < 32; k++) CHECK_NEAR(hrn_params_tensor(&ps, 0)->data[k], w[k], 2e-2, 0);
+    for (int k = 0; k < 4; k++) CHECK_NEAR(hrn_params_tensor(&ps, 1)->data[k], b[k], 2e-2, 0);
+    hrn_params_free(&ps);
+    /* the header's text is this code */
+    FILE *f = fopen(HRN_SOURCE_DIR "/autodiff/hrn_autodiff.h", "r");
+    FILE *g = fopen(HRN_SOURCE_DIR "/tests/test_autodiff_optim.c", "r");
+    CHECK(f && g);
+    char hdr[8192] = "", line[256];
+    size_t k = 0;
+    int in = 0;
+    /* compared without whitespace: indentation differs between the comment and the code */
+    while (f && fgets(line, sizeof line, f) && k < sizeof hdr - 256) {
+        if (strstr(line, " * Usage")) in = 1;
+        else if (strstr(line, " * Design")) break;
+        else if (in)
+            for (const char *c = line + 2; *c; c++)
+                if (!isspace((unsigned char)*c)) hdr[k++] = *c;
+    }
+    hdr[k] = '\0';
+    char code[8192] = "";
+    k = 0;
+    in = 0;
+    while (g && fgets(line, sizeof line, g) && k < sizeof code - 256) {
+        if (strstr(line, "--- begin header example")) in = 1;
+        else if (strstr(line, "--- end header example")) break;
+        else if (in)
+            for (const char *c = line; *c; c++)
+                if (!isspace((unsigned char)*c)) code[k++] = *c;
+    }
+    code[k] = '\0';
+    CHECK_MSG(k > 500 && strcmp(hdr, code) == 0,
+              "the usage example in hrn_autodiff.h and this test differ:\n%s\n--\n%s", hdr, code);
+    if (f) fclose(f);
+    if (g) fclose(g);
+}
+
 int main(void) {
     setenv("HRN_CHECK_FINITE", "1", 1);
     RUN(test_check_finite);
+    RUN(test_header_example);
     RUN(test_params_store);
     RUN(test_optim_validation);
     RUN(test_optimizers_converge);

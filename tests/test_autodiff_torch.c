@@ -85,9 +85,9 @@ static void test_mlp_adam(void) {
         hrn_tape_reset(&t);
         struct hrn_tensor *xt = hrn_tape_wrap(&t, x, 2, (int64_t[]){N, DIN}, "x");
         struct hrn_tensor *yt = hrn_tape_wrap(&t, y, 2, (int64_t[]){N, DOUT}, "y");
-        struct hrn_tensor *h = hrn_tanh(&t, hrn_add(&t, hrn_matmul(&t, xt, hrn_params_tensor(&ps, i1),
-                                                                   HRN_MATMUL_TRANS_B),
-                                                    hrn_params_tensor(&ps, ib1)));
+        struct hrn_tensor *z1 =
+            hrn_matmul(&t, xt, hrn_params_tensor(&ps, i1), HRN_MATMUL_TRANS_B); /* x·W1ᵀ */
+        struct hrn_tensor *h = hrn_tanh(&t, hrn_add(&t, z1, hrn_params_tensor(&ps, ib1)));
         struct hrn_tensor *out = hrn_add(
             &t, hrn_matmul(&t, h, hrn_params_tensor(&ps, i2), HRN_MATMUL_TRANS_B),
             hrn_params_tensor(&ps, ib2));
