@@ -23,7 +23,8 @@
  *         struct hrn_tensor *xw = hrn_matmul(&tape, x, hrn_params_tensor(&ps, iw),
  *                                            HRN_MATMUL_TRANS_B);                // (32,4)
  *         struct hrn_tensor *pred = hrn_add(&tape, xw, hrn_params_tensor(&ps, ib)); // + (4)
- *         struct hrn_tensor *loss = hrn_mean_all(&tape, hrn_square(&tape, hrn_sub(&tape, pred, y)));
+ *         struct hrn_tensor *err = hrn_sub(&tape, pred, y);
+ *         struct hrn_tensor *loss = hrn_mean_all(&tape, hrn_square(&tape, err));
  *         hrn_params_zero_grad(&ps);
  *         HRN_TRY(hrn_tape_backward(&tape, loss)); // a NULL loss (an op failed) is reported here
  *         hrn_params_clip_grad_norm(&ps, 10.0);   //   with the first failing op's message
