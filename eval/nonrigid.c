@@ -17,6 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* OpenBLAS (Debian's OpenMP build) parallelises every small dense block of CHOLMOD's supernodal
+ * factorisation; the thread wake-ups cost more than the blocks (measured: 2x slower on 2 cores),
+ * so the factorisations run with one BLAS thread and the previous setting is restored. */
+void openblas_set_num_threads(int n);
+int openblas_get_num_threads(void);
+
 struct edge {
     int32_t a, b;
 };
@@ -124,6 +130,8 @@ enum hrn_status hrn_nicp(const struct hrn_emesh *g, const double *c0, int64_t n_
     int64_t *nn = NULL;
     int solves = 0;
     if (nv < 1 || n_c0 < 1) return hrn_error_set(HRN_ERR_INVALID, "nicp: empty input");
+    int blas_threads = openblas_get_num_threads();
+    openblas_set_num_threads(1);
     HRN_TRY(unique_edges(g, &e, &ne));
     HRN_TRY(hrn_kdtree_build(&kd, c0, n_c0));
     X = malloc((size_t)nv * 12 * sizeof(double));
@@ -144,6 +152,10 @@ enum hrn_status hrn_nicp(const struct hrn_emesh *g, const double *c0, int64_t n_
     }
     s.started = 1;
     s.cc.print = 0;
+    /* AMD alone: CHOLMOD's default also tries METIS, which costs more than it saves on these
+     * mesh-graph systems (measured in bench_eval) */
+    s.cc.nmethods = 1;
+    s.cc.method[0].ordering = CHOLMOD_AMD;
     s.n4 = 4 * nv;
     s.T = cholmod_allocate_triplet((size_t)s.n4, (size_t)s.n4, (size_t)(12 * ne + 10 * nv), 1,
                                    CHOLMOD_REAL, &s.cc);
@@ -235,6 +247,7 @@ enum hrn_status hrn_nicp(const struct hrn_emesh *g, const double *c0, int64_t n_
         }
     }
 fail:
+    openblas_set_num_threads(blas_threads);
     if (n_solves) *n_solves = solves;
     if (s.started) {
         cholmod_free_triplet(&s.T, &s.cc);
