@@ -42,6 +42,9 @@ static int four_point(int op) { return op == HRN_OP_NORMALIZE || op == HRN_OP_L2
 static const int32_t IDX_G[5] = {2, 0, 2, 3, 1};
 static const int32_t IDX_S[6] = {1, 0, 1, 3, 3, 2};
 static struct hrn_csr g_csr;
+static struct hrn_csr g_big_csr;
+static int32_t g_big_idx[128];
+enum { HRN_PAR_MIN_FOR_TESTS = 1 << 15 }; /* autodiff's HRN_PAR_MIN (ad_impl.h) */
 static float g_mask[12] = {1, 0, 1, 1, 0, 1, 1, 1, 0, 0.5f, 1, 0};
 
 #define B1(name, expr)                                                                      \
@@ -275,6 +278,133 @@ static void test_gradcheck_all_ops(void) {
     }
     if (failed) printf("    %d gradcheck cases failed (HRN_TEST_SEED=%llu)\n", failed,
                        (unsigned long long)g_seed);
+}
+
+/* Random shapes (1-4 dims of 1-4) with random broadcast suffixes, across seeds (style.md 5.4). */
+struct rand_case {
+    int kind; /* 0 add, 1 sub, 2 mul, 3 div, 4 sum_axis, 5 mean_axis, 6 permute, 7 slice, 8 concat */
+    int axis;
+    int perm[4];
+};
+
+static enum hrn_status rand_fn(struct hrn_tape *t, struct hrn_tensor *const *in, int n, void *user,
+                               struct hrn_tensor **out) {
+    (void)n;
+    const struct rand_case *c = user;
+    struct hrn_tensor *a = in[0], *b = in[1], *y = NULL;
+    switch (c->kind) {
+    case 0: y = hrn_add(t, a, b); break;
+    case 1: y = hrn_sub(t, b, a); break; /* the smaller operand first */
+    case 2: y = hrn_mul(t, a, b); break;
+    case 3: y = hrn_div(t, a, hrn_add_scalar(t, hrn_square(t, b), 0.5f)); break;
+    case 4: y = hrn_sum_axis(t, a, c->axis); break;
+    case 5: y = hrn_mean_axis(t, a, c->axis); break;
+    case 6: y = hrn_permute(t, a, c->perm); break;
+    case 7: y = hrn_slice(t, a, c->axis, 0, a->shape[c->axis]); break;
+    case 8: y = hrn_concat(t, (struct hrn_tensor *[]){a, a}, 2, c->axis); break;
+    }
+    *out = y;
+    return y ? HRN_OK : HRN_ERR_INVALID;
+}
+
+static void test_gradcheck_random_shapes(void) {
+    int failed = 0, total = 0;
+    for (int l = 0; l < 20 * g_nloop; l++) {
+        struct hrn_rng r;
+        hrn_rng_seed(&r, g_seed * 7919 + (uint64_t)l);
+        struct hrn_tape t;
+        CHECK_OK(hrn_tape_init(&t, 1u << 20));
+        int nd = 1 + (int)hrn_rng_below(&r, 4);
+        int64_t shape[4];
+        for (int i = 0; i < nd; i++) shape[i] = 1 + (int64_t)hrn_rng_below(&r, 4);
+        int keep = (int)hrn_rng_below(&r, (uint64_t)nd + 1); /* b = trailing `keep` dims or scalar */
+        struct rand_case c = {(int)hrn_rng_below(&r, 9), (int)hrn_rng_below(&r, (uint64_t)nd),
+                              {0, 1, 2, 3}};
+        for (int i = nd - 1; i > 0; i--) { /* random permutation of nd axes */
+            int j = (int)hrn_rng_below(&r, (uint64_t)i + 1), tmp = c.perm[i];
+            c.perm[i] = c.perm[j];
+            c.perm[j] = tmp;
+        }
+        struct hrn_tensor *a = hrn_tape_tensor(&t, nd, shape, "a");
+        struct hrn_tensor *b = keep ? hrn_tape_tensor(&t, keep, shape + nd - keep, "b")
+                                    : hrn_tape_tensor(&t, 1, (int64_t[]){1}, "b");
+        hrn_rng_fill_uniform(&r, a->data, (size_t)a->numel, -1, 1);
+        hrn_rng_fill_uniform(&r, b->data, (size_t)b->numel, -1, 1);
+        struct hrn_tensor *in[2] = {a, b};
+        int n_in = c.kind <= 3 ? 2 : 1;
+        struct hrn_gradcheck_opts o = {.seed = g_seed + (uint64_t)l};
+        enum hrn_status st = hrn_gradcheck(&t, in, n_in, rand_fn, &c, &o, NULL);
+        total++;
+        if (st != HRN_OK) {
+            failed++;
+            char sa[64], sb[64];
+            printf("    kind %d axis %d a %s b %s: %s\n", c.kind, c.axis,
+                   hrn_tensor_shape_str(a, sa, sizeof sa), hrn_tensor_shape_str(b, sb, sizeof sb),
+                   hrn_error_msg());
+        }
+        hrn_tape_free(&t);
+    }
+    CHECK_MSG(failed == 0, "%d of %d random-shape cases failed (HRN_TEST_SEED=%llu)", failed,
+              total, (unsigned long long)g_seed);
+}
+
+/* The OpenMP branches run only from HRN_PAR_MIN (32768) elements: check them on large inputs,
+ * a random subset of elements each. */
+static enum hrn_status large_fn(struct hrn_tape *t, struct hrn_tensor *const *in, int n,
+                                void *user, struct hrn_tensor **out) {
+    (void)n;
+    int kind = *(const int *)user;
+    struct hrn_tensor *a = in[0], *b = in[1], *y = NULL; /* a (128,96,3), b (96,3) */
+    switch (kind) {
+    case 0: y = hrn_mul(t, hrn_add(t, a, a), hrn_sigmoid(t, a)); break;
+    case 1: y = hrn_sub(t, b, hrn_mul(t, a, b)); break; /* broadcast on both sides */
+    case 2: y = hrn_div(t, hrn_exp(t, a), hrn_add_scalar(t, hrn_square(t, b), 0.5f)); break;
+    /* a zero-mean sum: a float32 total near 10^4 would round by more than atol·2h */
+    case 3: y = hrn_sum_all(t, hrn_mul(t, a, b)); break;
+    case 4: y = hrn_mean_axis(t, hrn_tanh(t, a), 1); break;
+    case 5: y = hrn_normalize(t, hrn_add_scalar(t, a, 2.0f), 0); break; /* norms >= 1.7 */
+    case 11: y = hrn_l2norm(t, hrn_add_scalar(t, a, 2.0f)); break;
+    case 6: y = hrn_cross(t, a, hrn_softplus(t, a)); break;
+    case 7: y = hrn_permute(t, a, (int[]){2, 0, 1}); break;
+    case 8: y = hrn_sum_axis(t, a, 0); break;
+    case 9: y = hrn_scatter_add_rows(t, hrn_gather_rows(t, a, g_big_idx, 128), g_big_idx, 128, 128);
+        break;
+    case 10: y = hrn_spmm(t, &g_big_csr, hrn_reshape(t, a, 2, (int64_t[]){128, 288})); break;
+    }
+    *out = y;
+    return y ? HRN_OK : HRN_ERR_INVALID;
+}
+
+static void test_gradcheck_large(void) {
+    for (int i = 0; i < 128; i++) g_big_idx[i] = (int32_t)((i * 37 + 5) % 128);
+    /* a banded 200 x 128 matrix */
+    int32_t row[600], col[600];
+    float val[600];
+    for (int k = 0; k < 600; k++) {
+        row[k] = (int32_t)(k / 3);
+        col[k] = (int32_t)((k / 3 + k % 3) % 128);
+        val[k] = 0.25f + 0.01f * (float)(k % 17);
+    }
+    CHECK_OK(hrn_csr_from_coo(&g_big_csr, 200, 128, 600, row, col, val));
+    struct hrn_tape t;
+    CHECK_OK(hrn_tape_init(&t, 64u << 20));
+    struct hrn_rng r;
+    hrn_rng_seed(&r, g_seed + 99);
+    struct hrn_tensor *a = hrn_tape_tensor(&t, 3, (int64_t[]){128, 96, 3}, "a");
+    struct hrn_tensor *b = hrn_tape_tensor(&t, 2, (int64_t[]){96, 3}, "b");
+    hrn_rng_fill_uniform(&r, a->data, (size_t)a->numel, -1, 1);
+    hrn_rng_fill_uniform(&r, b->data, (size_t)b->numel, -1, 1);
+    HRN_ASSERT(a->numel >= HRN_PAR_MIN_FOR_TESTS);
+    struct hrn_tensor *in[2] = {a, b};
+    for (int kind = 0; kind <= 11; kind++) {
+        struct hrn_gradcheck_opts o = {.seed = g_seed, .max_per_input = 24};
+        struct hrn_gradcheck_report rep;
+        int n_in = kind == 1 || kind == 2 || kind == 3 ? 2 : 1;
+        enum hrn_status st = hrn_gradcheck(&t, in, n_in, large_fn, &kind, &o, &rep);
+        CHECK_MSG(st == HRN_OK, "large case %d: %s", kind, hrn_error_msg());
+    }
+    hrn_tape_free(&t);
+    hrn_csr_free(&g_big_csr);
 }
 
 /* The checker itself must be able to fail. */
@@ -535,6 +665,8 @@ int main(void) {
     setup_csr();
     RUN(test_op_table_complete);
     RUN(test_gradcheck_all_ops);
+    RUN(test_gradcheck_random_shapes);
+    RUN(test_gradcheck_large);
     RUN(test_gradcheck_can_fail);
     RUN(test_forward_references);
     RUN(test_deterministic_threads);
