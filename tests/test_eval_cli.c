@@ -217,8 +217,133 @@ static void test_facescape_cli(void) {
     hrn_emesh_free(&g);
 }
 
+/* REALY layout: template + keypoint JSON, REALY_HIFI3D_keypoints/<id>.obj (85 v lines),
+ * REALY_scan_region/<id>/<region>.obj, metrical_scale.txt, predictions <id>_<n>.obj. */
+static void test_realy_cli(void) {
+    const char *e = exe();
+    if (!e) {
+        SKIP("hrn-eval executable not found next to the tests");
+        return;
+    }
+    const char *d = hrn_test_tmpdir("eval_cli_realy");
+    char path[2100];
+    snprintf(path, sizeof path, "mkdir -p %s/kp %s/scan/2 %s/pred", d, d, d);
+    CHECK(system(path) == 0);
+    struct hrn_emesh g = {0};
+    CHECK_OK(hrn_emesh_grid(&g, 41, 41, -1, 1, -1, 1));
+    for (int64_t i = 0; i < g.nv; i++) {
+        double x = g.v[3 * i], y = g.v[3 * i + 1];
+        g.v[3 * i + 2] = 0.4 * exp(-(x * x + y * y) / 0.5) + 0.05 * x;
+    }
+    snprintf(path, sizeof path, "%s/T.obj", d);
+    write_emesh(path, &g);
+    /* keypoints: vertex (i, j) of patch cells as in test_eval_realy, on a 40-cell grid */
+    const int P[4][4] = {{14, 26, 14, 26}, {12, 28, 5, 13}, {7, 33, 28, 37}, {2, 12, 5, 27}};
+    snprintf(path, sizeof path, "%s/T.txt", d);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "[");
+    double kp[255];
+    for (int k = 0; k < 85; k++) {
+        int reg = ((k >= 27 && k <= 35) || k == 70 || k == 71) ? 0
+                  : ((k >= 48 && k <= 60) || k == 64)         ? 1
+                  : ((k >= 36 && k <= 47) || (k >= 17 && k <= 26)) ? 2 : 3;
+        int i = P[reg][0] + 1 + (k * 7) % (P[reg][1] - P[reg][0] - 2);
+        int j = P[reg][2] + 1 + (k * 5) % (P[reg][3] - P[reg][2] - 2);
+        fprintf(f, "%s[%d, 1.0, 0.0]", k ? ", " : "", 2 * (j * 40 + i));
+        memcpy(kp + 3 * k, g.v + 3 * (j * 41 + i), 3 * sizeof(double));
+    }
+    fprintf(f, "]\n");
+    fclose(f);
+    snprintf(path, sizeof path, "%s/kp/2.obj", d);
+    f = fopen(path, "w");
+    for (int k = 0; k < 85; k++) fprintf(f, "v %.9g %.9g %.9g\n", kp[3 * k], kp[3 * k + 1], kp[3 * k + 2]);
+    fclose(f);
+    const char *rn[4] = {"nose", "mouth", "forehead", "cheek"};
+    for (int r = 0; r < 4; r++) {
+        struct hrn_emesh s = {0};
+        int64_t *id = malloc((size_t)g.nv * sizeof(int64_t));
+        for (int64_t i = 0; i < g.nv; i++) id[i] = -1;
+        int64_t nf = 0, nv = 0;
+        for (int j = P[r][2]; j < P[r][3]; j++)
+            for (int i = P[r][0]; i < P[r][1]; i++, nf += 2)
+                for (int t = 0; t < 6; t++) id[g.f[6 * (j * 40 + i) + t]] = 0;
+        for (int64_t i = 0; i < g.nv; i++)
+            if (id[i] == 0) id[i] = nv++;
+        CHECK_OK(hrn_emesh_alloc(&s, nv, nf));
+        for (int64_t i = 0; i < g.nv; i++)
+            if (id[i] >= 0) memcpy(s.v + 3 * id[i], g.v + 3 * i, 3 * sizeof(double));
+        int64_t k = 0;
+        for (int j = P[r][2]; j < P[r][3]; j++)
+            for (int i = P[r][0]; i < P[r][1]; i++)
+                for (int t = 0; t < 6; t++) s.f[k++] = (int32_t)id[g.f[6 * (j * 40 + i) + t]];
+        snprintf(path, sizeof path, "%s/scan/2/%s.obj", d, rn[r]);
+        write_emesh(path, &s);
+        hrn_emesh_free(&s);
+        free(id);
+    }
+    snprintf(path, sizeof path, "%s/scale.txt", d);
+    f = fopen(path, "w");
+    fprintf(f, "1.0\n100.0\n1.0\n");
+    fclose(f);
+    /* 2_1: a similarity-moved copy; 2_2: wrong vertex count; x_y: unparsable name */
+    struct hrn_emesh q = {0};
+    CHECK_OK(hrn_emesh_copy(&q, &g));
+    double R[9], rv[3] = {0.2, 0.1, -0.3}, t[3] = {1, 2, 3};
+    hrn_eval_rodrigues(rv, R);
+    hrn_eval_transform(q.v, q.nv, 3.0, R, t);
+    snprintf(path, sizeof path, "%s/pred/2_1.obj", d);
+    write_emesh(path, &q);
+    q.nv -= 1;
+    q.nf = 10;
+    snprintf(path, sizeof path, "%s/pred/2_2.obj", d);
+    write_emesh(path, &q);
+    snprintf(path, sizeof path, "%s/pred/x_y.obj", d);
+    write_emesh(path, &q);
+    CHECK(run("%s realy --keypoints %s/kp --scan-region %s/scan --scale %s/scale.txt "
+              "--template %s/T.obj --template-kp %s/T.txt --pred %s/pred --out %s/out -q "
+              "> %s/stdout.txt", e, d, d, d, d, d, d, d, d) == 0);
+    snprintf(path, sizeof path, "%s/out/REALY_error.txt", d);
+    char *txt = slurp(path);
+    CHECK(txt && strncmp(txt, "2_1\t\t", 5) == 0);
+    int lines = 0, tabs = 0;
+    for (char *s = txt; s && *s; s++) {
+        lines += *s == '\n';
+        tabs += *s == '\t';
+    }
+    CHECK(lines == 1 && tabs == 5);
+    /* the error is ~3e-6 mm (float32 OBJ rounding, x 100): Python's str() writes it as
+     * 2.74...e-06 and [:9] cuts the exponent off, as upstream does (B.5); the CSV keeps the value */
+    snprintf(path, sizeof path, "%s/out/realy_hrn.csv", d);
+    char *csv = slurp(path);
+    char *row = csv ? strstr(csv, "\n2_1,ok,") : NULL;
+    CHECK(row != NULL);
+    if (row && txt) {
+        double x = strtod(row + 8, NULL);
+        CHECK(x > 0 && x < 1e-4);
+        char want[32];
+        hrn_py_float_str9(x, want); /* the same 9 characters up to the CSV's 9 digits */
+        CHECK(strncmp(txt + 5, want, 6) == 0 && !strchr(want, 'e'));
+    }
+    free(csv);
+    free(txt);
+    snprintf(path, sizeof path, "%s/stdout.txt", d);
+    char *so = slurp(path);
+    CHECK(so && strstr(so, "average nmse@nose = "));
+    CHECK(so && strstr(so, "average nmse@all = "));
+    CHECK(so && strstr(so, "(1 evaluated, 2 skipped)"));
+    free(so);
+    snprintf(path, sizeof path, "%s/out/realy_hrn.json", d);
+    char *js = slurp(path);
+    CHECK(js && strstr(js, "vertices, the template"));
+    CHECK(js && strstr(js, "does not parse as an integer"));
+    free(js);
+    hrn_emesh_free(&g);
+    hrn_emesh_free(&q);
+}
+
 int main(void) {
     RUN(test_help_and_usage);
+    RUN(test_realy_cli);
     RUN(test_multiview_cli);
     RUN(test_facescape_cli);
     return hrn_test_finish();
