@@ -3,22 +3,29 @@
  * fits, a sparse SPD non-rigid ICP) and the FaceScape, REALY, multi-view and NoW protocols as
  * specified step by step in spec/eval_protocols.md (section letters A-D are cited below).
  *
- * Usage (closest points and a FaceScape-style chamfer distance on in-memory meshes):
+ * Usage (closest points, then one REALY subject; see main_eval.c for the file layouts):
  *
  *     #include "hrn_eval.h"
  *
- *     struct hrn_emesh gt = {0}, pred = {0};
- *     if (hrn_emesh_read("gt.obj", &gt) != HRN_OK) { fprintf(stderr, "%s\n", hrn_error_msg()); ... }
+ *     struct hrn_emesh pred = {0};
+ *     if (hrn_emesh_read("pred.obj", &pred) != HRN_OK) { fprintf(stderr, "%s\n", hrn_error_msg()); ... }
  *     struct hrn_bvh bvh = {0};
  *     if (hrn_bvh_build(&bvh, pred.v, pred.nv, pred.f, pred.nf) != HRN_OK) { ... }
- *     double q[3]; int64_t tri;
- *     double d2 = hrn_bvh_closest(&bvh, gt.v, q, &tri);   // squared distance of gt vertex 0
+ *     double p[3] = {0, 0, 50}, q[3];
+ *     int64_t tri;
+ *     double d2 = hrn_bvh_closest(&bvh, p, q, &tri);      // squared distance to the surface
  *     hrn_bvh_free(&bvh);
  *
- *     struct hrn_realy_gt g = {0};                           // one REALY subject
+ *     struct hrn_emesh tmpl = {0};                        // REALY data/Deep3D.obj
+ *     hrn_emesh_read("Deep3D.obj", &tmpl);
+ *     struct hrn_realy_kpdef kd = {.faces = tmpl.f, .nf = tmpl.nf};
+ *     hrn_realy_kpdef_read("Deep3D.txt", &kd);             // 85 (tri, b1, b2)
+ *     struct hrn_realy_gt gt = {.metrical_scale = 1.0};    // kp + 4 scan regions, filled by caller
  *     struct hrn_realy_result r;
- *     hrn_realy_eval(&pred, &g, &kp_template, &r);           // r.err_mm[HRN_REALY_NOSE], ...
- *     hrn_emesh_free(&gt); hrn_emesh_free(&pred);
+ *     if (hrn_realy_eval(&pred, &gt, &kd, &r) == HRN_OK)
+ *         printf("nose %.3f mm\n", r.err_mm[HRN_REALY_NOSE]);
+ *     hrn_emesh_free(&tmpl);
+ *     hrn_emesh_free(&pred);
  *
  * Conventions: meshes here are double precision (struct hrn_emesh), vertices (nv,3) row-major,
  * triangles (nf,3) 0-based int32. A similarity (s, R, t) maps a point as v' = s*R*v + t with R
@@ -182,7 +189,8 @@ struct hrn_zbuf_camera {
 /* Render depth (height,width) of the nearest surface at pixel centres; 0 = background.
  * ortho: pixel (r,c) samples X = ((c+0.5)/(W/2) - 1)*xmag, Y = (1 - (r+0.5)/(H/2))*ymag, depth -z.
  * pinhole: u = fx X/Z + cx = c + 0.5, v = fy Y/Z + cy = r + 0.5, depth = Z (perspective-correct).
- * Triangles with a vertex outside [znear, zfar] along the view axis are skipped (no clipping). */
+ * Pixels whose depth falls outside [znear, zfar] are dropped; pinhole triangles with a vertex at
+ * Z <= 0 are skipped (no clipping). */
 enum hrn_status hrn_zbuffer_render(const struct hrn_zbuf_camera *cam, const double *v, int64_t nv,
                                    const int32_t *f, int64_t nf, double *depth);
 
@@ -332,10 +340,12 @@ void hrn_s2m_crop(const struct hrn_emesh *gt, const double *lmk7, double factor,
 
 /* NumPy .npy (float32/float64, little-endian, C order): data malloc'd as double; shape up to 4. */
 enum hrn_status hrn_eval_npy_read(const char *path, double **data, int *ndim, int64_t shape[4]);
-/* Every number of a text file in order (JSON arrays, whitespace lists, .lnd/.pp/.txt files that
- * only hold numbers after stripping letters in keys is NOT done: use for numeric files only). */
+/* Every number of a text file in order (JSON arrays, whitespace lists); a number glued to a word
+ * ("v2", "x1") does not count. For numeric files; *vals is malloc'd. */
 enum hrn_status hrn_eval_read_numbers(const char *path, double **vals, int64_t *n);
-/* 7 landmarks from a .txt/.lnd/.pp/.npy file (see main_eval.c for the accepted layouts). */
+/* 7 landmarks (FG 2018 order) from .npy ((7,3) or (1,7,3)), .pp (the first 7 <point x y z>),
+ * or text (.txt/.lnd: lines of 3 numbers, or 4 with a leading index). Non-finite values and a count
+ * other than 7 are HRN_ERR_FORMAT naming the file. */
 enum hrn_status hrn_eval_lmk7_read(const char *path, double lmk[21]);
 
 /* --- reports ---------------------------------------------------------------------------------- */

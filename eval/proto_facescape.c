@@ -121,7 +121,15 @@ enum hrn_status hrn_fs_map_cyl(const struct hrn_emesh *m, const double R[9], con
             for (int q = 0; q < 3; q++) nmap[3 * k + q] = 0;
             if (nh == 0) continue;
             /* pyembree returns hits near to far and later ones overwrite: the farthest wins */
-            const struct hrn_ray_hit *h = &hits[(nh < 64 ? nh : 64) - 1];
+            struct hrn_ray_hit far = hits[(nh < 64 ? nh : 64) - 1];
+            if (nh > 64) { /* more hits than the buffer: get them all to find the farthest */
+                struct hrn_ray_hit *all = malloc((size_t)nh * sizeof *all);
+                HRN_ASSERT(all != NULL);
+                int n2 = hrn_bvh_ray_hits(&b, o, d, all, nh);
+                far = all[n2 - 1];
+                free(all);
+            }
+            const struct hrn_ray_hit *h = &far;
             double x = o[0] + h->t * d[0], z = o[2] + h->t * d[2];
             dpmap[k] = sqrt(x * x + z * z);
             for (int q = 0; q < 3; q++) nmap[3 * k + q] = fn[3 * h->tri + q];
