@@ -84,6 +84,34 @@ static void test_cylinder_chamfer_and_cr(void) {
 }
 
 /* A sphere "head" of radius 0.9 (normalised units) at z = -10, with the wild pupil scale 100. */
+/* Two nested cylinders: every ray hits both; the farthest hit (r = 90) wins, as with pyembree. */
+static void test_farthest_hit_wins(void) {
+    struct hrn_emesh a = {0}, b = {0}, m = {0};
+    make_cylinder(&a, 80, 100, 360, 11);
+    make_cylinder(&b, 90, 100, 360, 11);
+    CHECK_OK(hrn_emesh_alloc(&m, a.nv + b.nv, a.nf + b.nf));
+    memcpy(m.v, a.v, (size_t)a.nv * 3 * sizeof(double));
+    memcpy(m.v + 3 * a.nv, b.v, (size_t)b.nv * 3 * sizeof(double));
+    memcpy(m.f, a.f, (size_t)a.nf * 3 * sizeof(int32_t));
+    for (int64_t k = 0; k < 3 * b.nf; k++) m.f[3 * a.nf + k] = b.f[k] + (int32_t)a.nv;
+    double *dp = malloc(256 * 256 * sizeof(double)), *nm = malloc(256 * 256 * 3 * sizeof(double));
+    double hc[3] = {0, 0, 0};
+    CHECK_OK(hrn_fs_map_cyl(&m, ID, hc, 1, dp, nm));
+    int64_t n = 0, bad = 0;
+    for (int k = 0; k < 256 * 256; k++)
+        if (dp[k] != 0) {
+            n++;
+            bad += !(dp[k] <= 90 + 1e-9 && dp[k] >= 90 * cos(PI / 360) - 1e-9);
+        }
+    CHECK(n > 100 * 256);
+    CHECK_MSG(bad == 0, "%lld pixels did not keep the farthest hit", (long long)bad);
+    free(dp);
+    free(nm);
+    hrn_emesh_free(&a);
+    hrn_emesh_free(&b);
+    hrn_emesh_free(&m);
+}
+
 static void test_wild_moved_copy(void) {
     struct hrn_emesh g = {0}, p = {0};
     CHECK_OK(hrn_emesh_uv_sphere(&g, 0.9, 60, 120));
@@ -188,6 +216,7 @@ static void test_cylinder2mesh_rules(void) {
 
 int main(void) {
     RUN(test_cylinder_chamfer_and_cr);
+    RUN(test_farthest_hit_wins);
     RUN(test_wild_moved_copy);
     RUN(test_lab_identity);
     RUN(test_align_deep3df_numbers);
