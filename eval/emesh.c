@@ -33,8 +33,8 @@ void hrn_emesh_free(struct hrn_emesh *m) {
 enum hrn_status hrn_emesh_copy(struct hrn_emesh *dst, const struct hrn_emesh *src) {
     enum hrn_status st = hrn_emesh_alloc(dst, src->nv, src->nf);
     if (st != HRN_OK) return st;
-    memcpy(dst->v, src->v, (size_t)src->nv * 3 * sizeof(double));
-    memcpy(dst->f, src->f, (size_t)src->nf * 3 * sizeof(int32_t));
+    if (src->nv > 0) memcpy(dst->v, src->v, (size_t)src->nv * 3 * sizeof(double));
+    if (src->nf > 0) memcpy(dst->f, src->f, (size_t)src->nf * 3 * sizeof(int32_t));
     return HRN_OK;
 }
 
@@ -42,7 +42,8 @@ enum hrn_status hrn_emesh_from_mesh(struct hrn_emesh *out, const struct hrn_mesh
     enum hrn_status st = hrn_emesh_alloc(out, m->n_verts, m->n_faces);
     if (st != HRN_OK) return st;
     for (int64_t i = 0; i < 3 * m->n_verts; i++) out->v[i] = (double)m->verts[i];
-    memcpy(out->f, m->faces, (size_t)m->n_faces * 3 * sizeof(int32_t));
+    if (m->n_faces > 0) /* a point-only OBJ (REALY's keypoint files) has no face array */
+        memcpy(out->f, m->faces, (size_t)m->n_faces * 3 * sizeof(int32_t));
     return HRN_OK;
 }
 
