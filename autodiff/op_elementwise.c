@@ -107,76 +107,86 @@ struct hrn_tensor *hrn_mask_mul(struct hrn_tape *t, struct hrn_tensor *x, struct
         }                                                                                 \
     } while (0)
 
-#define BINARY_ARGS                                                                       \
-    float *out = o_->data;                                                                \
-    const float *a = o_->src[0]->data, *b = o_->src[1]->data;                             \
-    int64_t n = o_->numel, na = o_->src[0]->numel, nb = o_->src[1]->numel;               \
-    (void)t
+/* --- binary kernels (llm.c style: outputs first; n = numel(out), na/nb = numel(a)/numel(b)) */
 
-/* out (n) = a + b */
-enum hrn_status hrn__add_fwd(struct hrn_tape *t, struct hrn_tensor *o_) {
-    BINARY_ARGS;
+/* out (n) = a (na) + b (nb) */
+static void add_forward(float *out, const float *a, const float *b, int64_t n, int64_t na,
+                        int64_t nb) {
     BINARY_FWD(x + y);
-    return HRN_OK;
 }
-enum hrn_status hrn__sub_fwd(struct hrn_tape *t, struct hrn_tensor *o_) {
-    BINARY_ARGS;
-    BINARY_FWD(x - y);
-    return HRN_OK;
-}
-enum hrn_status hrn__mul_fwd(struct hrn_tape *t, struct hrn_tensor *o_) {
-    BINARY_ARGS;
-    BINARY_FWD(x * y);
-    return HRN_OK;
-}
-enum hrn_status hrn__div_fwd(struct hrn_tape *t, struct hrn_tensor *o_) {
-    BINARY_ARGS;
-    BINARY_FWD(x / y);
-    return HRN_OK;
-}
-enum hrn_status hrn__mask_mul_fwd(struct hrn_tape *t, struct hrn_tensor *o_) {
-    BINARY_ARGS;
-    BINARY_FWD(x * y);
-    return HRN_OK;
-}
-
-#define BINARY_BWD_ARGS                                                                   \
-    BINARY_ARGS;                                                                          \
-    const float *dout = o_->grad;                                                         \
-    float *ga = hrn__wants_grad(o_, 0) ? o_->src[0]->grad : NULL;                         \
-    float *gb = hrn__wants_grad(o_, 1) ? o_->src[1]->grad : NULL
-
-enum hrn_status hrn__add_bwd(struct hrn_tape *t, struct hrn_tensor *o_) {
-    BINARY_BWD_ARGS;
+/* da (na) += dout; db (nb) += dout (either may be NULL) */
+static void add_backward(float *ga, float *gb, const float *dout, const float *a, const float *b,
+                         const float *out, int64_t n, int64_t na, int64_t nb) {
     if (ga) BINARY_BWD(ga, na, g);
     if (gb) BINARY_BWD(gb, nb, g);
-    return HRN_OK;
 }
-enum hrn_status hrn__sub_bwd(struct hrn_tape *t, struct hrn_tensor *o_) {
-    BINARY_BWD_ARGS;
+
+/* out (n) = a (na) - b (nb) */
+static void sub_forward(float *out, const float *a, const float *b, int64_t n, int64_t na,
+                        int64_t nb) {
+    BINARY_FWD(x - y);
+}
+/* da += dout; db -= dout */
+static void sub_backward(float *ga, float *gb, const float *dout, const float *a, const float *b,
+                         const float *out, int64_t n, int64_t na, int64_t nb) {
     if (ga) BINARY_BWD(ga, na, g);
     if (gb) BINARY_BWD(gb, nb, -g);
-    return HRN_OK;
 }
-enum hrn_status hrn__mul_bwd(struct hrn_tape *t, struct hrn_tensor *o_) {
-    BINARY_BWD_ARGS;
+
+/* out (n) = a (na) * b (nb) */
+static void mul_forward(float *out, const float *a, const float *b, int64_t n, int64_t na,
+                        int64_t nb) {
+    BINARY_FWD(x * y);
+}
+/* da += dout·b; db += dout·a */
+static void mul_backward(float *ga, float *gb, const float *dout, const float *a, const float *b,
+                         const float *out, int64_t n, int64_t na, int64_t nb) {
     if (ga) BINARY_BWD(ga, na, g * y);
     if (gb) BINARY_BWD(gb, nb, g * x);
-    return HRN_OK;
 }
-/* d(x/y)/dx = 1/y; d(x/y)/dy = -x/y^2 = -out/y */
-enum hrn_status hrn__div_bwd(struct hrn_tape *t, struct hrn_tensor *o_) {
-    BINARY_BWD_ARGS;
+
+/* out (n) = a (na) / b (nb) */
+static void div_forward(float *out, const float *a, const float *b, int64_t n, int64_t na,
+                        int64_t nb) {
+    BINARY_FWD(x / y);
+}
+/* d(a/b)/da = 1/b; d(a/b)/db = -a/b^2 = -out/b */
+static void div_backward(float *ga, float *gb, const float *dout, const float *a, const float *b,
+                         const float *out, int64_t n, int64_t na, int64_t nb) {
     if (ga) BINARY_BWD(ga, na, g / y);
     if (gb) BINARY_BWD(gb, nb, -g * o / y);
-    return HRN_OK;
 }
-enum hrn_status hrn__mask_mul_bwd(struct hrn_tape *t, struct hrn_tensor *o_) {
-    BINARY_BWD_ARGS;
-    (void)gb; /* the mask is not differentiable (nodiff_src bit 1) */
-    if (ga) BINARY_BWD(ga, na, g * y);
-    return HRN_OK;
-}
+
+/* --- tape wrappers: read the node, call the kernels ------------------------------------------ */
+
+#define FWD_WRAPPER(name, kernel)                                                         \
+    enum hrn_status hrn__##name##_fwd(struct hrn_tape *t, struct hrn_tensor *o) {         \
+        (void)t;                                                                          \
+        kernel(o->data, o->src[0]->data, o->src[1]->data, o->numel, o->src[0]->numel,     \
+               o->src[1]->numel);                                                         \
+        return HRN_OK;                                                                    \
+    }
+#define BWD_WRAPPER(name, kernel)                                                         \
+    enum hrn_status hrn__##name##_bwd(struct hrn_tape *t, struct hrn_tensor *o) {         \
+        (void)t;                                                                          \
+        kernel(hrn__wants_grad(o, 0) ? o->src[0]->grad : NULL,                            \
+               hrn__wants_grad(o, 1) ? o->src[1]->grad : NULL, o->grad, o->src[0]->data,  \
+               o->src[1]->data, o->data, o->numel, o->src[0]->numel, o->src[1]->numel);   \
+        return HRN_OK;                                                                    \
+    }
+
+FWD_WRAPPER(add, add_forward)
+BWD_WRAPPER(add, add_backward)
+FWD_WRAPPER(sub, sub_forward)
+BWD_WRAPPER(sub, sub_backward)
+FWD_WRAPPER(mul, mul_forward)
+BWD_WRAPPER(mul, mul_backward)
+FWD_WRAPPER(div, div_forward)
+BWD_WRAPPER(div, div_backward)
+/* mask_mul: the product, with the mask's gradient never requested (nodiff_src bit 1, so
+ * hrn__wants_grad(o, 1) is 0 and mul_backward gets gb = NULL) */
+FWD_WRAPPER(mask_mul, mul_forward)
+BWD_WRAPPER(mask_mul, mul_backward)
 
 /* --- unary ops ------------------------------------------------------------------------------- */
 
@@ -252,14 +262,9 @@ enum { SOFTPLUS_THRESHOLD = 20 }; /* PyTorch's default: linear above it */
         HRN__PAR_FOR(n >= HRN_PAR_MIN, i, n, float x = in[i]; out[i] = (EXPR););        \
     } while (0)
 
-enum hrn_status hrn__unary_fwd(struct hrn_tape *t, struct hrn_tensor *o) {
-    (void)t;
-    const struct unary_params *p = HRN__PARAMS(o, const struct unary_params);
-    const float p0 = p->p0, p1 = p->p1;
-    const float *in = o->src[0]->data;
-    float *out = o->data;
-    int64_t n = o->numel;
-    switch (o->op) {
+/* out (n) = f_op(x (n); p0, p1) */
+static void unary_forward(float *out, const float *in, int64_t n, int op, float p0, float p1) {
+    switch (op) {
     case HRN_OP_NEG: UNARY_FWD(-x); break;
     case HRN_OP_SCALE: UNARY_FWD(p0 * x); break;
     case HRN_OP_ADD_SCALAR: UNARY_FWD(x + p0); break;
@@ -276,9 +281,8 @@ enum hrn_status hrn__unary_fwd(struct hrn_tape *t, struct hrn_tensor *o) {
     case HRN_OP_TANH: UNARY_FWD(tanhf(x)); break;
     case HRN_OP_SOFTPLUS: UNARY_FWD(x > SOFTPLUS_THRESHOLD ? x : log1pf(expf(x))); break;
     case HRN_OP_CLAMP: UNARY_FWD(x < p0 ? p0 : (x > p1 ? p1 : x)); break;
-    default: HRN_ABORT("unary forward: op %d (%s) is not unary", (int)o->op, hrn_op_name(o->op));
+    default: HRN_ABORT("unary forward: op %d (%s) is not unary", op, hrn_op_name(op));
     }
-    return HRN_OK;
 }
 
 /* gin (n) += dout (n) · f'(x); EXPR sees g, x (input), y (output), p0, p1. */
@@ -288,15 +292,10 @@ enum hrn_status hrn__unary_fwd(struct hrn_tape *t, struct hrn_tensor *o) {
                      (void)x; (void)y; gin[i] += (EXPR););                                \
     } while (0)
 
-enum hrn_status hrn__unary_bwd(struct hrn_tape *t, struct hrn_tensor *o) {
-    (void)t;
-    if (!hrn__wants_grad(o, 0)) return HRN_OK;
-    const struct unary_params *p = HRN__PARAMS(o, const struct unary_params);
-    const float p0 = p->p0, p1 = p->p1;
-    const float *in = o->src[0]->data, *out = o->data, *dout = o->grad;
-    float *gin = o->src[0]->grad;
-    int64_t n = o->numel;
-    switch (o->op) {
+/* gin (n) += dout (n) · f_op'(x (n)), with y (n) = f_op(x) saved by the forward */
+static void unary_backward(float *gin, const float *dout, const float *in, const float *out,
+                           int64_t n, int op, float p0, float p1) {
+    switch (op) {
     case HRN_OP_NEG: UNARY_BWD(-g); break;
     case HRN_OP_SCALE: UNARY_BWD(p0 * g); break;
     case HRN_OP_ADD_SCALAR: UNARY_BWD(g); break;
@@ -315,7 +314,22 @@ enum hrn_status hrn__unary_bwd(struct hrn_tape *t, struct hrn_tensor *o) {
         UNARY_BWD(x > SOFTPLUS_THRESHOLD ? g : g / (1.0f + expf(-x)));
         break;
     case HRN_OP_CLAMP: UNARY_BWD(x >= p0 && x <= p1 ? g : 0.0f); break;
-    default: HRN_ABORT("unary backward: op %d (%s) is not unary", (int)o->op, hrn_op_name(o->op));
+    default: HRN_ABORT("unary backward: op %d (%s) is not unary", op, hrn_op_name(op));
     }
+}
+
+enum hrn_status hrn__unary_fwd(struct hrn_tape *t, struct hrn_tensor *o) {
+    (void)t;
+    const struct unary_params *p = HRN__PARAMS(o, const struct unary_params);
+    unary_forward(o->data, o->src[0]->data, o->numel, o->op, p->p0, p->p1);
+    return HRN_OK;
+}
+
+enum hrn_status hrn__unary_bwd(struct hrn_tape *t, struct hrn_tensor *o) {
+    (void)t;
+    if (!hrn__wants_grad(o, 0)) return HRN_OK;
+    const struct unary_params *p = HRN__PARAMS(o, const struct unary_params);
+    unary_backward(o->src[0]->grad, o->grad, o->src[0]->data, o->data, o->numel, o->op, p->p0,
+                   p->p1);
     return HRN_OK;
 }
