@@ -480,7 +480,10 @@ struct hrn_gradcheck_report {
  * gradients are ~0 (a check that cannot fail proves nothing), and when a second backward without
  * zeroing does not double the gradient (= instead of +=). Returns HRN_OK or HRN_ERR_NUMERIC with
  * the worst element in the message; errors of fn are passed on. rep may be NULL. The tape is
- * rewound to its state at entry (plus the inputs' gradient buffers). */
+ * rewound to its state at entry (plus the inputs' gradient buffers); the inputs' flags and grad
+ * pointers are restored. Inputs may also be parameter views (their store gradients are zeroed
+ * first and hold twice the analytic gradient afterwards). fn must build from the inputs only
+ * (constants may be wrapped inside fn); 1 to 16 inputs. */
 enum hrn_status hrn_gradcheck(struct hrn_tape *t, struct hrn_tensor *const *inputs, int n_inputs,
                               hrn_gradcheck_fn fn, void *user,
                               const struct hrn_gradcheck_opts *opts,
