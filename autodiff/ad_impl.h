@@ -42,12 +42,24 @@ struct hrn_tensor *hrn__shape_error(const struct hrn_tape *t, const char *op,
 /* Allocate scratch from the tape arena (NOMEM message set on failure). */
 void *hrn__scratch(struct hrn_tape *t, size_t bytes);
 
+/* What a custom node keeps in op_params. */
+struct hrn__custom_params {
+    const struct hrn_custom_op *op;
+    void *ctx;
+};
+
+/* Sources never differentiated by node out's op (the table's mask, or the custom op's). */
+static inline uint8_t hrn__nodiff(const struct hrn_tensor *out) {
+    if (out->op == HRN_OP_CUSTOM)
+        return ((const struct hrn__custom_params *)(const void *)out->op_params)->op->nodiff_src;
+    return hrn_op_table[out->op].nodiff_src;
+}
+
 /* Does src i of out want a gradient? (REQUIRES_GRAD, and not a non-differentiable input) */
 static inline int hrn__wants_grad(const struct hrn_tensor *out, int i) {
     const struct hrn_tensor *s = out->src[i];
     return s && (s->flags & HRN_TENSOR_REQUIRES_GRAD) && s->grad &&
-           !(s->flags & HRN_TENSOR_NO_GRAD_INPUT) &&
-           !(hrn_op_table[out->op].nodiff_src & (1u << i));
+           !(s->flags & HRN_TENSOR_NO_GRAD_INPUT) && !(hrn__nodiff(out) & (1u << i));
 }
 
 #define HRN__PARAMS(out, type) ((type *)(void *)(out)->op_params)
@@ -79,6 +91,7 @@ HRN__DECL(spmm)
 HRN__DECL(cross)
 HRN__DECL(normalize)
 HRN__DECL(euler_rot)
+HRN__DECL(custom)
 #undef HRN__DECL
 
 #endif /* HRN_AD_IMPL_H */

@@ -119,6 +119,8 @@ enum hrn_op {
     HRN_OP_CROSS,
     HRN_OP_NORMALIZE,
     HRN_OP_EULER_ROT,
+    /* an op defined outside this module (renderer, losses): see hrn_custom */
+    HRN_OP_CUSTOM,
     HRN_OP_COUNT
 };
 
@@ -188,6 +190,37 @@ enum hrn_status hrn_tape_backward(struct hrn_tape *t, struct hrn_tensor *loss);
  * vector-Jacobian product. Used by hrn_gradcheck. */
 enum hrn_status hrn_tape_backward_seed(struct hrn_tape *t, struct hrn_tensor *out,
                                        const float *seed);
+
+/* --- custom ops ------------------------------------------------------------------------------ */
+
+/* Ops that belong to other modules (the rasterizer, UV samplers, losses) extend the tape without
+ * touching the op table, as ggml's map_custom does: they describe themselves in a static
+ * struct hrn_custom_op and record nodes with hrn_custom. forward fills out->data (allocated, not
+ * zeroed) from out->src[] and the context; backward ADDS into src[i]->grad for every i with
+ * hrn_src_wants_grad(out, i), reading out->grad. Both may take scratch from the tape's arena. */
+struct hrn_custom_op {
+    const char *name;        /* for messages: "rasterize" */
+    hrn_forward_fn forward;
+    hrn_backward_fn backward;
+    uint8_t nodiff_src;      /* bit i set: src[i] is never differentiated (indices, masks) */
+};
+
+/* Record a custom node with output shape (ndim, shape) over n_src (1..HRN_MAX_SRC) sources and run
+ * its forward. ctx is the op's own data (geometry, saved values): the caller keeps it alive until
+ * the tape is reset (the tape's arena is the usual place: hrn_tape_alloc). NULL with a message on
+ * a NULL input, a bad shape, a full arena or a failing forward. */
+struct hrn_tensor *hrn_custom(struct hrn_tape *t, const struct hrn_custom_op *op, void *ctx,
+                              struct hrn_tensor *const *src, int n_src, int ndim,
+                              const int64_t *shape);
+/* The op description and context of a custom node (HRN_ASSERT that it is one). */
+const struct hrn_custom_op *hrn_custom_info(const struct hrn_tensor *out);
+void *hrn_custom_ctx(const struct hrn_tensor *out);
+/* Does source i of node out want a gradient (requires grad, has a grad buffer, is not marked
+ * non-differentiable by the op table, the custom op or the tensor)? For op backwards. */
+int hrn_src_wants_grad(const struct hrn_tensor *out, int i);
+/* Scratch memory from the tape's arena, 64-byte aligned, valid until reset/rewind; NULL with
+ * HRN_ERR_NOMEM set when it is full. */
+void *hrn_tape_alloc(struct hrn_tape *t, size_t bytes);
 
 /* "name" or "<op>#<node index>" for messages; buf of at least 48 bytes. */
 const char *hrn_tensor_label(const struct hrn_tape *t, const struct hrn_tensor *x, char *buf,

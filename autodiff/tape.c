@@ -49,6 +49,7 @@ const struct hrn_op_info hrn_op_table[HRN_OP_COUNT] = {
     [HRN_OP_CROSS] = {"cross", 2, 0, hrn__cross_fwd, hrn__cross_bwd},
     [HRN_OP_NORMALIZE] = {"normalize", 1, 0, hrn__normalize_fwd, hrn__normalize_bwd},
     [HRN_OP_EULER_ROT] = {"euler_rot", 1, 0, hrn__euler_rot_fwd, hrn__euler_rot_bwd},
+    [HRN_OP_CUSTOM] = {"custom", -1, 0, hrn__custom_fwd, hrn__custom_bwd},
 };
 #undef U
 _Static_assert(sizeof hrn_op_table / sizeof hrn_op_table[0] == HRN_OP_COUNT,
@@ -161,7 +162,8 @@ const char *hrn_tensor_label(const struct hrn_tape *t, const struct hrn_tensor *
                     idx = i;
                     break;
                 }
-        snprintf(buf, cap, "%s#%d", hrn_op_name(x->op), idx);
+        snprintf(buf, cap, "%s#%d", x->op == HRN_OP_CUSTOM ? hrn_custom_info(x)->name : hrn_op_name(x->op),
+                 idx);
     }
     return buf;
 }
@@ -209,7 +211,7 @@ struct hrn_tensor *hrn__node(struct hrn_tape *t, int op, int ndim, const int64_t
     out->numel = numel;
     out->op = op;
     if (params) memcpy(out->op_params, params, params_size);
-    uint8_t nodiff = hrn_op_table[op].nodiff_src;
+    uint8_t nodiff = hrn__nodiff(out);
     for (int i = 0; i < n_src; i++) {
         out->src[i] = src[i];
         if ((src[i]->flags & HRN_TENSOR_REQUIRES_GRAD) && !(nodiff & (1u << i)) &&

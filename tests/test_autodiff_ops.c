@@ -95,6 +95,44 @@ B1(b_spmm, hrn_spmm(t, &g_csr, in[0]))
 B1(b_cross, hrn_cross(t, in[0], in[1]))
 B1(b_normalize, hrn_normalize(t, in[0], 0))
 B1(b_euler, hrn_euler_rot(t, in[0]))
+/* Custom ops (the extension point other modules use): y = w * x^3 with a constant weight from the
+ * context, and z = a * b^2 over two sources, each with a hand-written backward that adds. */
+static enum hrn_status cube_fwd(struct hrn_tape *t, struct hrn_tensor *out) {
+    (void)t;
+    const float *w = hrn_custom_ctx(out);
+    const struct hrn_tensor *x = out->src[0];
+    for (int64_t i = 0; i < out->numel; i++)
+        out->data[i] = w[i % 12] * x->data[i] * x->data[i] * x->data[i];
+    return HRN_OK;
+}
+static enum hrn_status cube_bwd(struct hrn_tape *t, struct hrn_tensor *out) {
+    (void)t;
+    const float *w = hrn_custom_ctx(out);
+    struct hrn_tensor *x = out->src[0];
+    if (hrn_src_wants_grad(out, 0))
+        for (int64_t i = 0; i < out->numel; i++)
+            x->grad[i] += out->grad[i] * 3.0f * w[i % 12] * x->data[i] * x->data[i];
+    return HRN_OK;
+}
+static const struct hrn_custom_op CUBE_OP = {"cube", cube_fwd, cube_bwd, 0};
+static enum hrn_status abb_fwd(struct hrn_tape *t, struct hrn_tensor *out) {
+    (void)t;
+    const float *a = out->src[0]->data, *b = out->src[1]->data;
+    for (int64_t i = 0; i < out->numel; i++) out->data[i] = a[i] * b[i] * b[i];
+    return HRN_OK;
+}
+static enum hrn_status abb_bwd(struct hrn_tape *t, struct hrn_tensor *out) {
+    (void)t;
+    struct hrn_tensor *a = out->src[0], *b = out->src[1];
+    for (int64_t i = 0; i < out->numel; i++) {
+        if (hrn_src_wants_grad(out, 0)) a->grad[i] += out->grad[i] * b->data[i] * b->data[i];
+        if (hrn_src_wants_grad(out, 1)) b->grad[i] += out->grad[i] * 2.0f * a->data[i] * b->data[i];
+    }
+    return HRN_OK;
+}
+static const struct hrn_custom_op ABB_OP = {"a_times_b_squared", abb_fwd, abb_bwd, 0};
+B1(b_custom_cube, hrn_custom(t, &CUBE_OP, g_mask, in, 1, in[0]->ndim, in[0]->shape))
+B1(b_custom_abb, hrn_custom(t, &ABB_OP, NULL, in, 2, in[0]->ndim, in[0]->shape))
 /* a chain: gradients through several ops and a tensor used twice */
 B1(b_chain, hrn_mul(t, hrn_tanh(t, hrn_matmul(t, in[0], in[1], 0)),
                     hrn_sigmoid(t, hrn_matmul(t, in[0], in[1], 0))))
@@ -164,6 +202,8 @@ static const struct gc_case CASES[] = {
     {HRN_OP_CROSS, "cross", b_cross, 2, {2, 2}, {S2(4, 3), S2(4, 3)}, {0}, 0, 0},
     {HRN_OP_NORMALIZE, "normalize", b_normalize, 1, {2}, {S2(4, 3)}, {GEN_ROWS_AWAY}, 0, 0},
     {HRN_OP_EULER_ROT, "euler_rot", b_euler, 1, {2}, {S2(3, 3)}, {0}, 0, 0},
+    {HRN_OP_CUSTOM, "custom w*x^3", b_custom_cube, 1, {2}, {S2(4, 3)}, {0}, 0, 0},
+    {HRN_OP_CUSTOM, "custom a*b^2", b_custom_abb, 2, {2, 2}, {S2(4, 3), S2(4, 3)}, {0}, 0, 0},
     {HRN_OP_MUL, "chain tanh*sigmoid of matmul", b_chain, 2, {2, 2}, {S2(3, 4), S2(4, 2)}, {0},
      0, 0},
 };
