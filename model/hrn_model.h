@@ -197,4 +197,9 @@ void hrn_face_posed(const struct hrn_face_model *fm, const float *coeffs, float 
 #ifdef __cplusplus
 }
 #endif
+
+/* The differentiable parts, each in its own part header (this header is the one to include). */
+#include "hrn_render.h"
+#include "hrn_nets.h"
+
 #endif /* HRN_MODEL_H */
