@@ -570,21 +570,15 @@ enum hrn_status hrn_config_write(const struct hrn_config_schema *s, const void *
 
 enum hrn_status hrn_config_save(const struct hrn_config_schema *s, const void *cfg,
                                 const char *path) {
-    char tmp[4096];
-    int n = snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    if (n < 0 || (size_t)n >= sizeof tmp)
-        return hrn_error_set(HRN_ERR_IO, "%s: path too long", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return hrn_error_set(HRN_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    enum hrn_status st = hrn_config_write(s, cfg, f);
-    int bad = ferror(f);
-    if (fclose(f) != 0) bad = 1;
-    if (st == HRN_OK && bad) st = hrn_error_set(HRN_ERR_IO, "%s: write failed", tmp);
-    if (st == HRN_OK && rename(tmp, path) != 0)
-        st = hrn_error_set(HRN_ERR_IO, "%s: cannot rename %s over it: %s", path, tmp,
-                           strerror(errno));
-    if (st != HRN_OK) remove(tmp);
-    return st;
+    struct hrn_tmpfile tf;
+    enum hrn_status st = hrn_tmpfile_open(&tf, path);
+    if (st != HRN_OK) return st;
+    st = hrn_config_write(s, cfg, tf.fp);
+    if (st != HRN_OK) {
+        hrn_tmpfile_close(&tf, 0);
+        return hrn_error_prefix(st, "%s", path);
+    }
+    return hrn_tmpfile_close(&tf, 1);
 }
 
 void hrn_config_help(const struct hrn_config_schema *s, FILE *f) {

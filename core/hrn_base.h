@@ -32,6 +32,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -116,6 +117,28 @@ void hrn_log(enum hrn_log_level level, const char *fmt, ...) HRN_PRINTF(2, 3);
 
 /* Seconds from an arbitrary fixed point (CLOCK_MONOTONIC). */
 double hrn_time_now(void);
+
+/* --- files written whole or not at all --------------------------------------------------------- */
+
+/* Write to "<path>.tmp" and rename it over path only when every write succeeded, so a failed or
+ * interrupted write never leaves a half-written file:
+ *
+ *     struct hrn_tmpfile tf;
+ *     if ((st = hrn_tmpfile_open(&tf, path)) != HRN_OK) return st;
+ *     fprintf(tf.fp, ...);
+ *     return hrn_tmpfile_close(&tf, 1);     // 0 after an error: removes the temporary
+ */
+struct hrn_tmpfile {
+    FILE *fp;   /* write here */
+    char *path; /* malloc()ed copies */
+    char *tmp;
+};
+/* Create "<path>.tmp" for binary writing. HRN_ERR_IO (naming the file) or HRN_ERR_NOMEM. */
+enum hrn_status hrn_tmpfile_open(struct hrn_tmpfile *tf, const char *path);
+/* commit != 0: close, check every write, rename over path (HRN_ERR_IO naming the file when any
+ * of that fails, and the temporary is removed). commit == 0: close and remove. Frees tf's
+ * strings; safe on a zeroed or already closed struct (returns HRN_OK). */
+enum hrn_status hrn_tmpfile_close(struct hrn_tmpfile *tf, int commit);
 
 /* --- progress --------------------------------------------------------------------------------- */
 

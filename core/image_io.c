@@ -102,57 +102,6 @@ static unsigned quantize(float v, unsigned maxv) {
     return (unsigned)(v * (float)maxv + 0.5f);
 }
 
-/* --- atomic file writing ---------------------------------------------------------------------- */
-
-struct atomic_file {
-    char *tmp;
-    FILE *fp;
-};
-
-static enum hrn_status atomic_open(const char *path, struct atomic_file *af) {
-    size_t n = strlen(path);
-    af->fp = NULL;
-    af->tmp = malloc(n + 5);
-    if (!af->tmp) return hrn_error_set(HRN_ERR_NOMEM, "%s: out of memory", path);
-    memcpy(af->tmp, path, n);
-    memcpy(af->tmp + n, ".tmp", 5);
-    af->fp = fopen(af->tmp, "wb");
-    if (!af->fp) {
-        enum hrn_status st =
-            hrn_error_set(HRN_ERR_IO, "%s: cannot create '%s': %s", path, af->tmp, strerror(errno));
-        free(af->tmp);
-        af->tmp = NULL;
-        return st;
-    }
-    return HRN_OK;
-}
-
-/* Close and rename on success (ok != 0), else close and remove. */
-static enum hrn_status atomic_close(const char *path, struct atomic_file *af, int ok) {
-    enum hrn_status st = HRN_OK;
-    if (af->fp) {
-        int bad = ferror(af->fp);
-        if (fclose(af->fp) != 0) bad = 1;
-        af->fp = NULL;
-        if (ok && bad) {
-            st = hrn_error_set(HRN_ERR_IO, "%s: write error on '%s': %s", path, af->tmp,
-                               strerror(errno));
-            ok = 0;
-        }
-    }
-    if (af->tmp) {
-        if (ok && rename(af->tmp, path) != 0) {
-            st = hrn_error_set(HRN_ERR_IO, "%s: cannot rename '%s' to it: %s", path, af->tmp,
-                               strerror(errno));
-            ok = 0;
-        }
-        if (!ok) remove(af->tmp);
-        free(af->tmp);
-        af->tmp = NULL;
-    }
-    return st;
-}
-
 /* --- PNG -------------------------------------------------------------------------------------- */
 
 struct png_io {
@@ -311,8 +260,8 @@ enum hrn_status hrn_image_write_png(const char *path, const struct hrn_image *im
     struct png_io io;
     memset(&io, 0, sizeof io);
     io.path = path;
-    struct atomic_file af;
-    if ((st = atomic_open(path, &af)) != HRN_OK) return st;
+    struct hrn_tmpfile af;
+    if ((st = hrn_tmpfile_open(&af, path)) != HRN_OK) return st;
     io.fp = af.fp;
     io.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &io, png_err_fn, png_warn_fn);
     if (io.png) io.info = png_create_info_struct(io.png);
@@ -327,7 +276,7 @@ enum hrn_status hrn_image_write_png(const char *path, const struct hrn_image *im
     }
     png_destroy_write_struct(io.png ? &io.png : NULL, io.info ? &io.info : NULL);
     free(io.pixels);
-    enum hrn_status st2 = atomic_close(path, &af, ok);
+    enum hrn_status st2 = hrn_tmpfile_close(&af, ok);
     return st != HRN_OK ? st : st2;
 }
 
@@ -477,13 +426,13 @@ enum hrn_status hrn_image_write_jpeg(const char *path, const struct hrn_image *i
     struct jpeg_wr *wr = calloc(1, sizeof *wr);
     if (!wr) return hrn_error_set(HRN_ERR_NOMEM, "%s: out of memory", path);
     wr->row = malloc((size_t)img->w * (size_t)img->c);
-    struct atomic_file af = {0};
+    struct hrn_tmpfile af = {0};
     int ok = 0;
     if (!wr->row) {
         st = hrn_error_set(HRN_ERR_NOMEM, "%s: out of memory", path);
         goto fail;
     }
-    if ((st = atomic_open(path, &af)) != HRN_OK) goto fail;
+    if ((st = hrn_tmpfile_open(&af, path)) != HRN_OK) goto fail;
     wr->fp = af.fp;
     wr->cinfo.err = jpeg_std_error(&wr->err.mgr);
     wr->err.mgr.error_exit = jpeg_error_exit_fn;
@@ -495,7 +444,7 @@ enum hrn_status hrn_image_write_jpeg(const char *path, const struct hrn_image *i
 fail:
     if (wr->created) jpeg_destroy_compress(&wr->cinfo);
     {
-        enum hrn_status st2 = af.tmp ? atomic_close(path, &af, ok) : HRN_OK;
+        enum hrn_status st2 = hrn_tmpfile_close(&af, ok);
         if (st == HRN_OK) st = st2;
     }
     free(wr->row);

@@ -228,30 +228,16 @@ static enum hrn_status write_points(const char *path, const float *xy, int n, in
     for (int i = 0; i < 2 * n; i++)
         if (!isfinite(xy[i]))
             return hrn_error_set(HRN_ERR_NUMERIC, "%s: landmark %d is not finite", path, i / 2);
-    char tmp[4096];
-    int k = snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    if (k < 0 || (size_t)k >= sizeof tmp)
-        return hrn_error_set(HRN_ERR_IO, "%s: path too long", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return hrn_error_set(HRN_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    struct hrn_tmpfile tf;
+    enum hrn_status st = hrn_tmpfile_open(&tf, path);
+    if (st != HRN_OK) return st;
+    FILE *f = tf.fp;
     double off = pts ? 1.0 : 0.0;
     if (pts) fprintf(f, "version: 1\nn_points: %d\n{\n", n);
     for (int i = 0; i < n; i++)
         fprintf(f, "%.9g %.9g\n", (double)xy[2 * i] + off, (double)xy[2 * i + 1] + off);
     if (pts) fprintf(f, "}\n");
-    int bad = ferror(f);
-    if (fclose(f) != 0) bad = 1;
-    if (bad) {
-        remove(tmp);
-        return hrn_error_set(HRN_ERR_IO, "%s: write failed", tmp);
-    }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        remove(tmp);
-        return hrn_error_set(HRN_ERR_IO, "%s: cannot rename %s over it: %s", path, tmp,
-                             strerror(e));
-    }
-    return HRN_OK;
+    return hrn_tmpfile_close(&tf, 1);
 }
 
 enum hrn_status hrn_lmk_write_txt(const char *path, const float *xy, int n) {

@@ -1,5 +1,5 @@
 /* mesh.c: struct hrn_mesh allocation, checks, the read dispatcher, and helpers shared by the OBJ
- * and PLY readers/writers (growable arrays, write-to-temporary-then-rename). */
+ * and PLY readers/writers (growable arrays, extension checks). */
 #include "mesh_impl.h"
 
 #include <ctype.h>
@@ -46,44 +46,6 @@ enum hrn_status hrn__ivec_reserve(struct hrn__ivec *v, int64_t cap) {
     if (!grow((void **)&v->p, &v->cap, cap, sizeof(int32_t)))
         return hrn_error_set(HRN_ERR_NOMEM, "out of memory reserving %lld ints", (long long)cap);
     return HRN_OK;
-}
-
-/* --- atomic writes ---------------------------------------------------------------------------- */
-
-FILE *hrn__tmp_open(const char *path, char *tmp, size_t cap) {
-    int n = snprintf(tmp, cap, "%s.tmp", path);
-    if (n < 0 || (size_t)n >= cap) {
-        hrn_error_set(HRN_ERR_IO, "%s: path too long", path);
-        return NULL;
-    }
-    FILE *f = fopen(tmp, "wb");
-    if (!f) hrn_error_set(HRN_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    return f;
-}
-
-enum hrn_status hrn__tmp_commit(FILE *f, const char *tmp, const char *path) {
-    int bad = ferror(f);
-    int err = errno;
-    if (fclose(f) != 0 && !bad) {
-        bad = 1;
-        err = errno;
-    }
-    if (bad) {
-        remove(tmp);
-        return hrn_error_set(HRN_ERR_IO, "%s: write failed: %s", tmp, strerror(err));
-    }
-    if (rename(tmp, path) != 0) {
-        err = errno;
-        remove(tmp);
-        return hrn_error_set(HRN_ERR_IO, "%s: cannot rename %s over it: %s", path, tmp,
-                             strerror(err));
-    }
-    return HRN_OK;
-}
-
-void hrn__tmp_abort(FILE *f, const char *tmp) {
-    if (f) fclose(f);
-    remove(tmp);
 }
 
 int hrn__has_ext(const char *path, const char *ext) {

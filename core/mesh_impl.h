@@ -20,13 +20,6 @@ enum hrn_status hrn__fvec_push(struct hrn__fvec *v, const float *x, int k);
 enum hrn_status hrn__ivec_push(struct hrn__ivec *v, const int32_t *x, int k);
 enum hrn_status hrn__ivec_reserve(struct hrn__ivec *v, int64_t cap);
 
-/* Write to "<path>.tmp", then rename over path. open sets tmp (cap bytes) and returns NULL with
- * HRN_ERR_IO on failure; commit closes, checks every write, renames, and removes the temporary
- * file on any failure; abort closes and removes it. */
-FILE *hrn__tmp_open(const char *path, char *tmp, size_t cap);
-enum hrn_status hrn__tmp_commit(FILE *f, const char *tmp, const char *path);
-void hrn__tmp_abort(FILE *f, const char *tmp);
-
 /* 1 when path ends with ext (".obj"), ignoring case. */
 int hrn__has_ext(const char *path, const char *ext);
 

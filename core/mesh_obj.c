@@ -361,9 +361,9 @@ static int valid_name(const char *s) {
 enum hrn_status hrn_mesh_write_obj(const char *path, const struct hrn_mesh *m,
                                    const struct hrn_obj_material *mtl) {
     enum hrn_status st = HRN_OK;
-    char tmp[4096], mtl_tmp[4096], mtl_path[4096], base[1024];
+    char mtl_path[4096], base[1024];
+    struct hrn_tmpfile tf = {0}, tfm = {0};
     FILE *f = NULL, *fm = NULL;
-    int f_open = 0, fm_open = 0;
     HRN_TRY(hrn_mesh_check(m));
     if (mtl) {
         if (!valid_name(mtl->name))
@@ -388,20 +388,15 @@ enum hrn_status hrn_mesh_write_obj(const char *path, const struct hrn_mesh *m,
         int n = snprintf(mtl_path, sizeof mtl_path, "%.*s%s.mtl", (int)(file - path), path, base);
         if (n < 0 || (size_t)n >= sizeof mtl_path)
             return hrn_error_set(HRN_ERR_IO, "%s: path too long", path);
-        fm = hrn__tmp_open(mtl_path, mtl_tmp, sizeof mtl_tmp);
-        if (!fm) return HRN_ERR_IO;
-        fm_open = 1;
+        HRN_TRY(hrn_tmpfile_open(&tfm, mtl_path));
+        fm = tfm.fp;
         fprintf(fm, "# written by hrn %s\nnewmtl %s\n", hrn_version(), mtl->name);
         fprintf(fm, "Ka 1.000000 1.000000 1.000000\nKd 1.000000 1.000000 1.000000\n"
                     "Ks 0.000000 0.000000 0.000000\nd 1.000000\nillum 1\n");
         if (mtl->texture) fprintf(fm, "map_Kd %s\n", mtl->texture);
     }
-    f = hrn__tmp_open(path, tmp, sizeof tmp);
-    if (!f) {
-        st = HRN_ERR_IO;
-        goto fail;
-    }
-    f_open = 1;
+    HRN_TRY(hrn_tmpfile_open(&tf, path));
+    f = tf.fp;
     fprintf(f, "# written by hrn %s: %lld vertices, %lld triangles\n", hrn_version(),
             (long long)m->n_verts, (long long)m->n_faces);
     if (mtl) fprintf(f, "mtllib %s.mtl\n", base);
@@ -438,15 +433,11 @@ enum hrn_status hrn_mesh_write_obj(const char *path, const struct hrn_mesh *m,
         }
         fputc('\n', f);
     }
-    if (fm) {
-        fm_open = 0;
-        HRN_TRY(hrn__tmp_commit(fm, mtl_tmp, mtl_path));
-    }
-    f_open = 0;
-    HRN_TRY(hrn__tmp_commit(f, tmp, path));
+    if (fm) HRN_TRY(hrn_tmpfile_close(&tfm, 1));
+    HRN_TRY(hrn_tmpfile_close(&tf, 1));
     return HRN_OK;
 fail:
-    if (f_open) hrn__tmp_abort(f, tmp);
-    if (fm_open) hrn__tmp_abort(fm, mtl_tmp);
+    hrn_tmpfile_close(&tf, 0);
+    hrn_tmpfile_close(&tfm, 0);
     return st;
 }

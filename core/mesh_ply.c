@@ -733,9 +733,9 @@ enum hrn_status hrn_mesh_write_ply(const char *path, const struct hrn_mesh *m, i
     int wtc = !wuv && m->face_uvs; /* MeshLab's per-face texcoord list */
     if (m->n_normals > 0 && !wn)
         hrn_log(HRN_LOG_DEBUG, "%s: normals are not per vertex; PLY gets none", path);
-    char tmp[4096];
-    FILE *f = hrn__tmp_open(path, tmp, sizeof tmp);
-    if (!f) return HRN_ERR_IO;
+    struct hrn_tmpfile tf;
+    if ((st = hrn_tmpfile_open(&tf, path)) != HRN_OK) return st;
+    FILE *f = tf.fp;
     fprintf(f, "ply\nformat %s 1.0\ncomment written by hrn %s\n",
             binary ? "binary_little_endian" : "ascii", hrn_version());
     fprintf(f, "element vertex %lld\nproperty float x\nproperty float y\nproperty float z\n",
@@ -806,5 +806,5 @@ enum hrn_status hrn_mesh_write_ply(const char *path, const struct hrn_mesh *m, i
             fputc('\n', f);
         }
     }
-    return hrn__tmp_commit(f, tmp, path);
+    return hrn_tmpfile_close(&tf, 1);
 }

@@ -203,6 +203,37 @@ static void test_rng_distribution(void) {
     CHECK(in);
 }
 
+static int file_text(const char *path, char *buf, size_t cap) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return 1;
+}
+
+static void test_tmpfile(void) {
+    char path[600], tmp[600], buf[64];
+    snprintf(path, sizeof path, "%s/a.txt", hrn_test_tmpdir("base"));
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    struct hrn_tmpfile tf;
+    CHECK_OK(hrn_tmpfile_open(&tf, path));
+    fputs("first", tf.fp);
+    CHECK(!file_text(path, buf, sizeof buf) || strcmp(buf, "first") != 0); /* not there yet */
+    CHECK_OK(hrn_tmpfile_close(&tf, 1));
+    CHECK(file_text(path, buf, sizeof buf) && strcmp(buf, "first") == 0);
+    CHECK(!file_text(tmp, buf, sizeof buf));
+    /* an abandoned rewrite leaves the old file and no temporary */
+    CHECK_OK(hrn_tmpfile_open(&tf, path));
+    fputs("second", tf.fp);
+    CHECK_OK(hrn_tmpfile_close(&tf, 0));
+    CHECK(file_text(path, buf, sizeof buf) && strcmp(buf, "first") == 0);
+    CHECK(!file_text(tmp, buf, sizeof buf));
+    CHECK_OK(hrn_tmpfile_close(&tf, 1)); /* closed twice: nothing to do */
+    CHECK_STATUS(hrn_tmpfile_open(&tf, "no/such/dir/b.txt"), HRN_ERR_IO);
+    CHECK_ERR_HAS("no/such/dir/b.txt");
+}
+
 int main(void) {
     RUN(test_status_and_errors);
     RUN(test_logging_levels);
@@ -212,5 +243,6 @@ int main(void) {
     RUN(test_tensor);
     RUN(test_rng_reproducible);
     RUN(test_rng_distribution);
+    RUN(test_tmpfile);
     return hrn_test_finish();
 }

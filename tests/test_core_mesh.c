@@ -239,7 +239,7 @@ static void test_write_rejects_bad_mesh(void) {
     CHECK_STATUS(hrn_mesh_write_obj(tmp_path("bad_out.obj"), &m, &mtl), HRN_ERR_INVALID);
     CHECK_ERR_HAS("material name 'has space'");
     CHECK_STATUS(hrn_mesh_write_obj("no/such/dir/x.obj", &m, NULL), HRN_ERR_IO);
-    CHECK_ERR_HAS("no/such/dir/x.obj.tmp: cannot create");
+    CHECK_ERR_HAS("no/such/dir/x.obj: cannot create 'no/such/dir/x.obj.tmp'");
     hrn_mesh_free(&m);
 }
 
