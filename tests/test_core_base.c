@@ -213,7 +213,7 @@ static int file_text(const char *path, char *buf, size_t cap) {
 }
 
 static void test_tmpfile(void) {
-    char path[600], tmp[600], buf[64];
+    char path[600], tmp[700], buf[64];
     snprintf(path, sizeof path, "%s/a.txt", hrn_test_tmpdir("base"));
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     struct hrn_tmpfile tf;
