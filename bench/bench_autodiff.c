@@ -37,6 +37,7 @@ static int die(const char *what) {
 }
 
 int main(int argc, char **argv) {
+    hrn_blas_cpu_setup(argv); /* OpenBLAS's own CPU detection falls back to SSE3 on some VMs */
     int64_t N = 10000000;
     if (argc > 1) {
         char *end = NULL;

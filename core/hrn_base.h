@@ -140,6 +140,19 @@ enum hrn_status hrn_tmpfile_open(struct hrn_tmpfile *tf, const char *path);
  * strings; safe on a zeroed or already closed struct (returns HRN_OK). */
 enum hrn_status hrn_tmpfile_close(struct hrn_tmpfile *tf, int commit);
 
+/* --- CPU setup for BLAS ---------------------------------------------------------------------- */
+
+/* Call first in main(). Debian's OpenBLAS 0.3.21 picks its kernels from the CPU model when it is
+ * loaded and falls back to generic SSE3 ("Prescott", about 6x slower sgemm) on CPUs it does not
+ * recognise, such as many virtual machines' "Intel Xeon Processor". When OpenBLAS chose a core
+ * weaker than what cpuid reports (AVX-512 -> SkylakeX, AVX2+FMA -> Haswell) and the user did not
+ * set OPENBLAS_CORETYPE, this sets it and re-executes the program once (the choice is only read
+ * at load time). Set HRN_NO_BLAS_REEXEC=1 to disable. Returns only when no re-exec happened. */
+void hrn_blas_cpu_setup(char **argv);
+/* The OpenBLAS core in use ("SkylakeX") and the one cpuid suggests (NULL when none is better). */
+const char *hrn_blas_core(void);
+const char *hrn_blas_suggested_core(void);
+
 /* --- progress --------------------------------------------------------------------------------- */
 
 /* Progress over `total` steps. On a terminal (stderr is a tty) it redraws one line with a bar,

@@ -308,6 +308,7 @@ static int cmd_demo(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    hrn_blas_cpu_setup(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -67,10 +67,10 @@ static void test_synth_deterministic_and_seeded(void) {
         rl += pow((double)a.id_basis[i * a.n_id + a.n_id - 1], 2);
     }
     CHECK(r3 > 20 * rl);
-    CHECK_STATUS(hrn_synth_face(&b, &(struct hrn_synth_params){.preset = (enum hrn_synth_preset)7}),
-                 HRN_ERR_INVALID);
     hrn_face_model_free(&a);
     hrn_face_model_free(&b);
+    CHECK_STATUS(hrn_synth_face(&b, &(struct hrn_synth_params){.preset = (enum hrn_synth_preset)7}),
+                 HRN_ERR_INVALID);
 }
 
 static void test_synth_bfm_counts(void) {
