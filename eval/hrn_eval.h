@@ -314,7 +314,19 @@ struct hrn_s2m_opts {
     double crop_radius_mm;    /* > 0: fixed radius around the nose tip (MICC-style), else unused */
     int nose_tip_index;       /* vertex index of the nose tip in the GT scan for the fixed radius */
     enum hrn_scan_refine refine;
-    int max_iter;             /* refinement iterations (default 100) */
+    int max_iter;             /* refinement objective evaluations (<= 0: 100) */
+    double tol;               /* refinement: stop when a step lowers F by < tol*F (<= 0: 1e-10) */
+    double metrical_scale;    /* > 0: NoW's metrical variant: the Procrustes scale is replaced by
+                               * this unit factor (mm 1, cm 10, m 1000; the translation stays the
+                               * Procrustes one, as upstream) and the refinement optimises R and t
+                               * only (even with HRN_REFINE_SIMILARITY) */
+};
+
+/* What the refinement did: objective F = sum of squared scan-to-surface distances before (f0)
+ * and after (f), accepted steps (iters) and objective evaluations (evals, <= max_iter). */
+struct hrn_s2m_refine_info {
+    int iters, evals;
+    double f0, f;
 };
 
 struct hrn_s2m_result {
@@ -322,6 +334,7 @@ struct hrn_s2m_result {
     double *dist;            /* (n) distances, malloc'd; free() */
     double s, R[9], t[3];    /* the final similarity applied to the prediction */
     double median, mean, std; /* of this item (std ddof = 0) */
+    struct hrn_s2m_refine_info refine; /* zero without refinement */
 };
 
 /* Crop the GT scan around its 7 landmarks (C.1 / D.2: keeps vertices within the radius and the
@@ -335,6 +348,20 @@ void hrn_s2m_result_free(struct hrn_s2m_result *r);
 /* The crop alone: keep[nv] = 1 for kept vertices; returns the radius and the centre. */
 void hrn_s2m_crop(const struct hrn_emesh *gt, const double *lmk7, double factor, uint8_t *keep,
                   double *radius, double centre[3]);
+/* NoW's rigid_scan_2_mesh_alignment (D.4): minimise F = sum_i dist(S_i, surface of pred)^2 over a
+ * similarity (with_scale) or a rigid motion of pred, by Levenberg-Marquardt on the point-to-surface
+ * residuals (closest points re-found at every evaluation; see proto_scan2mesh.c). pred's vertices
+ * are moved in place; (s, R, t) is the motion applied (v' = s R v + t). Stops when F = 0, when an
+ * accepted step lowers F by less than tol*F (tol <= 0: 1e-10), when the step moves the scan extent
+ * by less than 1e-12 of it, when the damping exceeds 1e12 (no descent left), or after max_iter
+ * (<= 0: 100) evaluations of F. info may be NULL. */
+enum hrn_status hrn_s2m_refine(const double *S, int64_t n, struct hrn_emesh *pred, int with_scale,
+                               int max_iter, double tol, double *s, double R[9], double t[3],
+                               struct hrn_s2m_refine_info *info);
+/* now_evaluation clean_degenerated_faces (D.1, --clean-mesh): drop the faces whose cross product
+ * of the two unit edges (a zero-length edge is divided by 1) has norm exactly 0, in place (vertices
+ * untouched). Returns the number of faces dropped. */
+int64_t hrn_emesh_drop_zero_cross_faces(struct hrn_emesh *m);
 
 /* --- small file readers -------------------------------------------------------------------- */
 
