@@ -52,6 +52,10 @@ static int edge_owns(const double *a, const double *b) {
     return dy > 0 || (dy == 0 && dx < 0);
 }
 
+static enum hrn_status raster_core(int W, int H, float z_near, float z_far, const double *scr,
+                                   const int32_t *tris, int64_t n_tris, int32_t *tri_out,
+                                   float *b1_out, float *b2_out, float *depth_out);
+
 enum hrn_status hrn_rasterize(const struct hrn_camera *cam, const float *verts, int64_t n_verts,
                               const int32_t *tris, int64_t n_tris, struct hrn_raster *r) {
     int W = cam->width, H = cam->height;
@@ -72,12 +76,7 @@ enum hrn_status hrn_rasterize(const struct hrn_camera *cam, const float *verts, 
         r->width = W;
         r->height = H;
     }
-    for (size_t i = 0; i < npix; i++) {
-        r->tri[i] = -1;
-        r->b1[i] = r->b2[i] = 0;
-        r->depth[i] = INFINITY;
-    }
-    /* Screen positions in double: (px, py, z_c) per vertex. */
+    /* Screen positions in double straight from the world vertices: (px, py, z_c). */
     double *scr = malloc((size_t)n_verts * 3 * sizeof *scr);
     if (!scr) return hrn_error_set(HRN_ERR_NOMEM, "rasterize: no memory for %lld vertices",
                                    (long long)n_verts);
@@ -89,19 +88,84 @@ enum hrn_status hrn_rasterize(const struct hrn_camera *cam, const float *verts, 
         scr[3 * i + 1] = (double)H - 0.5 - v;
         scr[3 * i + 2] = zc;
     }
-    /* Bands of rows per thread: each band walks all triangles, clipped to its rows, so no two
-     * threads write the same pixel and the result does not depend on the thread count. */
-    int n_bands = H < 32 ? 1 : 32;
+    enum hrn_status st = raster_core(W, H, cam->z_near, cam->z_far, scr, tris, n_tris, r->tri,
+                                     r->b1, r->b2, r->depth);
+    free(scr);
+    return st;
+}
+
+enum { BAND_ROWS = 8 };
+
+/* The rasterizer proper on screen positions scr (3 per vertex, double): px = u - 0.5,
+ * py = H - 0.5 - v, z_c. */
+static enum hrn_status raster_core(int W, int H, float z_near, float z_far, const double *scr,
+                                   const int32_t *tris, int64_t n_tris, int32_t *tri_out,
+                                   float *b1_out, float *b2_out, float *depth_out) {
+    size_t npix = (size_t)W * (size_t)H;
+    for (size_t i = 0; i < npix; i++) {
+        tri_out[i] = -1;
+        b1_out[i] = b2_out[i] = 0;
+        depth_out[i] = INFINITY;
+    }
+    int n_bands = (H + BAND_ROWS - 1) / BAND_ROWS;
+    /* per triangle its band range */
+    int32_t *band_lo = malloc((size_t)n_tris * 2 * sizeof *band_lo);
+    int64_t *band_ptr = calloc((size_t)n_bands + 1, sizeof *band_ptr);
+    int32_t *band_tri = NULL;
+    if (!band_lo || !band_ptr) {
+        free(band_lo);
+        free(band_ptr);
+        return hrn_error_set(HRN_ERR_NOMEM, "rasterize: no memory for %lld triangles",
+                             (long long)n_tris);
+    }
+#pragma omp parallel for schedule(static) if (n_tris > 8192)
+    for (int64_t f = 0; f < n_tris; f++) {
+        const double *p[3] = {scr + 3 * tris[3 * f], scr + 3 * tris[3 * f + 1],
+                              scr + 3 * tris[3 * f + 2]};
+        int32_t lo = 1, hi = 0; /* empty */
+        int clipped = 0;
+        for (int k = 0; k < 3; k++)
+            clipped |= !(p[k][2] >= (double)z_near && p[k][2] <= (double)z_far);
+        double ymin = fmin(p[0][1], fmin(p[1][1], p[2][1]));
+        double ymax = fmax(p[0][1], fmax(p[1][1], p[2][1]));
+        double xmin = fmin(p[0][0], fmin(p[1][0], p[2][0]));
+        double xmax = fmax(p[0][0], fmax(p[1][0], p[2][0]));
+        if (!clipped && ymax >= 0 && ymin <= H - 1 && xmax >= 0 && xmin <= W - 1) {
+            double r0 = fmax(ceil(ymin), 0), r1 = fmin(floor(ymax), H - 1);
+            if (r0 <= r1) {
+                lo = (int32_t)r0 / BAND_ROWS;
+                hi = (int32_t)r1 / BAND_ROWS;
+            }
+        }
+        band_lo[2 * f] = lo;
+        band_lo[2 * f + 1] = hi;
+    }
+    for (int64_t f = 0; f < n_tris; f++)
+        for (int32_t b = band_lo[2 * f]; b <= band_lo[2 * f + 1]; b++) band_ptr[b + 1]++;
+    for (int b = 0; b < n_bands; b++) band_ptr[b + 1] += band_ptr[b];
+    band_tri = malloc((size_t)(band_ptr[n_bands] > 0 ? band_ptr[n_bands] : 1) * sizeof *band_tri);
+    int64_t *fill = malloc((size_t)n_bands * sizeof *fill);
+    if (!band_tri || !fill) {
+        free(band_lo);
+        free(band_ptr);
+        free(band_tri);
+        free(fill);
+        return hrn_error_set(HRN_ERR_NOMEM, "rasterize: no memory for the triangle bins");
+    }
+    memcpy(fill, band_ptr, (size_t)n_bands * sizeof *fill);
+    for (int64_t f = 0; f < n_tris; f++) /* in triangle order: ties resolve as without bins */
+        for (int32_t b = band_lo[2 * f]; b <= band_lo[2 * f + 1]; b++)
+            band_tri[fill[b]++] = (int32_t)f;
+    free(fill);
+    /* Bands of rows in parallel: no two threads write the same pixel and the result does not
+     * depend on the thread count. */
 #pragma omp parallel for schedule(dynamic, 1)
     for (int band = 0; band < n_bands; band++) {
-        int r0 = (int)((int64_t)H * band / n_bands), r1 = (int)((int64_t)H * (band + 1) / n_bands);
-        for (int64_t f = 0; f < n_tris; f++) {
+        int r0 = band * BAND_ROWS, r1 = r0 + BAND_ROWS < H ? r0 + BAND_ROWS : H;
+        for (int64_t j = band_ptr[band]; j < band_ptr[band + 1]; j++) {
+            int64_t f = band_tri[j];
             int32_t id[3] = {tris[3 * f], tris[3 * f + 1], tris[3 * f + 2]};
             const double *p[3] = {scr + 3 * id[0], scr + 3 * id[1], scr + 3 * id[2]};
-            int clipped = 0;
-            for (int k = 0; k < 3; k++)
-                clipped |= !(p[k][2] >= (double)cam->z_near && p[k][2] <= (double)cam->z_far);
-            if (clipped) continue; /* a face lies well inside the depth range */
             double area = edge_fn(p[0], p[1], id[0], id[1], p[2][0], p[2][1]);
             if (area == 0) continue;
             int order[3] = {0, 1, 2};
@@ -116,12 +180,8 @@ enum hrn_status hrn_rasterize(const struct hrn_camera *cam, const float *verts, 
             double xmax = fmax(q[0][0], fmax(q[1][0], q[2][0]));
             double ymin = fmin(q[0][1], fmin(q[1][1], q[2][1]));
             double ymax = fmax(q[0][1], fmax(q[1][1], q[2][1]));
-            int c0 = (int)ceil(xmin), c1 = (int)floor(xmax);
-            int rr0 = (int)ceil(ymin), rr1 = (int)floor(ymax);
-            if (c0 < 0) c0 = 0;
-            if (c1 > W - 1) c1 = W - 1;
-            if (rr0 < r0) rr0 = r0;
-            if (rr1 > r1 - 1) rr1 = r1 - 1;
+            int c0 = (int)fmax(ceil(xmin), 0), c1 = (int)fmin(floor(xmax), W - 1);
+            int rr0 = (int)fmax(ceil(ymin), r0), rr1 = (int)fmin(floor(ymax), r1 - 1);
             if (c0 > c1 || rr0 > rr1) continue;
             int own[3] = {edge_owns(q[1], q[2]), edge_owns(q[2], q[0]), edge_owns(q[0], q[1])};
             for (int y = rr0; y <= rr1; y++)
@@ -138,20 +198,43 @@ enum hrn_status hrn_rasterize(const struct hrn_camera *cam, const float *verts, 
                     double ws = w0 + w1 + w2;
                     double z = area / ws; /* = 1 / sum(lambda_k / z_k) */
                     size_t pix = (size_t)y * (size_t)W + (size_t)x;
-                    if (!(z < (double)r->depth[pix])) continue;
+                    if (!(z < (double)depth_out[pix])) continue;
                     double b[3];
                     b[order[0]] = w0 / ws;
                     b[order[1]] = w1 / ws;
                     b[order[2]] = w2 / ws;
-                    r->depth[pix] = (float)z;
-                    r->tri[pix] = (int32_t)f;
-                    r->b1[pix] = (float)b[1];
-                    r->b2[pix] = (float)b[2];
+                    depth_out[pix] = (float)z;
+                    tri_out[pix] = (int32_t)f;
+                    b1_out[pix] = (float)b[1];
+                    b2_out[pix] = (float)b[2];
                 }
         }
     }
-    free(scr);
+    free(band_lo);
+    free(band_ptr);
+    free(band_tri);
     return HRN_OK;
+}
+
+enum hrn_status hrn_rasterize_uvz(int W, int H, float z_near, float z_far, const float *uvz,
+                                  int64_t n_verts, const int32_t *tris, int64_t n_tris,
+                                  int32_t *tri_out, float *b1_out, float *b2_out,
+                                  float *depth_out) {
+    if (W <= 0 || H <= 0)
+        return hrn_error_set(HRN_ERR_INVALID, "rasterize: bad image size %dx%d", W, H);
+    double *scr = malloc((size_t)(n_verts > 0 ? n_verts : 1) * 3 * sizeof *scr);
+    if (!scr) return hrn_error_set(HRN_ERR_NOMEM, "rasterize: no memory for %lld vertices",
+                                   (long long)n_verts);
+#pragma omp parallel for schedule(static) if (n_verts > 8192)
+    for (int64_t i = 0; i < n_verts; i++) {
+        scr[3 * i] = (double)uvz[3 * i] - 0.5;
+        scr[3 * i + 1] = (double)H - 0.5 - (double)uvz[3 * i + 1];
+        scr[3 * i + 2] = (double)uvz[3 * i + 2];
+    }
+    enum hrn_status st = raster_core(W, H, z_near, z_far, scr, tris, n_tris, tri_out, b1_out,
+                                     b2_out, depth_out);
+    free(scr);
+    return st;
 }
 
 void hrn_raster_interpolate(const struct hrn_raster *r, const int32_t *tris, const float *attr,
