@@ -363,6 +363,41 @@ enum hrn_status hrn_s2m_refine(const double *S, int64_t n, struct hrn_emesh *pre
  * untouched). Returns the number of faces dropped. */
 int64_t hrn_emesh_drop_zero_cross_faces(struct hrn_emesh *m);
 
+/* NoW's own layout (D; now_evaluation compute_error.py). The image list (imagepathsvalidation.txt,
+ * imagepathstest.txt) has lines <subject>/<challenge>/<image>, e.g.
+ * FaMoS_180424_03335_TA/multiview_neutral/IMG_0101.jpg (leading folders are ignored: upstream takes
+ * the last three '/' fields). The image stem is the file name without its last 4 characters. */
+enum { HRN_NOW_N_CHALLENGES = 4 };
+/* 0 multiview_neutral, 1 multiview_expressions, 2 multiview_occlusions, 3 selfie; else "unknown" */
+const char *hrn_now_challenge_name(int k);
+int hrn_now_challenge_index(const char *name); /* -1 when not one of the four */
+
+struct hrn_now_item {
+    char line[1024];      /* the list line, trimmed */
+    char subject[256], challenge[128], image[256], stem[256];
+    int challenge_idx;    /* hrn_now_challenge_index(challenge) */
+    int64_t line_no;      /* 1-based */
+};
+/* Read the list (blank lines skipped); *items malloc'd. A line without two '/' is HRN_ERR_FORMAT
+ * naming the file and line. */
+enum hrn_status hrn_now_read_list(const char *path, struct hrn_now_item **items, int64_t *n);
+
+/* Folders (upstream defaults: <dataset>/scans and <dataset>/scans_lmks_onlypp). */
+struct hrn_now_layout {
+    const char *pred_dir;  /* <pred>/<subject>/<challenge>/<stem>.{obj,ply} and .{npy,txt} */
+    const char *scans_dir; /* <scans>/<subject>/<any>.obj: the GT scan in mm */
+    const char *lmks_dir;  /* <lmks>/<subject>/<any>.pp: its 7 landmarks */
+};
+struct hrn_now_paths {
+    char gt_scan[4096], gt_lmk[4096], pred_mesh[4096], pred_lmk[4096];
+};
+/* Resolve one item's files as upstream: the GT is the first *.obj / *.pp of the subject's folder
+ * (upstream: glob()[0], in listing order; here the smallest name, with a warning when several);
+ * the prediction .obj before .ply, the landmarks .npy before .txt. A missing file is HRN_ERR_IO
+ * naming the paths tried (upstream counts these as missing and goes on). */
+enum hrn_status hrn_now_resolve(const struct hrn_now_layout *L, const struct hrn_now_item *it,
+                                struct hrn_now_paths *p);
+
 /* --- small file readers -------------------------------------------------------------------- */
 
 /* NumPy .npy (float32/float64, little-endian, C order): data malloc'd as double; shape up to 4. */
