@@ -17,7 +17,7 @@ pkgs=(
   libmatio-dev                        # Deep3DFaceRecon's BFM_model_front.mat
 )
 if [ "${1:-}" = "--reference" ]; then
-  pkgs+=(python3 python3-torch python3-h5py python3-numpy)
+  pkgs+=(python3 python3-torch python3-h5py python3-numpy python3-pil)
 elif [ $# -gt 0 ]; then
   echo "usage: $0 [--reference]" >&2
   exit 2
