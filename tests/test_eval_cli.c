@@ -139,6 +139,106 @@ static void test_multiview_cli(void) {
     hrn_emesh_free(&q);
 }
 
+/* NoW's own layout: <ds>/imagepathsvalidation.txt, <ds>/scans/<s>/<any>.obj,
+ * <ds>/scans_lmks_onlypp/<s>/<any>.pp (MeshLab picked points, lines 8-14), predictions
+ * <pred>/<s>/<challenge>/<stem>.{obj,ply} + .{npy,txt}. Per-challenge and pooled results. */
+static void test_now_layout_cli(void) {
+    const char *e = exe();
+    if (!e) {
+        SKIP("hrn-eval executable not found next to the tests");
+        return;
+    }
+    const char *d = hrn_test_tmpdir("eval_cli_now");
+    char path[900], cmd[2400];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/ds/scans/S1 %s/ds/scans_lmks_onlypp/S1 "
+             "%s/pred/S1/multiview_neutral %s/pred/S1/selfie", d, d, d, d);
+    CHECK(run("%s", cmd) == 0);
+    struct hrn_emesh g = {0}, q = {0};
+    face(&g);
+    double lmk[21] = {-40, 0, 0, -10, 0, 0, 10, 0, 0, 40, 0, 0, 0, -40, 0, -20, -60, 0, 20, -60, 0};
+    for (int k = 0; k < 7; k++) {
+        double x = lmk[3 * k] / 60, y = lmk[3 * k + 1] / 60;
+        lmk[3 * k + 2] = (double)(float)(40 * exp(-(x * x + y * y)));
+    }
+    snprintf(path, sizeof path, "%s/ds/scans/S1/S1_scan.obj", d);
+    write_emesh(path, &g);
+    snprintf(path, sizeof path, "%s/ds/scans_lmks_onlypp/S1/S1_picked_points.pp", d);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "<!DOCTYPE PickedPoints>\n<PickedPoints>\n <DocumentData>\n  <DateTime time=\"1\" "
+               "date=\"2\"/>\n  <User name=\"u\"/>\n  <DataFileName name=\"S1_scan.obj\"/>\n"
+               "  <templateName name=\"\"/>\n </DocumentData>\n");
+    for (int k = 0; k < 7; k++)
+        fprintf(f, " <point y=\"%.9g\" x=\"%.9g\" active=\"1\" z=\"%.9g\" name=\"%d\"/>\n",
+                lmk[3 * k + 1], lmk[3 * k], lmk[3 * k + 2], k);
+    fprintf(f, "</PickedPoints>\n");
+    fclose(f);
+    CHECK_OK(hrn_emesh_copy(&q, &g));
+    double R[9], rv[3] = {0.1, 0.3, -0.2}, t[3] = {0.01, 0, -0.05}, pl[21];
+    hrn_eval_rodrigues(rv, R);
+    hrn_eval_transform(q.v, q.nv, 1e-3, R, t); /* metres */
+    memcpy(pl, lmk, sizeof pl);
+    hrn_eval_transform(pl, 7, 1e-3, R, t);
+    snprintf(path, sizeof path, "%s/pred/S1/multiview_neutral/IMG_0101.obj", d);
+    write_emesh(path, &q);
+    snprintf(path, sizeof path, "%s/pred/S1/multiview_neutral/IMG_0101.txt", d);
+    write_lmk(path, pl, -1);
+    snprintf(path, sizeof path, "%s/pred/S1/selfie/IMG_7.obj", d);
+    write_emesh(path, &q);
+    snprintf(path, sizeof path, "%s/pred/S1/selfie/IMG_7.txt", d);
+    write_lmk(path, pl, -1);
+    snprintf(path, sizeof path, "%s/ds/imagepathsvalidation.txt", d);
+    f = fopen(path, "w");
+    fprintf(f, "S1/multiview_neutral/IMG_0101.jpg\nS1/selfie/IMG_7.jpg\n"
+               "S1/multiview_occlusions/IMG_9.jpg\n");
+    fclose(f);
+    CHECK(run("%s now --dataset %s/ds --pred %s/pred --out %s/o -q > %s/stdout.txt", e, d, d, d,
+              d) == 0);
+    snprintf(path, sizeof path, "%s/o/now_hrn.json", d);
+    char *js = slurp(path);
+    CHECK(js && strstr(js, "\"evaluated\": 2, \"skipped\": 1, \"missing\": 1"));
+    CHECK(js && strstr(js, "\"multiview_neutral\": {\"images\": 1"));
+    CHECK(js && strstr(js, "\"selfie\": {\"images\": 1"));
+    CHECK(js && strstr(js, "\"multiview_occlusions\": {\"images\": 0"));
+    CHECK(js && strstr(js, "IMG_9.obj or"));
+    free(js);
+    snprintf(path, sizeof path, "%s/o/hrn_selfie.meanmedian", d);
+    char *mm = slurp(path);
+    double med = mm ? strtod(mm, NULL) : -1;
+    CHECK_MSG(med >= 0 && med < 1e-3, "selfie median %g", med);
+    free(mm);
+    snprintf(path, sizeof path, "%s/o/hrn_distances.npy", d);
+    int nd = 0;
+    int64_t sh[4];
+    double *dist = NULL;
+    CHECK_OK(hrn_eval_npy_read(path, &dist, &nd, sh));
+    CHECK(nd == 1 && sh[0] > 100 && sh[0] % 2 == 0 && dist && dist[0] < 1e-3); /* 2 images */
+    free(dist);
+    snprintf(path, sizeof path, "%s/stdout.txt", d);
+    char *out = slurp(path);
+    CHECK(out && strstr(out, "selfie                 - median: 0.00, mean: 0.00"));
+    free(out);
+    /* one challenge, metrical (prediction in metres): file names as upstream's identifiers */
+    CHECK(run("%s now --dataset %s/ds --pred %s/pred --out %s/o --challenge selfie --metrical "
+              "--unit m --clean-mesh -q > /dev/null", e, d, d, d) == 0);
+    snprintf(path, sizeof path, "%s/o/now_hrn_metrical.json", d);
+    js = slurp(path);
+    CHECK(js && strstr(js, "\"evaluated\": 1, \"skipped\": 0") && strstr(js, "\"metrical\": true"));
+    CHECK(js && strstr(js, "\"challenges\": {\"selfie\": {\"images\": 1"));
+    free(js);
+    snprintf(path, sizeof path, "%s/o/hrn_metrical_selfie.meanmedian", d);
+    mm = slurp(path);
+    med = mm ? strtod(mm, NULL) : -1;
+    CHECK_MSG(med >= 0 && med < 1e-3, "metrical selfie median %g", med);
+    free(mm);
+    CHECK(run("%s now --dataset %s/ds --pred %s/pred --challenge nope > /dev/null 2>&1", e, d, d) ==
+          2);
+    CHECK(run("%s now --dataset %s/ds --pred %s/pred --unit km --metrical > /dev/null 2>&1", e, d,
+              d) == 2);
+    CHECK(run("%s now --dataset %s/nods --pred %s/pred -q > /dev/null 2>&1", e, d, d) == 1);
+    hrn_emesh_free(&g);
+    hrn_emesh_free(&q);
+}
+
 static void write_npy(const char *path, const double *v, int n, const char *shape) {
     FILE *f = fopen(path, "wb");
     char h[256];
@@ -345,6 +445,7 @@ int main(void) {
     RUN(test_help_and_usage);
     RUN(test_realy_cli);
     RUN(test_multiview_cli);
+    RUN(test_now_layout_cli);
     RUN(test_facescape_cli);
     return hrn_test_finish();
 }
