@@ -34,5 +34,8 @@
 
 /* "0.1.0" */
 const char *hrn_version(void);
+/* Print hrn's version and the versions of the libraries core links (OpenBLAS with the kernels in
+ * use, HDF5, libpng, libjpeg, inih) to f, one per line: what a tool's --version shows. */
+void hrn_print_versions(FILE *f, const char *tool);
 
 #endif /* HRN_CORE_H */

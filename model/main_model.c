@@ -5,6 +5,7 @@
  *   hrn-model render (--model model.h5 | --synth small|bfm) [--subject-seed S] [--yaw D]
  *                    [--pitch D] [--roll D] --out face.png [--obj face.obj]
  *   hrn-model demo   [--out DIR]
+ * Global options before the command: -v/--verbose (debug log), -q/--quiet (errors only).
  */
 #include "hrn_model.h"
 
@@ -20,7 +21,7 @@ static const double DEG = 3.14159265358979323846 / 180.0;
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: hrn-model <command> [options]\n"
+            "usage: hrn-model [-v|--verbose] [-q|--quiet] <command> [options]\n"
             "\n"
             "commands:\n"
             "  synth   write a synthetic face model (HDF5)\n"
@@ -313,13 +314,24 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    /* global options before the command: -v/--verbose, -q/--quiet (HRN_LOG_LEVEL otherwise) */
+    while (argc > 2 && argv[1][0] == '-') {
+        if (strcmp(argv[1], "-v") == 0 || strcmp(argv[1], "--verbose") == 0)
+            hrn_log_set_level(HRN_LOG_DEBUG);
+        else if (strcmp(argv[1], "-q") == 0 || strcmp(argv[1], "--quiet") == 0)
+            hrn_log_set_level(HRN_LOG_ERROR);
+        else
+            break;
+        argc--;
+        argv++;
+    }
     const char *cmd = argv[1];
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
         usage(stdout);
         return 0;
     }
     if (strcmp(cmd, "--version") == 0) {
-        printf("hrn-model %s\n", hrn_version());
+        hrn_print_versions(stdout, "hrn-model");
         return 0;
     }
     argc--;
