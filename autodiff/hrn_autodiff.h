@@ -119,6 +119,16 @@ enum hrn_op {
     HRN_OP_CROSS,
     HRN_OP_NORMALIZE,
     HRN_OP_EULER_ROT,
+    /* neural-network layers on (N,C,H,W) tensors (oneDNN 2.6 or C kernels) */
+    HRN_OP_CONV2D,
+    HRN_OP_CONV_TRANSPOSE2D,
+    HRN_OP_BATCH_NORM,
+    HRN_OP_INSTANCE_NORM,
+    HRN_OP_MAX_POOL2D,
+    HRN_OP_AVG_POOL2D,
+    HRN_OP_RESIZE_BILINEAR,
+    HRN_OP_PAD2D,
+    HRN_OP_DROPOUT,
     /* an op defined outside this module (renderer, losses): see hrn_custom */
     HRN_OP_CUSTOM,
     HRN_OP_COUNT
@@ -335,6 +345,88 @@ struct hrn_tensor *hrn_normalize(struct hrn_tape *t, struct hrn_tensor *x, float
 /* Euler angles (B,3) = (x, y, z) in radians -> rotation matrices (B,3,3), R = Rz·Ry·Rx with the
  * right-handed matrices of hrn_method.md 1.3 (apply to row vectors as S·Rᵀ). */
 struct hrn_tensor *hrn_euler_rot(struct hrn_tape *t, struct hrn_tensor *angles);
+
+/* --- neural-network layers (oneDNN 2.6; PyTorch semantics) ----------------------------------- */
+
+/* All take and give contiguous (N,C,H,W) tensors, match the PyTorch module named, and ADD into
+ * gradients like every op. oneDNN primitives are created once per shape and cached for the
+ * process (hrn_layers_release frees them); their scratchpads and layout reorders use one buffer
+ * owned by this module. Not thread-safe: record and run tapes from one thread at a time (oneDNN
+ * parallelises inside each layer with OpenMP). */
+
+/* Zero fields mean: stride 1, padding 0, dilation 1, output padding 0. */
+struct hrn_conv2d_params {
+    int stride[2], pad[2], dilation[2]; /* (H, W) */
+    int output_padding[2];              /* transposed conv only */
+};
+
+/* nn.Conv2d: x (N,C,H,W), w (OC,C,KH,KW), b (OC) or NULL -> (N,OC,OH,OW) with
+ * OH = floor((H + 2·pad - dil·(KH-1) - 1)/stride) + 1. p may be NULL. */
+struct hrn_tensor *hrn_conv2d(struct hrn_tape *t, struct hrn_tensor *x, struct hrn_tensor *w,
+                              struct hrn_tensor *b, const struct hrn_conv2d_params *p);
+/* nn.ConvTranspose2d: x (N,C,H,W), w (C,OC,KH,KW) (PyTorch's layout), b (OC) or NULL ->
+ * (N,OC,OH,OW), OH = (H-1)·stride - 2·pad + dil·(KH-1) + output_padding + 1; needs
+ * output_padding <= pad. */
+struct hrn_tensor *hrn_conv_transpose2d(struct hrn_tape *t, struct hrn_tensor *x,
+                                        struct hrn_tensor *w, struct hrn_tensor *b,
+                                        const struct hrn_conv2d_params *p);
+
+/* nn.BatchNorm2d. running_mean/running_var (C) are the caller's buffers (model lifetime).
+ * training: batch statistics, and when the buffers are given they are updated in forward as
+ * PyTorch does (momentum; unbiased variance). Otherwise the running statistics are used (and
+ * needed). momentum 0 means 0 (no update); eps <= 0 means 1e-5. */
+struct hrn_batch_norm_params {
+    float *running_mean, *running_var;
+    float momentum; /* PyTorch's default is 0.1 */
+    float eps;
+    int training;
+};
+/* x (N,C,H,W); w, b (C) (affine) or both NULL. */
+struct hrn_tensor *hrn_batch_norm(struct hrn_tape *t, struct hrn_tensor *x, struct hrn_tensor *w,
+                                  struct hrn_tensor *b, const struct hrn_batch_norm_params *p);
+/* nn.InstanceNorm2d (no running statistics): per (sample, channel) plane, biased variance.
+ * w, b (C) (affine=True) or both NULL; eps <= 0 means 1e-5. */
+struct hrn_tensor *hrn_instance_norm(struct hrn_tape *t, struct hrn_tensor *x,
+                                     struct hrn_tensor *w, struct hrn_tensor *b, float eps);
+
+/* nn.MaxPool2d / nn.AvgPool2d with ceil_mode=False: stride 0 means the kernel size; padding at
+ * most half the kernel. Max pooling ignores padding; average pooling counts it
+ * (count_include_pad=True) unless exclude_pad. */
+struct hrn_pool2d_params {
+    int kernel[2], stride[2], pad[2];
+    int exclude_pad;
+};
+struct hrn_tensor *hrn_max_pool2d(struct hrn_tape *t, struct hrn_tensor *x,
+                                  const struct hrn_pool2d_params *p);
+struct hrn_tensor *hrn_avg_pool2d(struct hrn_tape *t, struct hrn_tensor *x,
+                                  const struct hrn_pool2d_params *p);
+/* nn.AdaptiveAvgPool2d(1): (N,C,H,W) -> (N,C,1,1). */
+struct hrn_tensor *hrn_global_avg_pool2d(struct hrn_tape *t, struct hrn_tensor *x);
+
+/* F.interpolate(x, size=(oh, ow), mode='bilinear', align_corners=...) without antialias. */
+struct hrn_tensor *hrn_interp_bilinear(struct hrn_tape *t, struct hrn_tensor *x, int64_t oh,
+                                       int64_t ow, int align_corners);
+
+enum hrn_pad_mode { HRN_PAD_ZERO = 0, HRN_PAD_REFLECT };
+/* F.pad(x, (left, right, top, bottom)) with zeros, or nn.ReflectionPad2d (each pad smaller than
+ * the dimension). */
+struct hrn_tensor *hrn_pad2d(struct hrn_tape *t, struct hrn_tensor *x, int left, int right,
+                             int top, int bottom, enum hrn_pad_mode mode);
+
+/* nn.Dropout(p): in training, zero each element with probability p and scale the others by
+ * 1/(1-p), with a mask drawn from hrn_rng seeded by seed (reproducible; not PyTorch's
+ * generator). Not training, or p = 0: returns x itself. */
+struct hrn_tensor *hrn_dropout(struct hrn_tape *t, struct hrn_tensor *x, float p, uint64_t seed,
+                               int training);
+
+/* nn.Linear: x (N,IN), w (OUT,IN), b (OUT) or NULL -> (N,OUT). A composition of hrn_matmul
+ * (sgemm) and hrn_add, not an op of its own. */
+struct hrn_tensor *hrn_linear(struct hrn_tape *t, struct hrn_tensor *x, struct hrn_tensor *w,
+                              struct hrn_tensor *b);
+
+/* Free the cached oneDNN primitives, engine and buffers (at exit, or for leak checkers). Layers
+ * used afterwards recreate them. */
+void hrn_layers_release(void);
 
 /* --- parameter store ------------------------------------------------------------------------- */
 

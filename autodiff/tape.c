@@ -49,6 +49,18 @@ const struct hrn_op_info hrn_op_table[HRN_OP_COUNT] = {
     [HRN_OP_CROSS] = {"cross", 2, 0, hrn__cross_fwd, hrn__cross_bwd},
     [HRN_OP_NORMALIZE] = {"normalize", 1, 0, hrn__normalize_fwd, hrn__normalize_bwd},
     [HRN_OP_EULER_ROT] = {"euler_rot", 1, 0, hrn__euler_rot_fwd, hrn__euler_rot_bwd},
+    [HRN_OP_CONV2D] = {"conv2d", -1, 0, hrn__conv2d_fwd, hrn__conv2d_bwd},
+    [HRN_OP_CONV_TRANSPOSE2D] = {"conv_transpose2d", -1, 0, hrn__conv_transpose2d_fwd,
+                                 hrn__conv_transpose2d_bwd},
+    [HRN_OP_BATCH_NORM] = {"batch_norm", -1, 0, hrn__batch_norm_fwd, hrn__batch_norm_bwd},
+    [HRN_OP_INSTANCE_NORM] = {"instance_norm", -1, 0, hrn__instance_norm_fwd,
+                              hrn__instance_norm_bwd},
+    [HRN_OP_MAX_POOL2D] = {"max_pool2d", 1, 0, hrn__max_pool2d_fwd, hrn__max_pool2d_bwd},
+    [HRN_OP_AVG_POOL2D] = {"avg_pool2d", 1, 0, hrn__avg_pool2d_fwd, hrn__avg_pool2d_bwd},
+    [HRN_OP_RESIZE_BILINEAR] = {"resize_bilinear", 1, 0, hrn__resize_bilinear_fwd,
+                                hrn__resize_bilinear_bwd},
+    [HRN_OP_PAD2D] = {"pad2d", 1, 0, hrn__pad2d_fwd, hrn__pad2d_bwd},
+    [HRN_OP_DROPOUT] = {"dropout", 1, 0, hrn__dropout_fwd, hrn__dropout_bwd},
     [HRN_OP_CUSTOM] = {"custom", -1, 0, hrn__custom_fwd, hrn__custom_bwd},
 };
 #undef U
