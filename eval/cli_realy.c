@@ -41,11 +41,14 @@ static const char *REGIONS[4] = {"nose", "mouth", "forehead", "cheek"};
 
 int hrn__run_realy(int argc, char **argv, struct hrn__cli *c) {
     const char *kpdir = NULL, *scandir_ = NULL, *scale = NULL, *tmpl = NULL, *tmpl_kp = NULL,
-               *pred = NULL;
+               *pred = NULL, *mask_path = NULL;
+    int save_meshes = 0;
     static const struct option opts[] = {
         {"keypoints", required_argument, 0, 'k'}, {"scan-region", required_argument, 0, 'r'},
         {"scale", required_argument, 0, 's'},     {"template", required_argument, 0, 't'},
         {"template-kp", required_argument, 0, 'b'}, {"pred", required_argument, 0, 'p'},
+        {"template-mask", required_argument, 0, 'm'}, {"template_mask", required_argument, 0, 'm'},
+        {"save-meshes", no_argument, 0, 'S'},
         {0, 0, 0, 0}};
     int ch;
     optind = 1;
@@ -57,6 +60,8 @@ int hrn__run_realy(int argc, char **argv, struct hrn__cli *c) {
         case 't': tmpl = optarg; break;
         case 'b': tmpl_kp = optarg; break;
         case 'p': pred = optarg; break;
+        case 'm': mask_path = optarg; break;
+        case 'S': save_meshes = 1; break;
         default: return 2;
         }
     }
@@ -68,7 +73,9 @@ int hrn__run_realy(int argc, char **argv, struct hrn__cli *c) {
     enum hrn_status st = HRN_OK;
     struct hrn_emesh tm = {0};
     struct hrn_realy_kpdef kd = {0};
-    double *ms = NULL;
+    double *ms = NULL, *maskv = NULL;
+    uint8_t *mask = NULL;
+    int64_t nmask = 0;
     int64_t nms = 0;
     char **files = NULL;
     int nfiles = 0, nsorted = 0;
@@ -82,6 +89,27 @@ int hrn__run_realy(int argc, char **argv, struct hrn__cli *c) {
     kd.nf = tm.nf;
     HRN_TRY(hrn_realy_kpdef_read(tmpl_kp, &kd));
     HRN_TRY(hrn_eval_read_numbers(scale, &ms, &nms));
+    if (mask_path) { /* np.loadtxt(delimiter=","): one 0/1 per template vertex */
+        HRN_TRY(hrn_eval_read_numbers(mask_path, &maskv, &nmask));
+        if (nmask != tm.nv) {
+            st = hrn_error_set(HRN_ERR_FORMAT, "%s: %lld values, the template %s has %lld vertices",
+                               mask_path, (long long)nmask, tmpl, (long long)tm.nv);
+            goto fail;
+        }
+        mask = malloc((size_t)(nmask > 0 ? nmask : 1));
+        if (!mask) {
+            st = hrn_error_set(HRN_ERR_NOMEM, "%s: out of memory", mask_path);
+            goto fail;
+        }
+        for (int64_t i = 0; i < nmask; i++) {
+            if (maskv[i] != 0 && maskv[i] != 1) {
+                st = hrn_error_set(HRN_ERR_FORMAT, "%s: value %lld is %g, expected 0 or 1",
+                                   mask_path, (long long)i + 1, maskv[i]);
+                goto fail;
+            }
+            mask[i] = maskv[i] != 0;
+        }
+    }
     HRN_TRY(hrn__list_dir(pred, ".obj", &files, &nfiles));
     sorted = calloc((size_t)(nfiles > 0 ? nfiles : 1), sizeof *sorted);
     for (int k = 0; k < 4; k++) vals[k] = malloc((size_t)(nfiles > 0 ? nfiles : 1) * sizeof(double));
@@ -146,7 +174,20 @@ int hrn__run_realy(int argc, char **argv, struct hrn__cli *c) {
             if ((ist = hrn__read_checked(path, &gt.region[k], 0)) != HRN_OK) goto item_done;
         }
         gt.metrical_scale = ms[sid - 1];
-        ist = hrn_realy_eval(&p, &gt, &kd, &r);
+        {
+            struct hrn_realy_meshes mo;
+            ist = hrn_realy_eval_ex(&p, &gt, &kd, mask, &r, save_meshes ? &mo : NULL);
+            if (ist == HRN_OK && save_meshes) {
+                /* main.py: <save>/region_align_save/<name>/{at_*,deform_*,error_*}.obj */
+                snprintf(path, sizeof path, "%s/region_align_save", c->out);
+                ist = hrn__mkdir_p(path);
+                if (ist == HRN_OK) {
+                    snprintf(path, sizeof path, "%s/region_align_save/%s", c->out, name);
+                    ist = hrn_realy_write_meshes(path, &mo, gt.metrical_scale);
+                }
+                hrn_realy_meshes_free(&mo);
+            }
+        }
     item_done:
         hrn_emesh_free(&p);
         for (int k = 0; k < 4; k++) hrn_emesh_free(&gt.region[k]);
@@ -219,6 +260,8 @@ fail:
     if (st != HRN_OK) fprintf(stderr, "hrn-eval realy: %s\n", hrn_error_msg());
     hrn_emesh_free(&tm);
     free(ms);
+    free(maskv);
+    free(mask);
     if (files) hrn__free_names(files, nfiles);
     free(sorted);
     for (int k = 0; k < 4; k++) free(vals[k]);

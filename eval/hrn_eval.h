@@ -228,7 +228,15 @@ struct hrn_fs_item {
     double K[9];           /* lab: intrinsics */
     double Rt[12];         /* lab: extrinsics (3x4 row-major) */
     int quantize24;        /* lab: emulate the 24-bit depth buffer (A.4) */
-    int cull_back;         /* rasteriser face culling (default 1) */
+    int cull_back;         /* 1 = drop back faces, as the official renderer does; set it: a
+                            * zero-initialised item does not cull. Why 1: FaceScape's renderer.py
+                            * builds pyrender.Mesh.from_trimesh(mesh) with no material, i.e.
+                            * pyrender's default single-sided material (doubleSided = False), and
+                            * renders without RenderFlags.SKIP_CULL_FACES; pyrender then enables
+                            * GL_CULL_FACE with glCullFace(GL_BACK) (also in its depth-only pass).
+                            * The A.4 statement that our pixel-centre rasteriser reproduces
+                            * pyrender's masks exactly was verified with this setting. hrn-eval
+                            * facescape --no-cull turns it off. */
 };
 
 struct hrn_fs_result {
@@ -287,6 +295,35 @@ struct hrn_realy_result {
 /* Whole per-subject pipeline B.2-B.4. pred: the prediction with the template's topology. */
 enum hrn_status hrn_realy_eval(const struct hrn_emesh *pred, const struct hrn_realy_gt *gt,
                                const struct hrn_realy_kpdef *kd, struct hrn_realy_result *r);
+/* What the official main.py writes per subject under <save>/region_align_save/<name>/ (B.5):
+ * at_global.obj (gICP vertices), at_<region>.obj (rICP vertices; both with the masked prediction
+ * faces), deform_<region>.obj (the NICP-deformed processed scan region) and error_<region>.obj (the
+ * processed scan region coloured by its per-vertex error). */
+struct hrn_realy_meshes {
+    int64_t nv;                                /* prediction vertices */
+    double *gicp_v;                            /* (nv,3) */
+    double *ricp_v[HRN_REALY_N_REGIONS];       /* (nv,3) per region */
+    int32_t *faces;                            /* (nf,3) prediction faces kept by the mask */
+    int64_t nf;
+    struct hrn_emesh scan[HRN_REALY_N_REGIONS]; /* G: the processed scan region (B.4) */
+    double *deformed[HRN_REALY_N_REGIONS];     /* (scan[k].nv,3) NICP result */
+    double *err[HRN_REALY_N_REGIONS];          /* (scan[k].nv) |C1_i - G_i|, REALY units */
+};
+void hrn_realy_meshes_free(struct hrn_realy_meshes *m); /* NULL-safe */
+/* hrn_realy_eval with REALY's --template_mask: vertex_mask (pred->nv) 0/1 or NULL; a face is kept
+ * when its three vertices are 1, and only B.4's mesh Pd uses the kept faces (rICP uses all, B.3).
+ * out (may be NULL) receives the meshes above; free with hrn_realy_meshes_free. */
+enum hrn_status hrn_realy_eval_ex(const struct hrn_emesh *pred, const struct hrn_realy_gt *gt,
+                                  const struct hrn_realy_kpdef *kd, const uint8_t *vertex_mask,
+                                  struct hrn_realy_result *r, struct hrn_realy_meshes *out);
+/* Write the meshes as main.py names them into dir (created): at_global.obj, at_<region>.obj
+ * (io_obj.write: "v %f %f %f", 1-based "f"), deform_<region>.obj and error_<region>.obj (trimesh
+ * export: 8 decimals; error_ adds per-vertex colours r g b in [0,1]: e = min(err/0.5, 1) in REALY
+ * units, colour = jet(int(255 e)/255), a piecewise-linear jet that approximates OpenCV's 8-bit
+ * COLORMAP_JET table), and error_<region>.txt (ours: the per-vertex error in mm, err *
+ * metrical_scale, "%.9g" per line). Each file is written atomically. */
+enum hrn_status hrn_realy_write_meshes(const char *dir, const struct hrn_realy_meshes *m,
+                                       double metrical_scale);
 /* Pieces: gICP (B.2) in place; rICP of one region (B.3) in place; returns fits in *n_fits. */
 enum hrn_status hrn_realy_gicp(struct hrn_emesh *pred, const struct hrn_realy_kpdef *kd,
                                const double *gt_kp);

@@ -7,11 +7,13 @@
  * C1 of the deformed scan, and NMSE = mean |C1_i - G_i| against the original scan positions. */
 #include "hrn_eval.h"
 
+#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* --- keypoint sets (keypoints_region_map) ------------------------------------------------------- */
 
@@ -191,9 +193,14 @@ fail:
 
 /* --- B.4 bidirectional evaluation ------------------------------------------------------------------- */
 
-static enum hrn_status bidirectional(const double *vr, const struct hrn_emesh *pred,
+/* Pd = (vr, f): the rICP vertices with the (masked) prediction faces. With keep != 0 the processed
+ * scan, its deformation and the per-vertex errors are handed to the caller (*g_out, *def_out,
+ * *err_out; malloc'd). */
+static enum hrn_status bidirectional(const double *vr, int64_t nv, const int32_t *f, int64_t nf,
                                      const struct hrn_emesh *scan_raw, const double *kp_pred,
-                                     const double *kp_gt, int n_kp, double *nmse, int *solves) {
+                                     const double *kp_gt, int n_kp, double *nmse, int *solves,
+                                     int keep, struct hrn_emesh *g_out, double **def_out,
+                                     double **err_out) {
     enum hrn_status st = HRN_OK;
     struct hrn_emesh g = {0};
     struct hrn_bvh b = {0};
@@ -208,7 +215,7 @@ static enum hrn_status bidirectional(const double *vr, const struct hrn_emesh *p
         st = hrn_error_set(HRN_ERR_NOMEM, "REALY: out of memory");
         goto fail;
     }
-    HRN_TRY(hrn_bvh_build(&b, vr, pred->nv, pred->f, pred->nf));
+    HRN_TRY(hrn_bvh_build(&b, vr, nv, f, nf));
     hrn_bvh_closest_many(&b, g.v, g.nv, c0, NULL, NULL);
     if (n_kp > 0) {
         HRN_TRY(hrn_kdtree_build(&kd, g.v, g.nv));
@@ -222,9 +229,18 @@ static enum hrn_status bidirectional(const double *vr, const struct hrn_emesh *p
     for (int64_t i = 0; i < g.nv; i++) {
         double dx = c1[3 * i] - g.v[3 * i], dy = c1[3 * i + 1] - g.v[3 * i + 1],
                dz = c1[3 * i + 2] - g.v[3 * i + 2];
-        sum += sqrt(dx * dx + dy * dy + dz * dz);
+        c1[i] = sqrt(dx * dx + dy * dy + dz * dz); /* in place: row i is read before written */
+        sum += c1[i];
     }
     *nmse = sum / (double)g.nv;
+    if (keep) { /* hand over the processed scan, the deformed scan and the per-vertex errors */
+        *g_out = g;
+        memset(&g, 0, sizeof g);
+        *def_out = def;
+        def = NULL;
+        *err_out = c1;
+        c1 = NULL;
+    }
 fail:
     hrn_kdtree_free(&kd);
     hrn_bvh_free(&b);
@@ -237,21 +253,71 @@ fail:
 
 static const char *REGION_NAME[HRN_REALY_N_REGIONS] = {"nose", "mouth", "forehead", "cheek"};
 
+void hrn_realy_meshes_free(struct hrn_realy_meshes *m) {
+    if (!m) return;
+    free(m->gicp_v);
+    free(m->faces);
+    for (int k = 0; k < HRN_REALY_N_REGIONS; k++) {
+        free(m->ricp_v[k]);
+        hrn_emesh_free(&m->scan[k]);
+        free(m->deformed[k]);
+        free(m->err[k]);
+    }
+    memset(m, 0, sizeof *m);
+}
+
 enum hrn_status hrn_realy_eval(const struct hrn_emesh *pred, const struct hrn_realy_gt *gt,
                                const struct hrn_realy_kpdef *kd, struct hrn_realy_result *r) {
+    return hrn_realy_eval_ex(pred, gt, kd, NULL, r, NULL);
+}
+
+enum hrn_status hrn_realy_eval_ex(const struct hrn_emesh *pred, const struct hrn_realy_gt *gt,
+                                  const struct hrn_realy_kpdef *kd, const uint8_t *vertex_mask,
+                                  struct hrn_realy_result *r, struct hrn_realy_meshes *out) {
     enum hrn_status st = HRN_OK;
     struct hrn_emesh gl = {0};
     double *vr = NULL;
+    int32_t *mf = NULL;
     memset(r, 0, sizeof *r);
+    if (out) memset(out, 0, sizeof *out);
     for (int k = 0; k < HRN_REALY_N_REGIONS; k++) r->nmse[k] = r->err_mm[k] = (double)NAN;
+    /* --template_mask (B.3): a face survives when all three of its vertices are 1; only B.4's Pd
+     * (and the exported meshes) use these faces, rICP uses all of them */
+    int64_t nmf = pred->nf;
+    mf = malloc((size_t)(pred->nf > 0 ? pred->nf : 1) * 3 * sizeof(int32_t));
+    if (!mf) return hrn_error_set(HRN_ERR_NOMEM, "REALY: out of memory");
+    if (vertex_mask) {
+        nmf = 0;
+        for (int64_t k = 0; k < pred->nf; k++) {
+            const int32_t *t = pred->f + 3 * k;
+            if (vertex_mask[t[0]] && vertex_mask[t[1]] && vertex_mask[t[2]])
+                memcpy(mf + 3 * nmf++, t, 3 * sizeof(int32_t));
+        }
+        if (nmf == 0) {
+            st = hrn_error_set(HRN_ERR_INVALID, "REALY: the template mask keeps no triangle");
+            goto fail;
+        }
+    } else {
+        memcpy(mf, pred->f, (size_t)pred->nf * 3 * sizeof(int32_t));
+    }
     HRN_TRY(hrn_emesh_copy(&gl, pred));
     HRN_TRY(hrn_realy_gicp(&gl, kd, gt->kp));
     double kp[3 * HRN_REALY_N_KP], kp_p[3 * HRN_REALY_N_KP], kp_g[3 * HRN_REALY_N_KP];
     hrn_realy_keypoints(kd, gl.v, kp); /* once, from the gICP result */
-    vr = malloc((size_t)pred->nv * 3 * sizeof(double));
+    size_t vbytes = (size_t)pred->nv * 3 * sizeof(double);
+    vr = malloc(vbytes);
     if (!vr) {
         st = hrn_error_set(HRN_ERR_NOMEM, "REALY: out of memory");
         goto fail;
+    }
+    if (out) {
+        out->gicp_v = malloc(vbytes);
+        if (!out->gicp_v) {
+            st = hrn_error_set(HRN_ERR_NOMEM, "REALY: out of memory");
+            goto fail;
+        }
+        memcpy(out->gicp_v, gl.v, vbytes);
+        out->nv = pred->nv;
     }
     /* rICP keypoint sets per region: nose -> nose_part; evaluation sets: nose -> nose */
     static const int ricp_set[HRN_REALY_N_REGIONS] = {4, 2, 1, 5};
@@ -262,7 +328,7 @@ enum hrn_status hrn_realy_eval(const struct hrn_emesh *pred, const struct hrn_re
         int n = hrn_realy_kpset(ricp_set[reg], &idx);
         gather(kp, idx, n, kp_p);
         gather(gt->kp, idx, n, kp_g);
-        memcpy(vr, gl.v, (size_t)pred->nv * 3 * sizeof(double)); /* each from the gICP result */
+        memcpy(vr, gl.v, vbytes); /* each from the gICP result */
         st = hrn_realy_ricp(vr, pred->nv, pred->f, pred->nf, scan, kp_p, kp_g, n,
                             reg == HRN_REALY_CHEEK, &r->ricp_fits[reg]);
         if (st != HRN_OK) {
@@ -277,17 +343,96 @@ enum hrn_status hrn_realy_eval(const struct hrn_emesh *pred, const struct hrn_re
             gather(kpr, idx, ne, kp_p);
             gather(gt->kp, idx, ne, kp_g);
         }
-        st = bidirectional(vr, pred, scan, kp_p, kp_g, ne, &r->nmse[reg], &r->nicp_solves[reg]);
+        st = bidirectional(vr, pred->nv, mf, nmf, scan, kp_p, kp_g, ne, &r->nmse[reg],
+                           &r->nicp_solves[reg], out != NULL, out ? &out->scan[reg] : NULL,
+                           out ? &out->deformed[reg] : NULL, out ? &out->err[reg] : NULL);
         if (st != HRN_OK) {
             hrn_error_prefix(st, "region %s", REGION_NAME[reg]);
             goto fail;
         }
         r->err_mm[reg] = r->nmse[reg] * gt->metrical_scale;
+        if (out) {
+            out->ricp_v[reg] = malloc(vbytes);
+            if (!out->ricp_v[reg]) {
+                st = hrn_error_set(HRN_ERR_NOMEM, "REALY: out of memory");
+                goto fail;
+            }
+            memcpy(out->ricp_v[reg], vr, vbytes);
+        }
+    }
+    if (out) {
+        out->faces = mf;
+        out->nf = nmf;
+        mf = NULL;
     }
 fail:
+    if (st != HRN_OK && out) hrn_realy_meshes_free(out);
     hrn_emesh_free(&gl);
     free(vr);
+    free(mf);
     return st;
+}
+
+/* --- exported meshes (B.5): what main.py writes under region_align_save/<name>/ ------------- */
+
+/* Piecewise-linear jet on [0,1] (blue -> cyan -> yellow -> red). main.py takes OpenCV's BGR LUT
+ * reversed in index order and uses it as RGB; jet's blue(1-x) = red(x), so that is jet itself. */
+static void jet(double x, double rgb[3]) {
+    double c[3] = {1.5 - fabs(4 * x - 3), 1.5 - fabs(4 * x - 2), 1.5 - fabs(4 * x - 1)};
+    for (int k = 0; k < 3; k++) rgb[k] = round(255 * fmin(1, fmax(0, c[k]))) / 255;
+}
+
+static enum hrn_status write_obj(const char *path, const double *v, int64_t nv, const int32_t *f,
+                                 int64_t nf, const char *vfmt, const double *err) {
+    struct hrn_eval_sbuf b = {0};
+    char fmt[64];
+    for (int64_t i = 0; i < nv; i++) {
+        snprintf(fmt, sizeof fmt, "v %s %s %s", vfmt, vfmt, vfmt);
+        hrn_eval_sbuf_printf(&b, fmt, v[3 * i], v[3 * i + 1], v[3 * i + 2]);
+        if (err) {
+            double e = fmin(err[i] / 0.5, 1.0), rgb[3];
+            jet((double)(int)(e * 255) / 255, rgb);
+            hrn_eval_sbuf_printf(&b, " %.8f %.8f %.8f", rgb[0], rgb[1], rgb[2]);
+        }
+        hrn_eval_sbuf_printf(&b, "\n");
+    }
+    for (int64_t k = 0; k < nf; k++)
+        hrn_eval_sbuf_printf(&b, "f %d %d %d\n", f[3 * k] + 1, f[3 * k + 1] + 1, f[3 * k + 2] + 1);
+    enum hrn_status st = b.oom ? hrn_error_set(HRN_ERR_NOMEM, "%s: out of memory", path)
+                               : hrn_eval_write_atomic(path, b.s ? b.s : "", b.len);
+    hrn_eval_sbuf_free(&b);
+    return st;
+}
+
+enum hrn_status hrn_realy_write_meshes(const char *dir, const struct hrn_realy_meshes *m,
+                                       double metrical_scale) {
+    char path[4200];
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return hrn_error_set(HRN_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno));
+    enum hrn_status st;
+    snprintf(path, sizeof path, "%s/at_global.obj", dir);
+    if ((st = write_obj(path, m->gicp_v, m->nv, m->faces, m->nf, "%f", NULL)) != HRN_OK) return st;
+    for (int k = 0; k < HRN_REALY_N_REGIONS; k++) {
+        const struct hrn_emesh *g = &m->scan[k];
+        snprintf(path, sizeof path, "%s/at_%s.obj", dir, REGION_NAME[k]);
+        if ((st = write_obj(path, m->ricp_v[k], m->nv, m->faces, m->nf, "%f", NULL)) != HRN_OK)
+            return st;
+        snprintf(path, sizeof path, "%s/deform_%s.obj", dir, REGION_NAME[k]);
+        if ((st = write_obj(path, m->deformed[k], g->nv, g->f, g->nf, "%.8f", NULL)) != HRN_OK)
+            return st;
+        snprintf(path, sizeof path, "%s/error_%s.obj", dir, REGION_NAME[k]);
+        if ((st = write_obj(path, g->v, g->nv, g->f, g->nf, "%.8f", m->err[k])) != HRN_OK)
+            return st;
+        struct hrn_eval_sbuf b = {0};
+        for (int64_t i = 0; i < g->nv; i++)
+            hrn_eval_sbuf_printf(&b, "%.9g\n", m->err[k][i] * metrical_scale);
+        snprintf(path, sizeof path, "%s/error_%s.txt", dir, REGION_NAME[k]);
+        st = b.oom ? hrn_error_set(HRN_ERR_NOMEM, "%s: out of memory", path)
+                   : hrn_eval_write_atomic(path, b.s ? b.s : "", b.len);
+        hrn_eval_sbuf_free(&b);
+        if (st != HRN_OK) return st;
+    }
+    return HRN_OK;
 }
 
 /* --- Python float formatting (B.5) --------------------------------------------------------------- */

@@ -1,6 +1,7 @@
 /* test_eval_realy.c: the REALY pipeline (spec B) on a synthetic height-field "face": a similarity-
  * moved copy of the GT gives zero error in all four regions; a bump inside the nose patch raises
- * the nose error only; metrical scaling, Python's str()[:9] and the keypoint file reader. */
+ * the nose error only; metrical scaling, Python's str()[:9] and the keypoint file reader;
+ * --template_mask (B.4 only, not rICP) and the exported meshes / error maps (B.5). */
 #include "hrn_eval.h"
 #include "hrn_test.h"
 
@@ -171,10 +172,110 @@ static void test_kpdef_file(void) {
     CHECK_ERR_HAS("85");
 }
 
+static int count_lines(const char *path, const char *prefix) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    char line[512];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) n += strncmp(line, prefix, strlen(prefix)) == 0;
+    fclose(f);
+    return n;
+}
+
+/* The template mask removes faces from B.4's Pd only: a mask of all ones changes nothing; a mask
+ * that keeps the four patches (cells + a 1-cell margin) leaves the moved copy at zero error; a mask
+ * that drops the nose patch makes the nose error large while the rICP fits stay those of the
+ * unmasked run. The exported meshes: face counts, per-vertex errors (mean = NMSE). */
+static void test_realy_mask_and_export(void) {
+    struct hrn_emesh g = {0}, p = {0};
+    make_face(&g);
+    struct hrn_realy_kpdef kd;
+    make_kpdef(&kd, &g);
+    struct hrn_realy_gt gt = {0};
+    make_gt(&gt, &g, &kd);
+    gt.metrical_scale = 2;
+    CHECK_OK(hrn_emesh_copy(&p, &g));
+    double R[9], rv[3] = {0.1, 0.2, -0.1}, t[3] = {1, 2, 3};
+    hrn_eval_rodrigues(rv, R);
+    hrn_eval_transform(p.v, p.nv, 3, R, t);
+    struct hrn_realy_result r0, r1, r2;
+    CHECK_OK(hrn_realy_eval(&p, &gt, &kd, &r0));
+    uint8_t *mask = malloc((size_t)g.nv);
+    memset(mask, 1, (size_t)g.nv);
+    CHECK_OK(hrn_realy_eval_ex(&p, &gt, &kd, mask, &r1, NULL));
+    for (int k = 0; k < 4; k++)
+        CHECK(r1.nmse[k] == r0.nmse[k] && r1.ricp_fits[k] == r0.ricp_fits[k]);
+    /* keep the patches with a margin */
+    memset(mask, 0, (size_t)g.nv);
+    for (int reg = 0; reg < 4; reg++)
+        for (int j = PATCH[reg].j0 - 1; j <= PATCH[reg].j1 + 1; j++)
+            for (int i = PATCH[reg].i0 - 1; i <= PATCH[reg].i1 + 1; i++) mask[j * NX + i] = 1;
+    struct hrn_realy_meshes mo;
+    CHECK_OK(hrn_realy_eval_ex(&p, &gt, &kd, mask, &r1, &mo));
+    int64_t want_nf = 0;
+    for (int64_t k = 0; k < g.nf; k++)
+        want_nf += mask[g.f[3 * k]] && mask[g.f[3 * k + 1]] && mask[g.f[3 * k + 2]];
+    CHECK(mo.nf == want_nf && want_nf < g.nf && want_nf > 0);
+    for (int k = 0; k < 4; k++) {
+        CHECK_MSG(r1.err_mm[k] < 1e-5, "masked region %d error %g", k, r1.err_mm[k]);
+        CHECK(r1.ricp_fits[k] == r0.ricp_fits[k]);
+        double m = hrn_eval_mean(mo.err[k], mo.scan[k].nv);
+        CHECK_NEAR(m, r1.nmse[k], 1e-12, 1e-9);
+    }
+    const char *dir = hrn_test_tmpdir("eval_realy_export");
+    char sub[600], path[700];
+    snprintf(sub, sizeof sub, "%s/1_01", dir);
+    CHECK_OK(hrn_realy_write_meshes(sub, &mo, gt.metrical_scale));
+    snprintf(path, sizeof path, "%s/at_global.obj", sub);
+    CHECK(count_lines(path, "v ") == g.nv && count_lines(path, "f ") == want_nf);
+    static const char *reg[4] = {"nose", "mouth", "forehead", "cheek"};
+    for (int k = 0; k < 4; k++) {
+        snprintf(path, sizeof path, "%s/at_%s.obj", sub, reg[k]);
+        CHECK(count_lines(path, "f ") == want_nf);
+        snprintf(path, sizeof path, "%s/deform_%s.obj", sub, reg[k]);
+        CHECK(count_lines(path, "v ") == mo.scan[k].nv && count_lines(path, "f ") == mo.scan[k].nf);
+        snprintf(path, sizeof path, "%s/error_%s.obj", sub, reg[k]);
+        CHECK(count_lines(path, "v ") == mo.scan[k].nv);
+        snprintf(path, sizeof path, "%s/error_%s.txt", sub, reg[k]);
+        double *e = NULL;
+        int64_t ne = 0;
+        CHECK_OK(hrn_eval_read_numbers(path, &e, &ne));
+        CHECK(ne == mo.scan[k].nv);
+        double mx = 0;
+        for (int64_t i = 0; i < ne; i++) mx = fmax(mx, fabs(e[i] - 2 * mo.err[k][i]));
+        CHECK(mx < 1e-8 * (1 + r1.err_mm[k]));
+        free(e);
+    }
+    /* error colours: zero error is jet(0) = dark blue (0, 0, 0.5) */
+    snprintf(path, sizeof path, "%s/error_nose.obj", sub);
+    FILE *f = fopen(path, "r");
+    double x, y, z, cr = -1, cg = -1, cb = -1;
+    CHECK(f && fscanf(f, "v %lf %lf %lf %lf %lf %lf", &x, &y, &z, &cr, &cg, &cb) == 6);
+    if (f) fclose(f);
+    CHECK(cr == 0 && cg == 0 && fabs(cb - 128.0 / 255) < 1e-8);
+    hrn_realy_meshes_free(&mo);
+    /* drop the nose patch's faces: B.4 sees a hole, rICP does not */
+    memset(mask, 1, (size_t)g.nv);
+    for (int j = PATCH[0].j0 + 2; j <= PATCH[0].j1 - 2; j++)
+        for (int i = PATCH[0].i0 + 2; i <= PATCH[0].i1 - 2; i++) mask[j * NX + i] = 0;
+    CHECK_OK(hrn_realy_eval_ex(&p, &gt, &kd, mask, &r2, NULL));
+    CHECK_MSG(r2.err_mm[HRN_REALY_NOSE] > 0.01, "nose with a hole: %g", r2.err_mm[HRN_REALY_NOSE]);
+    for (int k = 0; k < 4; k++) CHECK(r2.ricp_fits[k] == r0.ricp_fits[k]);
+    for (int k = 1; k < 4; k++) CHECK_MSG(r2.err_mm[k] < 1e-5, "region %d %g", k, r2.err_mm[k]);
+    memset(mask, 0, (size_t)g.nv);
+    CHECK_STATUS(hrn_realy_eval_ex(&p, &gt, &kd, mask, &r2, NULL), HRN_ERR_INVALID);
+    CHECK_ERR_HAS("mask keeps no triangle");
+    free(mask);
+    free_gt(&gt);
+    hrn_emesh_free(&g);
+    hrn_emesh_free(&p);
+}
+
 int main(void) {
     RUN(test_py_str9);
     RUN(test_kpdef_file);
     RUN(test_realy_moved_copy);
     RUN(test_realy_nose_bump);
+    RUN(test_realy_mask_and_export);
     return hrn_test_finish();
 }
