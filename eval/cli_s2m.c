@@ -344,7 +344,8 @@ int hrn__run_scan2mesh(int argc, char **argv, struct hrn__cli *c, int now) {
     HRN_TRY(hrn__write_sbuf(path, &csv));
     hrn_eval_sbuf_printf(&json, "{\"protocol\": \"%s\", \"method\": ", pname);
     hrn__json_str(&json, method);
-    hrn_eval_sbuf_printf(&json, ", \"crop_factor\": %g, \"crop_radius_mm\": %g, \"refine\": \"%s\", "
+    hrn_eval_sbuf_printf(&json, ", \"crop_factor\": %g, \"crop_radius_mm\": %g, "
+                         "\"refine\": \"%s\", "
                          "\"metrical\": %s, \"clean_mesh\": %s, \"pool\": \"%s\", \"evaluated\": "
                          "%d, \"skipped\": %d, \"missing\": %d, \"vertices\": %lld, \"median_mm\": ",
                          factor, radius,
@@ -363,7 +364,8 @@ int hrn__run_scan2mesh(int argc, char **argv, struct hrn__cli *c, int now) {
         int first = 1;
         for (int k = 0; k < HRN_NOW_N_CHALLENGES; k++) {
             if (want_ch >= 0 && k != want_ch) continue;
-            hrn_eval_sbuf_printf(&json, "%s\"%s\": ", first ? "" : ", ", hrn_now_challenge_name(k));
+            hrn_eval_sbuf_printf(&json, "%s\"%s\": ", first ? "" : ", ",
+                                 hrn_now_challenge_name(k));
             stats_json(&json, &chp[k]);
             first = 0;
         }

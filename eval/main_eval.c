@@ -69,6 +69,8 @@ static void fs_group_line(struct hrn_eval_sbuf *b, const char *label, const doub
 int hrn__run_facescape(int argc, char **argv, struct hrn__cli *c) {
     const char *set = NULL, *data = NULL, *predef = NULL, *pred = NULL, *loader = "deep3df";
     const char *crop_json = NULL;
+    /* back-face culling on by default: pyrender's default material is single-sided and FaceScape
+     * passes no SKIP_CULL_FACES flag, so GL culls back faces (see hrn_fs_item.cull_back) */
     int quantize = 0, cull = 1;
     static const struct option opts[] = {
         {"set", required_argument, 0, 's'},     {"data", required_argument, 0, 'd'},
@@ -333,12 +335,38 @@ static void usage(FILE *f) {
         "   DIR of --data holds wild_gt_mesh/%%03d.obj, lab_gt_mesh/%%02d.obj, lab_cam/<name>.json;\n"
         "   --predef is benchmark/code/predef (*.npy); predictions <pred>/<name>{_hrn_mid_mesh.obj,\n"
         "   .obj,.ply}; --crop-json maps <name> to HRN's trans_params [w0,h0,s,t0,t1]\n"
+        "   --no-cull: rasterise back faces too (default: culled, as pyrender's single-sided\n"
+        "   default material in FaceScape's renderer.py)\n"
         "realy: --keypoints DIR --scan-region DIR --scale metrical_scale.txt --template T.obj\n"
-        "       --template-kp T.txt --pred DIR\n"
+        "       --template-kp T.txt --pred DIR [--template-mask FILE] [--save-meshes]\n"
+        "   writes <out>/REALY_error.txt, realy_<method>.{csv,json}; --template-mask (alias\n"
+        "   --template_mask): one 0/1 per template vertex (comma or space separated); a face is\n"
+        "   kept when its 3 vertices are 1, only for the bidirectional step (B.4), not rICP;\n"
+        "   --save-meshes: <out>/region_align_save/<name>/{at_global,at_<region>,deform_<region>,\n"
+        "   error_<region>}.obj as REALY's main.py, plus error_<region>.txt (per-vertex mm)\n"
         "multiview|now: --list FILE (lines: gt_scan gt_lmk7 pred_mesh pred_lmk7)\n"
         "       [--crop-factor F (multiview 1.2, now 1.4; 0 = no crop)] [--crop-radius MM]\n"
         "       [--nose-tip-index I] [--refine none|rigid|similarity (multiview none, now\n"
-        "       similarity)] [--pool vertex|scan] [--max-iter N]\n");
+        "       similarity)] [--pool vertex|scan] [--max-iter N (100)] [--tol T (1e-10)]\n"
+        "       [--clean-mesh] [--metrical [--unit mm|cm|m (m)]]\n"
+        "now, NoW's own layout (instead of --list): --pred DIR and --dataset DIR\n"
+        "       [--image-set val|test] [--imgs-list FILE] [--gt-mesh-folder DIR]\n"
+        "       [--gt-lmk-folder DIR] [--challenge multiview_neutral|multiview_expressions|\n"
+        "       multiview_occlusions|selfie]\n"
+        "   defaults as now_evaluation: list <dataset>/imagepathsvalidation.txt (val) or\n"
+        "   imagepathstest.txt (test), lines <subject>/<challenge>/<image>.jpg; GT scan: the\n"
+        "   first <gt-mesh-folder (<dataset>/scans)>/<subject>/*.obj; GT landmarks: the first\n"
+        "   <gt-lmk-folder (<dataset>/scans_lmks_onlypp)>/<subject>/*.pp (7 points); prediction\n"
+        "   <pred>/<subject>/<challenge>/<image stem>.obj (else .ply) and .npy (else .txt) with\n"
+        "   the 7 landmarks. Missing predictions are skipped and counted.\n"
+        "   --clean-mesh: drop faces whose unit-edge cross product is exactly 0 (clean_mesh);\n"
+        "   --metrical: scale fixed to the unit factor of --unit, refine rotation+translation;\n"
+        "   the method name gets _metrical as upstream's identifier.\n"
+        "   Refinement: Levenberg-Marquardt on the point-to-surface distances (see hrn_eval.h).\n"
+        "   Outputs: now_<method>.{csv,json} (per image; per challenge and pooled median/mean/\n"
+        "   std), <method>.meanmedian (pooled median, mean), <method>_<challenge>.meanmedian,\n"
+        "   <method>_distances.npy (float64 pooled distances); with --challenge C the pooled\n"
+        "   files are <method>_C.meanmedian and <method>_distances_C.npy.\n");
 }
 
 int main(int argc, char **argv) {

@@ -34,6 +34,11 @@ static void write_emesh(const char *path, const struct hrn_emesh *e) {
     hrn_mesh_free(&m);
 }
 
+static int hrn_test_file_exists_(const char *path) {
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
 static char *slurp(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
@@ -149,9 +154,9 @@ static void test_now_layout_cli(void) {
         return;
     }
     const char *d = hrn_test_tmpdir("eval_cli_now");
-    char path[900], cmd[2400];
-    snprintf(cmd, sizeof cmd, "mkdir -p %s/ds/scans/S1 %s/ds/scans_lmks_onlypp/S1 "
-             "%s/pred/S1/multiview_neutral %s/pred/S1/selfie", d, d, d, d);
+    char path[900], cmd[4000];
+    snprintf(cmd, sizeof cmd, "rm -rf %s/ds %s/pred %s/o; mkdir -p %s/ds/scans/S1 "
+             "%s/ds/scans_lmks_onlypp/S1 %s/pred/S1/multiview_neutral %s/pred/S1/selfie", d, d, d, d, d, d, d);
     CHECK(run("%s", cmd) == 0);
     struct hrn_emesh g = {0}, q = {0};
     face(&g);
@@ -402,6 +407,28 @@ static void test_realy_cli(void) {
     CHECK(run("%s realy --keypoints %s/kp --scan-region %s/scan --scale %s/scale.txt "
               "--template %s/T.obj --template-kp %s/T.txt --pred %s/pred --out %s/out -q "
               "> %s/stdout.txt", e, d, d, d, d, d, d, d, d) == 0);
+    /* --template_mask (one 0/1 per template vertex, comma separated) and --save-meshes */
+    snprintf(path, sizeof path, "%s/mask.txt", d);
+    FILE *mf = fopen(path, "w");
+    for (int64_t i = 0; i < g.nv; i++) fprintf(mf, "%s1", i ? "," : "");
+    fclose(mf);
+    CHECK(run("%s realy --keypoints %s/kp --scan-region %s/scan --scale %s/scale.txt "
+              "--template %s/T.obj --template-kp %s/T.txt --pred %s/pred --out %s/out_m -q "
+              "--template_mask %s/mask.txt --save-meshes > /dev/null", e, d, d, d, d, d, d, d,
+              d) == 0);
+    snprintf(path, sizeof path, "%s/out_m/region_align_save/2_1/error_cheek.obj", d);
+    char *eo = slurp(path);
+    CHECK(eo && strncmp(eo, "v ", 2) == 0 && strstr(eo, "\nf "));
+    free(eo);
+    snprintf(path, sizeof path, "%s/out_m/region_align_save/2_1/at_global.obj", d);
+    CHECK(hrn_test_file_exists_(path));
+    snprintf(path, sizeof path, "%s/mask.txt", d);
+    mf = fopen(path, "w");
+    fprintf(mf, "1,0\n");
+    fclose(mf);
+    CHECK(run("%s realy --keypoints %s/kp --scan-region %s/scan --scale %s/scale.txt "
+              "--template %s/T.obj --template-kp %s/T.txt --pred %s/pred --out %s/out_m -q "
+              "--template-mask %s/mask.txt > /dev/null 2>&1", e, d, d, d, d, d, d, d, d) == 1);
     snprintf(path, sizeof path, "%s/out/REALY_error.txt", d);
     char *txt = slurp(path);
     CHECK(txt && strncmp(txt, "2_1\t\t", 5) == 0);

@@ -365,7 +365,7 @@ static void write_text(const char *path, const char *text) {
 
 static void test_now_list_and_layout(void) {
     const char *dir = hrn_test_tmpdir("eval_now_layout");
-    char path[700], cmd[1600];
+    char path[700], cmd[3200];
     snprintf(path, sizeof path, "%s/list.txt", dir);
     write_text(path, "FaMoS_180424_03335_TA/multiview_neutral/IMG_0101.jpg\r\n\n"
                      "a/b/FaMoS_1/selfie/IMG_7.JPG\n  \nS2/other/x.png\n");
@@ -385,7 +385,8 @@ static void test_now_list_and_layout(void) {
     CHECK_STATUS(hrn_now_read_list(path, &it, &n), HRN_ERR_FORMAT);
     CHECK_ERR_HAS("line 2");
     /* layout: scans/<s>/<any>.obj, scans_lmks_onlypp/<s>/<any>.pp, pred/<s>/<c>/<stem>.ply+.txt */
-    snprintf(cmd, sizeof cmd, "mkdir -p %s/scans/S1 %s/lm/S1 %s/pred/S1/selfie", dir, dir, dir);
+    snprintf(cmd, sizeof cmd, "rm -rf %s/scans %s/lm %s/pred && mkdir -p %s/scans/S1 %s/lm/S1 "
+             "%s/pred/S1/selfie", dir, dir, dir, dir, dir, dir);
     CHECK(system(cmd) == 0);
     snprintf(path, sizeof path, "%s/scans/S1/zz.obj", dir);
     write_text(path, "v 0 0 0\n");
