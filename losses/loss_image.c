@@ -1,0 +1,177 @@
+/* loss_image.c: losses on images and UV maps (B,C,H,W): photometric, masked L1 to a 3D prior,
+ * TVLoss and TVLoss_std, the displacement magnitude and the least-squares GAN losses. All are
+ * compositions of autodiff ops (each already gradient-checked); masks enter as constant leaves. */
+#include "losses_impl.h"
+
+#include <math.h>
+#include <string.h>
+
+int hrn__loss_null(const char *loss, struct hrn_tensor *const *xs, int n) {
+    for (int i = 0; i < n; i++) {
+        if (xs[i]) continue;
+        if (!hrn_error_msg()[0]) hrn_error_set(HRN_ERR_INVALID, "%s: input %d is NULL", loss, i);
+        return 1;
+    }
+    return 0;
+}
+
+struct hrn_tensor *hrn__loss_bad(const char *loss, const struct hrn_tensor *x, const char *what) {
+    char s[64];
+    hrn_error_set(HRN_ERR_INVALID, "%s: %s (got %s)", loss, what,
+                  hrn_tensor_shape_str(x, s, sizeof s));
+    return NULL;
+}
+
+struct hrn_tensor *hrn__loss_const(struct hrn_tape *t, const float *data, int ndim,
+                                   const int64_t *shape, const char *name) {
+    /* the data is only read: tape_wrap's non-const pointer is for leaves a caller may update */
+    struct hrn_tensor *c = hrn_tape_wrap(t, (float *)(uintptr_t)data, ndim, shape, name);
+    if (c) c->flags |= HRN_TENSOR_NO_GRAD_INPUT;
+    return c;
+}
+
+float *hrn__loss_floats(struct hrn_tape *t, int64_t n) {
+    return hrn_tape_alloc(t, (size_t)n * sizeof(float));
+}
+
+static int is_nchw(const struct hrn_tensor *x) { return x->ndim == 4; }
+
+/* --- photometric ----------------------------------------------------------------------------- */
+
+struct hrn_tensor *hrn_loss_photo(struct hrn_tape *t, struct hrn_tensor *a, struct hrn_tensor *b,
+                                  struct hrn_tensor *mask) {
+    static const char *L = "photo_loss";
+    if (hrn__loss_null(L, (struct hrn_tensor *[]){a, b, mask}, 3)) return NULL;
+    char sa[64], sb[64], sm[64];
+    if (!is_nchw(a) || !hrn_tensor_same_shape(a, b)) {
+        hrn_error_set(HRN_ERR_INVALID, "%s: images must both be (B,C,H,W) (got %s and %s)", L,
+                      hrn_tensor_shape_str(a, sa, sizeof sa), hrn_tensor_shape_str(b, sb, sizeof sb));
+        return NULL;
+    }
+    int64_t B = a->shape[0], H = a->shape[2], W = a->shape[3];
+    int mask_ok = (mask->ndim == 4 && mask->shape[0] == B && mask->shape[1] == 1 &&
+                   mask->shape[2] == H && mask->shape[3] == W) ||
+                  (mask->ndim == 3 && mask->shape[0] == B && mask->shape[1] == H &&
+                   mask->shape[2] == W);
+    if (!mask_ok) {
+        hrn_error_set(HRN_ERR_INVALID, "%s: mask %s does not fit images %s: expected (%lld,1,%lld,%lld) "
+                      "or (%lld,%lld,%lld)", L, hrn_tensor_shape_str(mask, sm, sizeof sm),
+                      hrn_tensor_shape_str(a, sa, sizeof sa), (long long)B, (long long)H,
+                      (long long)W, (long long)B, (long long)H, (long long)W);
+        return NULL;
+    }
+    double msum = 0;
+    for (int64_t i = 0; i < mask->numel; i++) msum += (double)mask->data[i];
+    float denom = (float)fmax(msum, 1.0);
+    struct hrn_tensor *m = hrn__loss_const(t, mask->data, 3, (int64_t[]){B, H, W}, "photo_mask");
+    /* (B,C,H,W) -> sum over C -> (B,H,W) */
+    struct hrn_tensor *d2 = hrn_sum_axis(t, hrn_square(t, hrn_sub(t, a, b)), 1);
+    struct hrn_tensor *r = hrn_sqrt(t, hrn_add_scalar(t, d2, 1e-6f));
+    return hrn_scale(t, hrn_sum_all(t, hrn_mask_mul(t, r, m)), 1.0f / denom);
+}
+
+/* --- masked L1 to a ground-truth map --------------------------------------------------------- */
+
+struct hrn_tensor *hrn_loss_map_l1(struct hrn_tape *t, struct hrn_tensor *pred,
+                                   struct hrn_tensor *gt, struct hrn_tensor *mask) {
+    static const char *L = "map_l1_loss";
+    if (hrn__loss_null(L, (struct hrn_tensor *[]){pred, gt}, 2)) return NULL;
+    char sp[64], sg[64], sm[64];
+    if (!is_nchw(pred) || !hrn_tensor_same_shape(pred, gt)) {
+        hrn_error_set(HRN_ERR_INVALID, "%s: pred and gt must both be (B,C,H,W) (got %s and %s)", L,
+                      hrn_tensor_shape_str(pred, sp, sizeof sp),
+                      hrn_tensor_shape_str(gt, sg, sizeof sg));
+        return NULL;
+    }
+    struct hrn_tensor *err = hrn_abs(t, hrn_sub(t, pred, gt));
+    if (!mask) return hrn_mean_all(t, err);
+    int64_t B = pred->shape[0], C = pred->shape[1], HW = pred->shape[2] * pred->shape[3];
+    const int64_t *s = mask->shape;
+    int same_hw = mask->ndim >= 2 && s[mask->ndim - 2] == pred->shape[2] &&
+                  s[mask->ndim - 1] == pred->shape[3];
+    int64_t mb, mc; /* the mask's batch and channel counts (1 = shared) */
+    if (same_hw && mask->ndim == 2) {
+        mb = 1, mc = 1;
+    } else if (same_hw && mask->ndim == 4 && (s[0] == B || s[0] == 1) && (s[1] == C || s[1] == 1)) {
+        mb = s[0], mc = s[1];
+    } else {
+        hrn_error_set(HRN_ERR_INVALID, "%s: mask %s does not fit maps %s: expected (B,1,H,W), "
+                      "(B,C,H,W), (1,1,H,W) or (H,W)", L, hrn_tensor_shape_str(mask, sm, sizeof sm),
+                      hrn_tensor_shape_str(pred, sp, sizeof sp));
+        return NULL;
+    }
+    /* the mask broadcast to pred's shape: a constant leaf, and the divisor is its sum */
+    float *full = hrn__loss_floats(t, pred->numel);
+    if (!full) return NULL;
+    double msum = 0;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t c = 0; c < C; c++) {
+            const float *src = mask->data + ((mb > 1 ? b : 0) * mc + (mc > 1 ? c : 0)) * HW;
+            float *dst = full + (b * C + c) * HW;
+            memcpy(dst, src, (size_t)HW * sizeof(float));
+            for (int64_t i = 0; i < HW; i++) msum += (double)src[i];
+        }
+    struct hrn_tensor *m = hrn__loss_const(t, full, 4, pred->shape, "map_mask");
+    return hrn_scale(t, hrn_sum_all(t, hrn_mask_mul(t, err, m)), 1.0f / (float)fmax(msum, 1.0));
+}
+
+/* --- smoothness ------------------------------------------------------------------------------ */
+
+/* x[:,:,1:,:] - x[:,:,:-1,:] (axis 2) or x[:,:,:,1:] - x[:,:,:,:-1] (axis 3) */
+static struct hrn_tensor *diff(struct hrn_tape *t, struct hrn_tensor *x, int axis) {
+    int64_t n = x->shape[axis] - 1;
+    return hrn_sub(t, hrn_slice(t, x, axis, 1, n), hrn_slice(t, x, axis, 0, n));
+}
+
+static int tv_shape_ok(const char *L, const struct hrn_tensor *x) {
+    if (is_nchw(x) && x->shape[2] >= 2 && x->shape[3] >= 2) return 1;
+    hrn__loss_bad(L, x, "expected (B,C,H,W) with H, W >= 2");
+    return 0;
+}
+
+struct hrn_tensor *hrn_loss_tv(struct hrn_tape *t, struct hrn_tensor *x) {
+    static const char *L = "tv_loss";
+    if (hrn__loss_null(L, &x, 1) || !tv_shape_ok(L, x)) return NULL;
+    double B = (double)x->shape[0], C = (double)x->shape[1], H = (double)x->shape[2],
+           W = (double)x->shape[3];
+    struct hrn_tensor *h = hrn_sum_all(t, hrn_square(t, diff(t, x, 2)));
+    struct hrn_tensor *w = hrn_sum_all(t, hrn_square(t, diff(t, x, 3)));
+    /* HRN: 2 (h_tv / count_h + w_tv / count_w) / B */
+    struct hrn_tensor *s = hrn_add(t, hrn_scale(t, h, (float)(1.0 / (C * (H - 1) * W))),
+                                   hrn_scale(t, w, (float)(1.0 / (C * H * (W - 1)))));
+    return hrn_scale(t, s, (float)(2.0 / B));
+}
+
+/* sum((d^2 - mean(d^2))^2) */
+static struct hrn_tensor *sq_dev(struct hrn_tape *t, struct hrn_tensor *d) {
+    struct hrn_tensor *d2 = hrn_square(t, d);
+    return hrn_sum_all(t, hrn_square(t, hrn_sub(t, d2, hrn_mean_all(t, d2))));
+}
+
+struct hrn_tensor *hrn_loss_tv_std(struct hrn_tape *t, struct hrn_tensor *x) {
+    static const char *L = "tv_std_loss";
+    if (hrn__loss_null(L, &x, 1) || !tv_shape_ok(L, x)) return NULL;
+    struct hrn_tensor *s = hrn_add(t, sq_dev(t, diff(t, x, 2)), sq_dev(t, diff(t, x, 3)));
+    return hrn_scale(t, s, (float)(2.0 / (double)x->shape[0]));
+}
+
+struct hrn_tensor *hrn_loss_abs_mean(struct hrn_tape *t, struct hrn_tensor *x) {
+    if (hrn__loss_null("abs_mean_loss", &x, 1)) return NULL;
+    return hrn_mean_all(t, hrn_abs(t, x));
+}
+
+/* --- least-squares GAN ----------------------------------------------------------------------- */
+
+struct hrn_tensor *hrn_loss_gan_ls(struct hrn_tape *t, struct hrn_tensor *pred, int target_real) {
+    if (hrn__loss_null("gan_ls_loss", &pred, 1)) return NULL;
+    struct hrn_tensor *e = target_real ? hrn_add_scalar(t, pred, -1.0f) : pred;
+    return hrn_mean_all(t, hrn_square(t, e));
+}
+
+struct hrn_tensor *hrn_loss_gan_ls_d(struct hrn_tape *t, struct hrn_tensor *pred_real,
+                                     struct hrn_tensor *pred_fake) {
+    if (hrn__loss_null("gan_ls_d_loss", (struct hrn_tensor *[]){pred_real, pred_fake}, 2))
+        return NULL;
+    return hrn_scale(t, hrn_add(t, hrn_loss_gan_ls(t, pred_real, 1),
+                                hrn_loss_gan_ls(t, pred_fake, 0)), 0.5f);
+}
