@@ -104,6 +104,36 @@ static enum hrn_status basis_fwd(struct hrn_tape *t, struct hrn_tensor *out) {
     return HRN_OK;
 }
 
+/* gc (k) += B^T g for B (n, k) row-major: one streaming pass over the basis, rows split over the
+ * threads. Each thread sums rows in blocks of 512 in float (an axpy per row that vectorises over
+ * k), then the blocks and threads in double; OpenBLAS's sgemv_t reached about half the memory
+ * bandwidth on 2 threads here. */
+static void gemv_t(const float *B, const float *g, int64_t n, int32_t k, float *gc) {
+    enum { KMAX = 256, BLK = 512 };
+    double tot[KMAX] = {0};
+    HRN_ASSERT(k <= KMAX);
+#pragma omp parallel if (n > 8 * BLK)
+    {
+        double acc[KMAX] = {0};
+        float blk[KMAX];
+#pragma omp for schedule(static)
+        for (int64_t b0 = 0; b0 < n; b0 += BLK) {
+            int64_t b1 = b0 + BLK < n ? b0 + BLK : n;
+            for (int32_t j = 0; j < k; j++) blk[j] = 0;
+            for (int64_t i = b0; i < b1; i++) {
+                const float *row = B + i * k;
+                float gi = g[i];
+#pragma omp simd
+                for (int32_t j = 0; j < k; j++) blk[j] += row[j] * gi;
+            }
+            for (int32_t j = 0; j < k; j++) acc[j] += (double)blk[j];
+        }
+#pragma omp critical
+        for (int32_t j = 0; j < k; j++) tot[j] += acc[j];
+    }
+    for (int32_t j = 0; j < k; j++) gc[j] += (float)tot[j];
+}
+
 static enum hrn_status basis_bwd(struct hrn_tape *t, struct hrn_tensor *out) {
     (void)t;
     const struct basis_ctx *c = hrn_custom_ctx(out);
@@ -111,8 +141,7 @@ static enum hrn_status basis_bwd(struct hrn_tape *t, struct hrn_tensor *out) {
     float *g = out->src[0]->grad;
     for (int j = 0; j < 2; j++)
         if (c->k[j] > 0 && c->b[j]) /* d coeffs += B^T dS: one more pass over the basis */
-            cblas_sgemv(CblasRowMajor, CblasTrans, (int)c->n3, c->k[j], 1.0f, c->b[j], c->k[j],
-                        out->grad, 1, 1.0f, g + c->off[j], 1);
+            gemv_t(c->b[j], out->grad, c->n3, c->k[j], g + c->off[j]);
     return HRN_OK;
 }
 

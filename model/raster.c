@@ -52,6 +52,21 @@ static int edge_owns(const double *a, const double *b) {
     return dy > 0 || (dy == 0 && dx < 0);
 }
 
+/* min/max/floor/ceil without libm calls: the build targets baseline x86-64 (SSE2), where GCC
+ * calls fmin/fmax/floor/ceil in libm; these run once or more per triangle (70789 at BFM size). */
+static inline double dmin(double a, double b) { return a < b ? a : b; }
+static inline double dmax(double a, double b) { return a > b ? a : b; }
+static inline int ifloor(double x) { /* x clamped to +-1e9 first */
+    x = x < -1e9 ? -1e9 : x > 1e9 ? 1e9 : x;
+    int i = (int)x;
+    return i > x ? i - 1 : i;
+}
+static inline int iceil(double x) {
+    x = x < -1e9 ? -1e9 : x > 1e9 ? 1e9 : x;
+    int i = (int)x;
+    return i < x ? i + 1 : i;
+}
+
 static enum hrn_status raster_core(int W, int H, float z_near, float z_far, const double *scr,
                                    const int32_t *tris, int64_t n_tris, int32_t *tri_out,
                                    float *b1_out, float *b2_out, float *depth_out);
@@ -126,15 +141,19 @@ static enum hrn_status raster_core(int W, int H, float z_near, float z_far, cons
         int clipped = 0;
         for (int k = 0; k < 3; k++)
             clipped |= !(p[k][2] >= (double)z_near && p[k][2] <= (double)z_far);
-        double ymin = fmin(p[0][1], fmin(p[1][1], p[2][1]));
-        double ymax = fmax(p[0][1], fmax(p[1][1], p[2][1]));
-        double xmin = fmin(p[0][0], fmin(p[1][0], p[2][0]));
-        double xmax = fmax(p[0][0], fmax(p[1][0], p[2][0]));
+        double ymin = dmin(p[0][1], dmin(p[1][1], p[2][1]));
+        double ymax = dmax(p[0][1], dmax(p[1][1], p[2][1]));
+        double xmin = dmin(p[0][0], dmin(p[1][0], p[2][0]));
+        double xmax = dmax(p[0][0], dmax(p[1][0], p[2][0]));
         if (!clipped && ymax >= 0 && ymin <= H - 1 && xmax >= 0 && xmin <= W - 1) {
-            double r0 = fmax(ceil(ymin), 0), r1 = fmin(floor(ymax), H - 1);
-            if (r0 <= r1) {
-                lo = (int32_t)r0 / BAND_ROWS;
-                hi = (int32_t)r1 / BAND_ROWS;
+            /* only triangles whose box holds a pixel centre are binned: most BFM triangles at
+             * 224x224 are smaller than a pixel and many hold none */
+            int r0 = iceil(ymin), r1 = ifloor(ymax), c0 = iceil(xmin), c1 = ifloor(xmax);
+            r0 = r0 < 0 ? 0 : r0;
+            r1 = r1 > H - 1 ? H - 1 : r1;
+            if (r0 <= r1 && c0 <= c1) {
+                lo = r0 / BAND_ROWS;
+                hi = r1 / BAND_ROWS;
             }
         }
         band_lo[2 * f] = lo;
@@ -176,12 +195,15 @@ static enum hrn_status raster_core(int W, int H, float z_near, float z_far, cons
             }
             const double *q[3] = {p[order[0]], p[order[1]], p[order[2]]};
             int32_t qi[3] = {id[order[0]], id[order[1]], id[order[2]]};
-            double xmin = fmin(q[0][0], fmin(q[1][0], q[2][0]));
-            double xmax = fmax(q[0][0], fmax(q[1][0], q[2][0]));
-            double ymin = fmin(q[0][1], fmin(q[1][1], q[2][1]));
-            double ymax = fmax(q[0][1], fmax(q[1][1], q[2][1]));
-            int c0 = (int)fmax(ceil(xmin), 0), c1 = (int)fmin(floor(xmax), W - 1);
-            int rr0 = (int)fmax(ceil(ymin), r0), rr1 = (int)fmin(floor(ymax), r1 - 1);
+            double xmin = dmin(q[0][0], dmin(q[1][0], q[2][0]));
+            double xmax = dmax(q[0][0], dmax(q[1][0], q[2][0]));
+            double ymin = dmin(q[0][1], dmin(q[1][1], q[2][1]));
+            double ymax = dmax(q[0][1], dmax(q[1][1], q[2][1]));
+            int c0 = iceil(xmin), c1 = ifloor(xmax), rr0 = iceil(ymin), rr1 = ifloor(ymax);
+            c0 = c0 < 0 ? 0 : c0;
+            c1 = c1 > W - 1 ? W - 1 : c1;
+            rr0 = rr0 < r0 ? r0 : rr0;
+            rr1 = rr1 > r1 - 1 ? r1 - 1 : rr1;
             if (c0 > c1 || rr0 > rr1) continue;
             int own[3] = {edge_owns(q[1], q[2]), edge_owns(q[2], q[0]), edge_owns(q[0], q[1])};
             for (int y = rr0; y <= rr1; y++)
