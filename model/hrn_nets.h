@@ -79,6 +79,10 @@ enum hrn_status hrn_net_init(struct hrn_net *net, const struct hrn_net_config *c
                              uint64_t seed);
 void hrn_net_free(struct hrn_net *net); /* NULL-safe */
 
+/* on = 0: the parameters want no gradient (inference: no backward bookkeeping such as the
+ * max-pooling workspace); on = 1 restores them (the default). */
+void hrn_net_requires_grad(struct hrn_net *net, int on);
+
 /* Build the network on the tape. x: ResNet (N,3,H,W) -> (N,257); pix2pix (N,in,H,W) with H, W
  * multiples of 4 -> (N,out,H,W) in (-1,1); UNet (N,3,H,W) -> (N,3,H,W) in (0,1); PatchGAN
  * (N,in,H,W) -> (N,1,h,w) logits. NULL with a message naming the layer on error. */

@@ -50,6 +50,7 @@ struct hrn_tensor *hrn__net_param(struct hrn_net *net, const char *name, const c
 
 struct hrn_tensor *hrn__net_conv(struct hrn_tape *t, struct hrn_net *net, const char *name,
                                  struct hrn_tensor *x, int stride, int pad) {
+    if (!x) return NULL; /* an earlier layer failed; its message names it */
     struct hrn_tensor *w = lookup(&net->params, name, ".weight");
     if (!w) return NULL;
     char full[HRN_PARAM_NAME];
@@ -64,6 +65,7 @@ struct hrn_tensor *hrn__net_conv(struct hrn_tape *t, struct hrn_net *net, const 
 
 struct hrn_tensor *hrn__net_convt(struct hrn_tape *t, struct hrn_net *net, const char *name,
                                   struct hrn_tensor *x, int stride, int pad, int outpad) {
+    if (!x) return NULL;
     struct hrn_tensor *w = lookup(&net->params, name, ".weight");
     struct hrn_tensor *b = lookup(&net->params, name, ".bias");
     if (!w || !b) return NULL;
@@ -76,6 +78,7 @@ struct hrn_tensor *hrn__net_convt(struct hrn_tape *t, struct hrn_net *net, const
 
 struct hrn_tensor *hrn__net_bn(struct hrn_tape *t, struct hrn_net *net, const char *name,
                                struct hrn_tensor *x) {
+    if (!x) return NULL;
     struct hrn_tensor *w = lookup(&net->params, name, ".weight");
     struct hrn_tensor *b = lookup(&net->params, name, ".bias");
     struct hrn_tensor *rm = lookup(&net->buffers, name, ".running_mean");
@@ -179,6 +182,14 @@ void hrn_net_free(struct hrn_net *net) {
     hrn_params_free(&net->params);
     hrn_params_free(&net->buffers);
     memset(net, 0, sizeof *net);
+}
+
+void hrn_net_requires_grad(struct hrn_net *net, int on) {
+    for (int i = 0; i < net->params.n_entries; i++) {
+        struct hrn_tensor *p = &net->params.entries[i].t;
+        if (on) p->flags |= HRN_TENSOR_REQUIRES_GRAD;
+        else p->flags &= ~(uint32_t)HRN_TENSOR_REQUIRES_GRAD;
+    }
 }
 
 struct hrn_tensor *hrn_net_forward(struct hrn_tape *t, struct hrn_net *net,
