@@ -117,15 +117,19 @@ struct hrn_tensor *hrn_texture_op(struct hrn_tape *t, struct hrn_tensor *tex,
                                   struct hrn_tensor *st, struct hrn_tensor *rast);
 /* Coverage mask (1,H,W): 1 on covered pixels (no gradient). */
 struct hrn_tensor *hrn_coverage_mask(struct hrn_tape *t, struct hrn_tensor *rast);
-/* Silhouette antialiasing (beyond HRN, like nvdiffrast's antialias): for every pair of
- * horizontally or vertically adjacent pixels covered by different surfaces (or one covered, one
- * background) where the front one's triangle has an edge crossing the segment between the two
- * centres, the far pixel's colour is blended towards the front colour by how far the edge reaches
- * past the midpoint. The gradient of that blend moves the edge's vertices (uvz), so the outline
- * can pull the geometry. img (C,H,W) -> (C,H,W). */
+/* Silhouette antialiasing (beyond HRN, after nvdiffrast's antialias): for every pair of
+ * horizontally or vertically adjacent pixels covered by different triangles (or one by none),
+ * the front triangle's edge that the segment between the two centres crosses is found; when it is
+ * a silhouette edge (no neighbour across it, or a neighbour facing the other way on screen), and
+ * it runs more across the pair than along it (steeper than 45 degrees for a horizontal pair), the
+ * pixel on the far side of the crossing point alpha in (0,1) from the front pixel's centre is
+ * blended towards the other: the back pixel by alpha-0.5 when alpha > 0.5, else the front pixel
+ * by 0.5-alpha (exact box-filter coverage for an axis-aligned edge). The blend is differentiable
+ * in alpha, i.e. in the edge's projected vertices: the outline can pull the geometry.
+ * img (C,H,W), rast (H,W,4), uvz (N,3) -> (C,H,W); tp: the topology rasterized (T, N as uvz). */
 struct hrn_tensor *hrn_antialias_op(struct hrn_tape *t, struct hrn_tensor *img,
                                     struct hrn_tensor *rast, struct hrn_tensor *uvz,
-                                    const int32_t *tris);
+                                    const struct hrn_topo *tp);
 
 /* Per-uv (s,t) = (u, 1-v) of the model's uvs for hrn_texture_op: (n_uvs, 2) malloc()ed, or NULL
  * (HRN_ERR_NOMEM / HRN_ERR_INVALID when the model has no uvs). */

@@ -178,7 +178,7 @@ static enum hrn_status raster_core(int W, int H, float z_near, float z_far, cons
     free(fill);
     /* Bands of rows in parallel: no two threads write the same pixel and the result does not
      * depend on the thread count. */
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (n_tris > 256 && n_bands > 2)
     for (int band = 0; band < n_bands; band++) {
         int r0 = band * BAND_ROWS, r1 = r0 + BAND_ROWS < H ? r0 + BAND_ROWS : H;
         for (int64_t j = band_ptr[band]; j < band_ptr[band + 1]; j++) {

@@ -116,11 +116,11 @@ static enum hrn_status rast_bwd(struct hrn_tape *t, struct hrn_tensor *out) {
     if (!hrn_src_wants_grad(out, 0)) return HRN_OK;
     const struct hrn_tensor *uvz = out->src[0];
     int64_t N = uvz->shape[0];
-    int W = c->width, H = c->height, nt = omp_get_max_threads();
+    int W = c->width, H = c->height, nt = (int64_t)W * H > 16384 ? omp_get_max_threads() : 1;
     float *bufs = thread_bufs(t, nt, 3 * N);
     if (!bufs) return HRN_ERR_NOMEM;
     const float *g = out->grad, *o = out->data, *x = uvz->data;
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(nt) if (nt > 1)
     {
         float *acc = bufs + (int64_t)omp_get_thread_num() * 3 * N;
 #pragma omp for schedule(static)
@@ -222,10 +222,10 @@ static enum hrn_status interp_bwd(struct hrn_tape *t, struct hrn_tensor *out) {
         }
     }
     if (wa) {
-        int nt = omp_get_max_threads();
+        int nt = npix > 16384 ? omp_get_max_threads() : 1;
         float *bufs = thread_bufs(t, nt, M * C);
         if (!bufs) return HRN_ERR_NOMEM;
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(nt) if (nt > 1)
         {
             float *acc = bufs + (int64_t)omp_get_thread_num() * M * C;
 #pragma omp for schedule(static)
@@ -329,11 +329,11 @@ static enum hrn_status tex_bwd(struct hrn_tape *t, struct hrn_tensor *out) {
     int64_t C = tex->shape[0], Ht = tex->shape[1], Wt = tex->shape[2], tn = Ht * Wt;
     int64_t npix = out->shape[1] * out->shape[2];
     int wt = hrn_src_wants_grad(out, 0), ws = hrn_src_wants_grad(out, 1);
-    int nt = omp_get_max_threads();
+    int nt = npix > 16384 ? omp_get_max_threads() : 1;
     float *bufs = NULL;
     if (wt && !(bufs = thread_bufs(t, nt, C * tn))) return HRN_ERR_NOMEM;
     float *gst = ws ? stt->grad : NULL;
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(nt) if (nt > 1)
     {
         float *acc = bufs ? bufs + (int64_t)omp_get_thread_num() * C * tn : NULL;
 #pragma omp for schedule(static)

@@ -273,7 +273,7 @@ static enum hrn_status unwrap_bwd(struct hrn_tape *t, struct hrn_tensor *out) {
     int64_t C = img->shape[0], H = img->shape[1], W = img->shape[2], np = H * W;
     int64_t tn = (int64_t)c->m->res * c->m->res;
     int wp = hrn_src_wants_grad(out, 0), wi = hrn_src_wants_grad(out, 1);
-    int nt = omp_get_max_threads();
+    int nt = tn > 16384 ? omp_get_max_threads() : 1;
     float *bufs = NULL;
     if (wi) {
         bufs = hrn_tape_alloc(t, (size_t)nt * (size_t)(C * np) * sizeof(float));
@@ -281,7 +281,7 @@ static enum hrn_status unwrap_bwd(struct hrn_tape *t, struct hrn_tensor *out) {
         memset(bufs, 0, (size_t)nt * (size_t)(C * np) * sizeof(float));
     }
     float *gp = wp ? pmt->grad : NULL;
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(nt) if (nt > 1)
     {
         float *acc = bufs ? bufs + (int64_t)omp_get_thread_num() * C * np : NULL;
 #pragma omp for schedule(static)

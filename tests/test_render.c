@@ -377,6 +377,142 @@ static void test_render_uv_texture(void) {
     hrn_tape_free(&t);
 }
 
+
+/* --- antialias ---------------------------------------------------------------------------------- */
+
+/* A quad (two triangles) on a 32x32 image given directly in (u, v, z_c): its edges are slanted a
+ * little and placed so every crossing point alpha stays in [0.2, 0.3] or [0.6, 0.65] (away from
+ * the blend switch at 0.5 and from the pixel centres), so small steps keep the blend structure. */
+enum { AA = 32 };
+static struct hrn_topo g_quad;
+/* screen px = u - 0.5, py = 31.5 - v: corners at px/py (3.75,3.35) (27.3,3.4) (27.2,27.65)
+ * (3.7,27.62) */
+static const float QUAD_UVZ[12] = {4.25f, 28.15f, 10, 27.8f, 28.1f, 10,
+                                   27.7f, 3.85f, 10, 4.2f, 3.88f, 10};
+static const int32_t QUAD_T[6] = {0, 1, 2, 0, 2, 3};
+
+static enum hrn_status fn_aa(struct hrn_tape *t, struct hrn_tensor *const *in, int n, void *u,
+                             struct hrn_tensor **out) {
+    (void)n;
+    (void)u;
+    struct hrn_camera cam = hrn_camera_default();
+    cam.width = cam.height = AA;
+    struct hrn_tensor *rast = hrn_rasterize_op(t, &cam, in[0], QUAD_T, 2);
+    *out = hrn_antialias_op(t, in[1], rast, in[0], &g_quad);
+    return *out ? HRN_OK : HRN_ERR_INVALID;
+}
+
+static void test_antialias_gradcheck(void) {
+    CHECK_OK(hrn_topo_init(&g_quad, QUAD_T, 2, 4));
+    struct hrn_tape t;
+    CHECK_OK(hrn_tape_init(&t, 8u << 20));
+    struct hrn_tensor *in[2];
+    in[0] = hrn_tape_tensor(&t, 2, (int64_t[]){4, 3}, "uvz");
+    in[1] = hrn_tape_tensor(&t, 3, (int64_t[]){2, AA, AA}, "img");
+    memcpy(in[0]->data, QUAD_UVZ, sizeof QUAD_UVZ);
+    fill_uniform(in[1], 41, 0, 1);
+    /* the blends exist: the quad's outline changes about 4 x 24 pixels */
+    struct hrn_tensor *o = NULL;
+    CHECK_OK(fn_aa(&t, in, 2, NULL, &o));
+    int changed = 0;
+    for (int i = 0; i < 2 * AA * AA && o; i++) changed += o->data[i] != in[1]->data[i];
+    CHECK_MSG(changed > 2 * 80, "only %d values changed", changed);
+    CHECK(gradcheck(&t, in, 2, fn_aa, NULL, 1e-3, "antialias"));
+    hrn_tape_free(&t);
+}
+
+/* Area of the convex polygon (n points) clipped to the half plane a*x + b*y <= c. */
+static int clip_half(const double (*in)[2], int n, double a, double b, double c, double (*out)[2]) {
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        const double *p = in[i], *q = in[(i + 1) % n];
+        double dp = a * p[0] + b * p[1] - c, dq = a * q[0] + b * q[1] - c;
+        if (dp <= 0) {
+            out[m][0] = p[0];
+            out[m++][1] = p[1];
+        }
+        if ((dp < 0) != (dq < 0) && dp != dq) {
+            double s = dp / (dp - dq);
+            out[m][0] = p[0] + s * (q[0] - p[0]);
+            out[m++][1] = p[1] + s * (q[1] - p[1]);
+        }
+    }
+    return m;
+}
+
+/* The quad's exact coverage of each pixel (the box-filtered image): the quad clipped to each
+ * pixel's square, shoelace area. */
+static void quad_coverage(const float *uvz, double *cov) {
+    double p[4][2];
+    for (int k = 0; k < 4; k++) {
+        p[k][0] = (double)uvz[3 * k] - 0.5;
+        p[k][1] = AA - 0.5 - (double)uvz[3 * k + 1];
+    }
+    for (int row = 0; row < AA; row++)
+        for (int col = 0; col < AA; col++) {
+            double a[12][2], b[12][2];
+            int n = clip_half((const double(*)[2])p, 4, 1, 0, col + 0.5, a);
+            n = clip_half((const double(*)[2])a, n, -1, 0, -(col - 0.5), b);
+            n = clip_half((const double(*)[2])b, n, 0, 1, row + 0.5, a);
+            n = clip_half((const double(*)[2])a, n, 0, -1, -(row - 0.5), b);
+            double area = 0;
+            for (int i = 0; i < n; i++)
+                area += b[i][0] * b[(i + 1) % n][1] - b[(i + 1) % n][0] * b[i][1];
+            cov[row * AA + col] = fabs(area) / 2;
+        }
+}
+
+static void test_antialias_vs_blurred_coverage(void) {
+    /* A white quad over black: the antialiased image approximates the box-filtered coverage, and
+     * its gradient w.r.t. the corners that of the coverage (finite differences of the exact
+     * pixel coverage, step 0.01 px). L = sum of a smooth weight times the image. */
+    struct hrn_tape t;
+    CHECK_OK(hrn_tape_init(&t, 8u << 20));
+    struct hrn_tensor *in[2];
+    in[0] = hrn_tape_tensor(&t, 2, (int64_t[]){4, 3}, "uvz");
+    in[1] = hrn_tape_tensor(&t, 3, (int64_t[]){1, AA, AA}, "img");
+    memcpy(in[0]->data, QUAD_UVZ, sizeof QUAD_UVZ);
+    CHECK_OK(hrn_tape_requires_grad(&t, in[0]));
+    double wgt[AA * AA];
+    for (int i = 0; i < AA * AA; i++) wgt[i] = 1 + 0.05 * (i % AA) + 0.03 * (i / AA);
+    struct hrn_camera cam = hrn_camera_default();
+    cam.width = cam.height = AA;
+    struct hrn_tensor *rast = hrn_rasterize_op(&t, &cam, in[0], QUAD_T, 2);
+    for (int i = 0; i < AA * AA; i++) in[1]->data[i] = rast->data[4 * i + 3] > 0;
+    struct hrn_tensor *o = hrn_antialias_op(&t, in[1], rast, in[0], &g_quad);
+    CHECK(o != NULL);
+    if (!o) return;
+    double cov[AA * AA], cp[AA * AA], cm[AA * AA], err = 0;
+    quad_coverage(QUAD_UVZ, cov);
+    for (int i = 0; i < AA * AA; i++) err = fmax(err, fabs((double)o->data[i] - cov[i]));
+    CHECK_MSG(err < 0.1, "antialiased image differs from the coverage by %g", err);
+    float *seed = malloc(AA * AA * sizeof(float));
+    for (int i = 0; i < AA * AA; i++) seed[i] = (float)wgt[i];
+    CHECK_OK(hrn_tape_backward_seed(&t, o, seed));
+    free(seed);
+    for (int k = 0; k < 8; k++) { /* u and v of each corner */
+        int e = 3 * (k / 2) + k % 2;
+        float up[12], um[12];
+        memcpy(up, QUAD_UVZ, sizeof up);
+        memcpy(um, QUAD_UVZ, sizeof um);
+        up[e] += 0.01f;
+        um[e] -= 0.01f;
+        quad_coverage(up, cp);
+        quad_coverage(um, cm);
+        double fd = 0;
+        for (int i = 0; i < AA * AA; i++)
+            fd += wgt[i] * (cp[i] - cm[i]) / ((double)up[e] - (double)um[e]);
+        double ga = (double)in[0]->grad[e];
+        CHECK_MSG(fabs(ga - fd) < 0.05 * fabs(fd) + 0.05, "corner %d %s: analytic %g, coverage %g",
+                  k / 2, k % 2 ? "v" : "u", ga, fd);
+        if (getenv("HRN_TEST_VERBOSE"))
+            printf("    corner %d %s: analytic %8.4f  coverage FD %8.4f\n", k / 2, k % 2 ? "v" : "u",
+                   ga, fd);
+    }
+    hrn_tape_free(&t);
+    hrn_topo_free(&g_quad);
+}
+
 static void test_errors(void) {
     struct hrn_tape t;
     CHECK_OK(hrn_tape_init(&t, 1u << 20));
@@ -407,6 +543,8 @@ int main(void) {
     RUN(test_raster_op_matches_plain);
     RUN(test_texture);
     RUN(test_render_uv_texture);
+    RUN(test_antialias_gradcheck);
+    RUN(test_antialias_vs_blurred_coverage);
     RUN(test_errors);
     hrn_topo_free(&g_topo);
     hrn_face_model_free(&g_fm);

@@ -283,6 +283,7 @@ static void test_uv_ops_on_synthetic_model(void) {
     CHECK_ERR_HAS("world2uv");
     CHECK(hrn_uv_to_vertex(&t, &s, bad) == NULL);
     CHECK_ERR_HAS("uv_to_vertex");
+    hrn_uv_map_free(&m);
     struct hrn_face_model nouv = {0};
     snprintf(nouv.name, sizeof nouv.name, "nouv");
     CHECK_STATUS(hrn_uv_map_init(&m, &nouv, 64), HRN_ERR_INVALID);
