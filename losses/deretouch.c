@@ -43,7 +43,8 @@ static enum hrn_status deretouch_bwd(struct hrn_tape *t, struct hrn_tensor *out)
         double dip = -3e6 * T0 * T0 / (phi * phi);
         double dT0 = a0 * (dip * den - num * (1.0 + dip)) / (den * den);
         if (ga) xa->grad[i] += (float)(g * num / den);
-        if (gt) xt->grad[i] += (float)(0.5 * g * (a0 / den + dT0 * (2.0 * (1.0 - 2.0 * B) * T + 2.0 * B)));
+        double dT0_dT = 2.0 * (1.0 - 2.0 * B) * T + 2.0 * B;
+        if (gt) xt->grad[i] += (float)(0.5 * g * (a0 / den + dT0 * dT0_dT));
         if (gb) xb->grad[i] += (float)(g * dT0 * (2.0 * T - 2.0 * T * T));
     }
     return HRN_OK;

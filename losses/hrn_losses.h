@@ -13,8 +13,8 @@
  *     hrn_loss_sum_add(&ls, HRN_LOSS_REG, hrn_loss_coeff_reg(&tape, id, ex, tex, 1, 0.8f,
  *                                                           1.7e-2f));
  *     hrn_loss_sum_add(&ls, HRN_LOSS_CONTOUR,
- *                      hrn_loss_contour(&tape, verts_2d, left, right, NULL));  // targets from
- *     hrn_loss_sum_add(&ls, HRN_LOSS_SMOOTH, hrn_loss_tv(&tape, deform));      // hrn_contour_targets
+ *                      hrn_loss_contour(&tape, verts_2d, left, right, NULL)); // left, right:
+ *     hrn_loss_sum_add(&ls, HRN_LOSS_SMOOTH, hrn_loss_tv(&tape, deform)); // hrn_contour_targets
  *     struct hrn_tensor *total = hrn_loss_sum_total(&ls);  // NULL + message if any term failed
  *     HRN_TRY(hrn_tape_backward(&tape, total));
  *     if (step == 0) hrn_loss_sum_tsv_header(log);

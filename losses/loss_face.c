@@ -115,7 +115,8 @@ static enum hrn_status contour_fwd(struct hrn_tape *t, struct hrn_tensor *out) {
             /* d d/du by the chain PyTorch's autograd takes (max ties split evenly) */
             float dp = -(bb + a) / Sf;
             float dqa = fa > fb ? 1.0f : fa == fb ? 0.5f : 0.0f;
-            float sa = a > 0 ? 1.0f : a < 0 ? -1.0f : 0.0f, sb = bb > 0 ? 1.0f : bb < 0 ? -1.0f : 0.0f;
+            float sa = a > 0 ? 1.0f : a < 0 ? -1.0f : 0.0f;
+            float sb = bb > 0 ? 1.0f : bb < 0 ? -1.0f : 0.0f;
             float dq = -(dqa * sa + (1.0f - dqa) * sb) / Sf;
             float dd = q > 0 ? dp / q - p / (q * q) * dq : 0.0f;
             float dg = (d + m > 0.0f) ? (g > 0.0f ? 1.0f : g < 0.0f ? -1.0f : 0.0f) : 0.0f;
@@ -236,7 +237,8 @@ static enum hrn_status reflc_fwd(struct hrn_tape *t, struct hrn_tensor *out) {
     for (int64_t b = 0; b < B; b++) {
         double mu[3] = {0, 0, 0};
         for (int64_t n = 0; n < N; n++)
-            for (int k = 0; k < 3; k++) mu[k] += (double)m[n] * (double)x->data[(b * N + n) * 3 + k];
+            for (int k = 0; k < 3; k++)
+                mu[k] += (double)m[n] * (double)x->data[(b * N + n) * 3 + k];
         for (int k = 0; k < 3; k++) c->mu[b * 3 + k] = (float)(mu[k] / c->msum);
         for (int64_t n = 0; n < N; n++)
             for (int k = 0; k < 3; k++) {
@@ -249,7 +251,8 @@ static enum hrn_status reflc_fwd(struct hrn_tape *t, struct hrn_tensor *out) {
     return HRN_OK;
 }
 
-/* e = (x - mu) m;  dL/dx_v = 2/(B S) (e_v m_v - m_v/S sum_u e_u m_u) (the second term through mu) */
+/* e = (x - mu) m;  dL/dx_v = 2/(B S) (e_v m_v - m_v/S sum_u e_u m_u), the second term through
+ * mu */
 static enum hrn_status reflc_bwd(struct hrn_tape *t, struct hrn_tensor *out) {
     (void)t;
     if (!hrn_src_wants_grad(out, 0)) return HRN_OK;

@@ -45,7 +45,8 @@ struct hrn_tensor *hrn_loss_photo(struct hrn_tape *t, struct hrn_tensor *a, stru
     char sa[64], sb[64], sm[64];
     if (!is_nchw(a) || !hrn_tensor_same_shape(a, b)) {
         hrn_error_set(HRN_ERR_INVALID, "%s: images must both be (B,C,H,W) (got %s and %s)", L,
-                      hrn_tensor_shape_str(a, sa, sizeof sa), hrn_tensor_shape_str(b, sb, sizeof sb));
+                      hrn_tensor_shape_str(a, sa, sizeof sa),
+                      hrn_tensor_shape_str(b, sb, sizeof sb));
         return NULL;
     }
     int64_t B = a->shape[0], H = a->shape[2], W = a->shape[3];
@@ -54,8 +55,9 @@ struct hrn_tensor *hrn_loss_photo(struct hrn_tape *t, struct hrn_tensor *a, stru
                   (mask->ndim == 3 && mask->shape[0] == B && mask->shape[1] == H &&
                    mask->shape[2] == W);
     if (!mask_ok) {
-        hrn_error_set(HRN_ERR_INVALID, "%s: mask %s does not fit images %s: expected (%lld,1,%lld,%lld) "
-                      "or (%lld,%lld,%lld)", L, hrn_tensor_shape_str(mask, sm, sizeof sm),
+        hrn_error_set(HRN_ERR_INVALID,
+                      "%s: mask %s does not fit images %s: expected (%lld,1,%lld,%lld) or "
+                      "(%lld,%lld,%lld)", L, hrn_tensor_shape_str(mask, sm, sizeof sm),
                       hrn_tensor_shape_str(a, sa, sizeof sa), (long long)B, (long long)H,
                       (long long)W, (long long)B, (long long)H, (long long)W);
         return NULL;

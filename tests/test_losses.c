@@ -156,7 +156,8 @@ static void contour_verts(struct hrn_rng *r, struct hrn_tensor *x) {
     for (int b = 0; b < CB; b++)
         for (int n = 0; n < CN; n++) {
             float *p = x->data + (b * CN + n) * 2;
-            float v = (float)(-2 + (int)hrn_rng_below(r, CS + 3)) + 0.2f + 0.6f * hrn_rng_uniformf(r);
+            float v = (float)(-2 + (int)hrn_rng_below(r, CS + 3)) + 0.2f +
+                      0.6f * hrn_rng_uniformf(r);
             float cv = ceilf(v);
             int yi = cv < 0 ? 0 : cv > CS - 1 ? CS - 1 : (int)cv;
             int row = CS - 1 - yi;
@@ -195,7 +196,8 @@ static void fill(struct hrn_rng *r, struct hrn_tensor *x, enum gen g, const stru
 static void setup_constants(void) {
     struct hrn_rng r;
     hrn_rng_seed(&r, 12345);
-    for (int i = 0; i < 60; i++) g_mask_img[i] = hrn_rng_uniformf(&r) < 0.3f ? 0 : hrn_rng_uniformf(&r);
+    for (int i = 0; i < 60; i++)
+        g_mask_img[i] = hrn_rng_uniformf(&r) < 0.3f ? 0 : hrn_rng_uniformf(&r);
     for (int i = 0; i < 40; i++) g_mask_map[i] = hrn_rng_uniformf(&r) < 0.4f ? 0.0f : 1.0f;
     for (int i = 0; i < 7; i++) g_skin[i] = i == 2 || i == 5 ? 0.0f : 1.0f;
     for (int i = 0; i < 2 * 68 * 2; i++) g_lm_gt[i] = 2 * hrn_rng_uniformf(&r) - 1;
@@ -220,7 +222,8 @@ static void test_gradcheck_losses(void) {
                 in[i] = hrn_tape_tensor(&t, c->ndim[i], c->shape[i], NULL);
                 fill(&r, in[i], c->gen[i], in[0]);
             }
-            struct hrn_gradcheck_opts o = {.seed = seed, .max_zero_frac = c->max_zero_frac, .h = c->h,
+            struct hrn_gradcheck_opts o = {.seed = seed, .max_zero_frac = c->max_zero_frac,
+                                           .h = c->h,
                                            .four_point = 1, .max_per_input = 96};
             struct hrn_gradcheck_report rep;
             enum hrn_status st = hrn_gradcheck(&t, in, c->n_in, case_fn, (void *)c, &o, &rep);
