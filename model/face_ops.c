@@ -120,7 +120,15 @@ static void gemv_t(const float *B, const float *g, int64_t n, int32_t k, float *
         for (int64_t b0 = 0; b0 < n; b0 += BLK) {
             int64_t b1 = b0 + BLK < n ? b0 + BLK : n;
             for (int32_t j = 0; j < k; j++) blk[j] = 0;
-            for (int64_t i = b0; i < b1; i++) {
+            int64_t i = b0;
+            for (; i + 4 <= b1; i += 4) { /* four rows per pass over blk */
+                const float *r0 = B + i * k, *r1 = r0 + k, *r2 = r1 + k, *r3 = r2 + k;
+                float g0 = g[i], g1 = g[i + 1], g2 = g[i + 2], g3 = g[i + 3];
+#pragma omp simd
+                for (int32_t j = 0; j < k; j++)
+                    blk[j] += r0[j] * g0 + r1[j] * g1 + r2[j] * g2 + r3[j] * g3;
+            }
+            for (; i < b1; i++) {
                 const float *row = B + i * k;
                 float gi = g[i];
 #pragma omp simd
