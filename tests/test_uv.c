@@ -292,6 +292,55 @@ static void test_uv_ops_on_synthetic_model(void) {
     hrn_csr_free(&s);
 }
 
+
+/* The mid level's shading chain without the rasterizer (hrn_method.md 2.2 and 12.3): D (3,16,16)
+ * -> per-vertex offsets -> S1 = S0 + off -> vertex normals -> world2uv (32) -> SH in UV with a
+ * constant albedo; the gradient reaches D through all of it. */
+struct chain_ctx {
+    struct hrn_csr *sampler;
+    struct hrn_uv_map *map;
+    struct hrn_topo *topo;
+    float *gamma;
+};
+
+static enum hrn_status fn_chain(struct hrn_tape *t, struct hrn_tensor *const *in, int n, void *u,
+                                struct hrn_tensor **out) {
+    (void)n;
+    struct chain_ctx *c = u;
+    int64_t N = g_fm.n_verts;
+    struct hrn_tensor *s0 = hrn_tape_wrap(t, g_fm.mean_shape, 2, (int64_t[]){N, 3}, "S0");
+    struct hrn_tensor *s1 = hrn_add(t, s0, hrn_uv_to_vertex(t, c->sampler, in[0]));
+    struct hrn_tensor *nrm = hrn_normals_op(t, c->topo, s1, HRN_NORMALS_HRN);
+    struct hrn_tensor *nuv = hrn_world2uv(t, c->map, nrm);
+    struct hrn_tensor *alb = hrn_tape_tensor(t, 3, (int64_t[]){3, 32, 32}, "albedo");
+    if (alb)
+        for (int64_t i = 0; i < alb->numel; i++) alb->data[i] = 0.7f;
+    struct hrn_tensor *g = hrn_tape_wrap(t, c->gamma, 1, (int64_t[]){27}, "gamma");
+    *out = hrn_sh_op(t, nuv, alb, g, 0);
+    return *out ? HRN_OK : HRN_ERR_INVALID;
+}
+
+static void test_mid_level_chain_gradcheck(void) {
+    struct hrn_csr sampler;
+    struct hrn_uv_map map;
+    struct hrn_topo topo;
+    CHECK_OK(hrn_uv_sampler_init(&sampler, &g_fm, 16));
+    CHECK_OK(hrn_uv_map_init(&map, &g_fm, 32));
+    CHECK_OK(hrn_topo_init(&topo, g_fm.tris, g_fm.n_tris, g_fm.n_verts));
+    float gamma[27];
+    for (int i = 0; i < 27; i++) gamma[i] = 0.1f * (float)((i * 5) % 7 - 3);
+    struct chain_ctx c = {&sampler, &map, &topo, gamma};
+    struct hrn_tape t;
+    CHECK_OK(hrn_tape_init(&t, 32u << 20));
+    struct hrn_tensor *d = hrn_tape_tensor(&t, 3, (int64_t[]){3, 16, 16}, "D");
+    fill_uniform(d, 51, -0.02f, 0.02f);
+    CHECK(gradcheck(&t, &d, 1, fn_chain, &c, 1e-3, "D -> normals -> uv -> SH"));
+    hrn_tape_free(&t);
+    hrn_topo_free(&topo);
+    hrn_uv_map_free(&map);
+    hrn_csr_free(&sampler);
+}
+
 static void test_ict_uv_table(void) {
     const char *rd = hrn_test_realdata();
     if (!rd) {
@@ -408,6 +457,7 @@ int main(void) {
     RUN(test_grid_mesh);
     RUN(test_detail_normals);
     RUN(test_uv_ops_on_synthetic_model);
+    RUN(test_mid_level_chain_gradcheck);
     RUN(test_ict_uv_table);
     RUN(test_exports);
     hrn_face_model_free(&g_fm);
