@@ -3,11 +3,14 @@
  * broken glob or a moved folder cannot pass silently. */
 #include "hrn_test.h"
 
+#include "hrn_train.h"
+
 #include <dirent.h>
 
 /* Every schema a config file may name. Tools add theirs here as they land. */
 static const struct hrn_config_schema *const SCHEMAS[] = {
     &hrn_config_optim_schema,
+    &hrn_fit_schema,
 };
 enum { N_SCHEMAS = (int)(sizeof SCHEMAS / sizeof SCHEMAS[0]) };
 

@@ -1,0 +1,331 @@
+/* fit_output.c: what hrn-fit writes per subject (hrn_method.md 8, plus what users of the official
+ * code ask for): the posed mid mesh with UVs and texture, the dense detail mesh with UVs, an
+ * overlay PNG per view, one HDF5 with every coefficient and map, and for several views the fused
+ * mesh. */
+#include "hrn_train.h"
+#include "fit_impl.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+enum hrn_status hrn_fit_mkdirs(const char *dir) {
+    char buf[1024];
+    if (snprintf(buf, sizeof buf, "%s", dir) >= (int)sizeof buf)
+        return hrn_error_set(HRN_ERR_INVALID, "%s: path too long", dir);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == 0) {
+            char c = *p;
+            *p = 0;
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return hrn_error_set(HRN_ERR_IO, "%s: cannot create directory: %s", buf,
+                                     strerror(errno));
+            *p = c;
+            if (!c) break;
+        }
+    }
+    return HRN_OK;
+}
+
+/* world2uv of a per-vertex array (N,3) into out (3,R,R), plain values. */
+static enum hrn_status to_uv(struct hrn_fit *f, const struct hrn_uv_map *m, const float *attr,
+                             float *out) {
+    struct hrn_tape *t = &f->tape;
+    struct hrn_tape_mark mk = hrn_tape_mark(t);
+    struct hrn_tensor *a = hrn_tape_wrap(t, (float *)attr, 2, (int64_t[]){f->fm->n_verts, 3}, "attr");
+    struct hrn_tensor *u = hrn_world2uv(t, m, a);
+    if (!u) return hrn_error_prefix(HRN_ERR_INVALID, "world2uv: ");
+    memcpy(out, u->data, (size_t)(3 * m->res * m->res) * sizeof(float));
+    hrn_tape_rewind(t, mk);
+    return HRN_OK;
+}
+
+/* The photo of view k unwrapped into UV through posed vertices V (hrn_uv_unwrap_op), and how
+ * squarely the view sees each texel (the z of the posed normal, camera looking down -z). */
+static enum hrn_status unwrap_view(struct hrn_fit *f, int k, const struct hrn_uv_map *m,
+                                   const float *V, float *tex, float *weight) {
+    enum hrn_status st = HRN_OK;
+    const struct hrn_face_model *fm = f->fm;
+    int64_t N = fm->n_verts, R = m->res, nt = R * R;
+    const struct hrn_image *src = f->views[k].img_hd.data ? &f->views[k].img_hd : &f->views[k].img;
+    float *pos = malloc((size_t)(3 * nt) * sizeof(float)), *nrm = malloc((size_t)(3 * N) * sizeof(float));
+    float *nuv = malloc((size_t)(3 * nt) * sizeof(float));
+    if (!pos || !nrm || !nuv) {
+        st = hrn_error_set(HRN_ERR_NOMEM, "texture: no memory");
+        goto fail;
+    }
+    HRN_TRY(to_uv(f, m, V, pos));
+    hrn_vertex_normals(V, N, fm->tris, fm->n_tris, nrm);
+    HRN_TRY(to_uv(f, m, nrm, nuv));
+    hrn_tape_reset(&f->tape);
+    struct hrn_tensor *pm = hrn_tape_wrap(&f->tape, pos, 3, (int64_t[]){3, R, R}, "posmap");
+    struct hrn_tensor *im =
+        hrn_tape_wrap(&f->tape, src->data, 3, (int64_t[]){3, src->h, src->w}, "photo");
+    struct hrn_tensor *u = hrn_uv_unwrap_op(&f->tape, m, &f->cam, pm, im);
+    if (!u) {
+        st = hrn_error_prefix(HRN_ERR_INVALID, "texture of view %d: ", k);
+        goto fail;
+    }
+    memcpy(tex, u->data, (size_t)(3 * nt) * sizeof(float));
+    for (int64_t i = 0; i < nt; i++) weight[i] = m->mask[i] > 0 ? fmaxf(0.0f, nuv[2 * nt + i]) : 0.0f;
+fail:
+    free(pos);
+    free(nrm);
+    free(nuv);
+    return st;
+}
+
+/* Blend the views' textures by weight^2; texels no view sees get the mean colour of the seen
+ * ones (so the PNG has no garbage outside the face). */
+static void blend_textures(int n_views, int64_t nt, const float *tex, const float *w, float *out) {
+    double mean[3] = {0, 0, 0}, wsum = 0;
+    float *acc = out;
+    for (int64_t i = 0; i < nt; i++) {
+        double s = 0, c[3] = {0, 0, 0};
+        for (int k = 0; k < n_views; k++) {
+            double wk = (double)w[k * nt + i] * (double)w[k * nt + i];
+            s += wk;
+            for (int j = 0; j < 3; j++) c[j] += wk * (double)tex[(k * 3 + j) * nt + i];
+        }
+        for (int j = 0; j < 3; j++) acc[j * nt + i] = s > 1e-6 ? (float)(c[j] / s) : -1.0f;
+        if (s > 1e-6) {
+            for (int j = 0; j < 3; j++) mean[j] += c[j];
+            wsum += s;
+        }
+    }
+    for (int64_t i = 0; i < nt; i++)
+        for (int j = 0; j < 3; j++)
+            if (acc[j * nt + i] < 0) acc[j * nt + i] = wsum > 0 ? (float)(mean[j] / wsum) : 0.5f;
+}
+
+/* The dense detail mesh Pd = Pv + disp * Nc (hrn_dense_mesh) with per-vertex UVs at the texel
+ * centres and a material using the given texture. */
+static enum hrn_status write_dense(struct hrn_fit *f, const char *path, const float *V,
+                                   const float *disp, const char *texture) {
+    enum hrn_status st = HRN_OK;
+    const struct hrn_face_model *fm = f->fm;
+    const struct hrn_uv_map *m = &f->uv_hi;
+    int64_t N = fm->n_verts, R = m->res, nt = R * R;
+    struct hrn_mesh d = {0}, out = {0};
+    float *pv = malloc((size_t)(3 * nt) * sizeof(float)), *nc = malloc((size_t)(3 * nt) * sizeof(float));
+    float *nrm = malloc((size_t)(3 * N) * sizeof(float));
+    if (!pv || !nc || !nrm) {
+        st = hrn_error_set(HRN_ERR_NOMEM, "%s: no memory", path);
+        goto fail;
+    }
+    hrn_vertex_normals(V, N, fm->tris, fm->n_tris, nrm);
+    HRN_TRY(to_uv(f, m, V, pv));
+    HRN_TRY(to_uv(f, m, nrm, nc));
+    for (int64_t i = 0; i < nt; i++)
+        for (int c = 0; c < 3; c++) pv[c * nt + i] += disp[i] * nc[c * nt + i];
+    HRN_TRY(hrn_dense_mesh(pv, (int)R, &f->grid, &d));
+    HRN_TRY(hrn_mesh_alloc(&out, d.n_verts, d.n_faces, 0, d.n_verts, 0));
+    memcpy(out.verts, d.verts, (size_t)(3 * d.n_verts) * sizeof(float));
+    memcpy(out.faces, d.faces, (size_t)(3 * d.n_faces) * sizeof(int32_t));
+    /* the same texel order and zero test as hrn_dense_mesh: texel (i,j) -> its UV centre */
+    int64_t v = 0;
+    for (int64_t i = 0; i < nt; i++) {
+        if (pv[i] == 0 && pv[nt + i] == 0 && pv[2 * nt + i] == 0) continue;
+        HRN_ASSERT(v < out.n_verts);
+        out.uvs[2 * v] = ((float)(i % R) + 0.5f) / (float)R;
+        out.uvs[2 * v + 1] = 1.0f - ((float)(i / R) + 0.5f) / (float)R;
+        v++;
+    }
+    HRN_ASSERT(v == out.n_verts);
+    struct hrn_obj_material mtl = {.name = "face", .texture = texture};
+    HRN_TRY(hrn_mesh_write_obj(path, &out, texture ? &mtl : NULL));
+fail:
+    hrn_mesh_free(&d);
+    hrn_mesh_free(&out);
+    free(pv);
+    free(nc);
+    free(nrm);
+    return st;
+}
+
+/* Shaded geometry: albedo 0.8 lit by gamma over `under`, into img (3,224,224). */
+static enum hrn_status shade_geometry(struct hrn_fit *f, const float *V, const float *gamma,
+                                      const struct hrn_image *under, float *out) {
+    enum hrn_status st = HRN_OK;
+    const struct hrn_face_model *fm = f->fm;
+    int64_t N = fm->n_verts, np = 224 * 224;
+    struct hrn_raster r = {0};
+    float *nrm = malloc((size_t)(3 * N) * sizeof(float)), *alb = malloc((size_t)(3 * N) * sizeof(float));
+    float *col = malloc((size_t)(3 * N) * sizeof(float));
+    if (!nrm || !alb || !col) {
+        st = hrn_error_set(HRN_ERR_NOMEM, "overlay: no memory");
+        goto fail;
+    }
+    hrn_vertex_normals(V, N, fm->tris, fm->n_tris, nrm);
+    for (int64_t i = 0; i < 3 * N; i++) alb[i] = 0.8f;
+    hrn_sh_shade(nrm, alb, gamma, N, col);
+    HRN_TRY(hrn_rasterize(&f->cam, V, N, fm->tris, fm->n_tris, &r));
+    hrn_raster_interpolate(&r, fm->tris, col, 3, 0.0f, out);
+    for (int c = 0; c < 3; c++)
+        for (int64_t p = 0; p < np; p++)
+            if (r.tri[p] < 0) out[c * np + p] = under->data[c * np + p];
+fail:
+    hrn_raster_free(&r);
+    free(nrm);
+    free(alb);
+    free(col);
+    return st;
+}
+
+/* input | render | shaded geometry, 672 x 224 */
+static enum hrn_status write_overlay(struct hrn_fit *f, int k, const char *path, const float *V,
+                                     int level) {
+    enum hrn_status st = HRN_OK;
+    struct hrn_image strip = {0}, ren = {0};
+    float *cover = NULL, *geo = malloc(3 * 224 * 224 * sizeof(float));
+    float gamma[HRN_N_GAMMA];
+    const struct hrn_fit_view *v = &f->views[k];
+    if (!geo) return hrn_error_set(HRN_ERR_NOMEM, "%s: no memory", path);
+    memcpy(gamma, hrn_params_tensor(&f->ps, f->p_light[k])->data, sizeof gamma);
+    HRN_TRY(hrn_fit_render(f, k, level, &ren, &cover));
+    HRN_TRY(shade_geometry(f, V, gamma, &v->img, geo));
+    HRN_TRY(hrn_image_init(&strip, 3 * 224, 224, 3));
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < 224; y++)
+            for (int x = 0; x < 224; x++) {
+                int p = y * 224 + x;
+                float in = *hrn_image_px(&v->img, c, y, x);
+                *hrn_image_px(&strip, c, y, x) = in;
+                *hrn_image_px(&strip, c, y, 224 + x) = cover[p] > 0 ? ren.data[c * 224 * 224 + p] : in;
+                *hrn_image_px(&strip, c, y, 448 + x) = geo[c * 224 * 224 + p];
+            }
+    HRN_TRY(hrn_image_write_png(path, &strip, 8));
+fail:
+    hrn_image_free(&strip);
+    hrn_image_free(&ren);
+    free(cover);
+    free(geo);
+    return st;
+}
+
+static enum hrn_status write_h5(struct hrn_fit *f, const char *path, const float *fused) {
+    enum hrn_status st = HRN_OK;
+    const struct hrn_face_model *fm = f->fm;
+    struct hrn_h5 *h = NULL;
+    int64_t N = fm->n_verts, nc = hrn_face_model_n_coeffs(fm);
+    float *c = malloc((size_t)nc * sizeof(float)), *V = malloc((size_t)(3 * N) * sizeof(float));
+    if (!c || !V) {
+        st = hrn_error_set(HRN_ERR_NOMEM, "%s: no memory", path);
+        goto fail;
+    }
+    HRN_TRY(hrn_h5_create(path, &h));
+    HRN_TRY(hrn_h5_attr_write_str(h, "/", "hrn_format", "hrn-fit"));
+    HRN_TRY(hrn_h5_attr_write_str(h, "/", "model", fm->name));
+    HRN_TRY(hrn_h5_attr_write_i64(h, "/", "n_views", f->n_views));
+    HRN_TRY(hrn_h5_attr_write_f64(h, "/", "mm_per_unit", (double)fm->mm_per_unit));
+    HRN_TRY(hrn_h5_attr_write_f64(h, "/", "final_loss", f->last.total));
+    HRN_TRY(hrn_h5_attr_write_f64(h, "/", "max_abs_coeff", (double)hrn_fit_max_abs_coeff(f)));
+    HRN_TRY(hrn_h5_attr_write_str(h, "/", "coeff_layout",
+                                  "id | exp | tex | angle(3, rad) | gamma(27) | trans(3)"));
+    for (int s = 0; s < HRN_FIT_N_STAGES; s++) {
+        char key[48];
+        snprintf(key, sizeof key, "iters_%s", hrn_fit_stage_name(s));
+        HRN_TRY(hrn_h5_attr_write_i64(h, "/", key, f->stage_done[s] ? f->cfg.iters[s] : 0));
+    }
+    /* every parameter under its own name (id, tex, albedo_map, deform, view<k>/...) */
+    for (int i = 0; i < f->ps.n_entries; i++) {
+        struct hrn_tensor *x = hrn_params_tensor(&f->ps, i);
+        HRN_TRY(hrn_h5_write_f32(h, f->ps.entries[i].name, x->ndim, x->shape, x->data));
+    }
+    for (int k = 0; k < f->n_views; k++) {
+        char name[96];
+        const struct hrn_fit_view *v = &f->views[k];
+        hrn_fit_coeffs(f, k, c);
+        snprintf(name, sizeof name, "view%d/coeffs", k);
+        HRN_TRY(hrn_h5_write_f32(h, name, 1, (int64_t[]){nc}, c));
+        HRN_TRY(hrn_fit_posed(f, k, 1, V));
+        snprintf(name, sizeof name, "view%d/verts_mid", k);
+        HRN_TRY(hrn_h5_write_f32(h, name, 2, (int64_t[]){N, 3}, V));
+        if (v->n_lm) {
+            snprintf(name, sizeof name, "view%d/landmarks", k);
+            HRN_TRY(hrn_h5_write_f32(h, name, 2, (int64_t[]){v->n_lm, 2}, v->lm));
+        }
+        if (v->has_align) {
+            float tp[5] = {v->align.w0, v->align.h0, v->crop_scale, v->align.t0, v->align.t1};
+            snprintf(name, sizeof name, "view%d/trans_params", k);
+            HRN_TRY(hrn_h5_write_f32(h, name, 1, (int64_t[]){5}, tp));
+        }
+        snprintf(name, sizeof name, "view%d", k);
+        HRN_TRY(hrn_h5_attr_write_str(h, name, "name", v->name));
+        if (v->src[0]) HRN_TRY(hrn_h5_attr_write_str(h, name, "image", v->src));
+    }
+    if (fused) HRN_TRY(hrn_h5_write_f32(h, "fused/verts_mid", 2, (int64_t[]){N, 3}, fused));
+    st = hrn_h5_commit(h);
+    h = NULL;
+fail:
+    hrn_h5_close(h);
+    free(c);
+    free(V);
+    return st;
+}
+
+enum hrn_status hrn_fit_write_outputs(struct hrn_fit *f, const char *dir) {
+    enum hrn_status st = HRN_OK;
+    const struct hrn_face_model *fm = f->fm;
+    int64_t N = fm->n_verts, R = f->cfg.disp_res, nt = R * R;
+    int K = f->n_views, level = f->stage_done[HRN_FIT_HIGH] ? 2 : 1;
+    char path[1200], tex_name[600];
+    float *V = malloc((size_t)(3 * N) * sizeof(float)), *fused = NULL, *dmean = NULL;
+    float *tex = malloc((size_t)(3 * nt * K) * sizeof(float)), *w = malloc((size_t)(nt * K) * sizeof(float));
+    float *one = malloc((size_t)(3 * nt) * sizeof(float));
+    if (!V || !tex || !w || !one) {
+        st = hrn_error_set(HRN_ERR_NOMEM, "writing %s: no memory", dir);
+        goto fail;
+    }
+    HRN_TRY(hrn_fit_mkdirs(dir));
+    for (int k = 0; k < K; k++) {
+        const char *name = f->views[k].name;
+        HRN_TRY(hrn_fit_posed(f, k, 1, V));
+        HRN_TRY(unwrap_view(f, k, &f->uv_hi, V, tex + 3 * nt * k, w + nt * k));
+        blend_textures(1, nt, tex + 3 * nt * k, w + nt * k, one);
+        snprintf(path, sizeof path, "%s/%s_mid.obj", dir, name);
+        HRN_TRY(hrn_export_textured_obj(path, fm, V, one, (int)R));
+        snprintf(tex_name, sizeof tex_name, "%s_mid_tex.png", name);
+        snprintf(path, sizeof path, "%s/%s_high.obj", dir, name);
+        HRN_TRY(write_dense(f, path, V, hrn_params_tensor(&f->ps, f->p_disp[k])->data, tex_name));
+        snprintf(path, sizeof path, "%s/%s_overlay.png", dir, name);
+        HRN_TRY(write_overlay(f, k, path, V, level));
+    }
+    if (K > 1) {
+        /* the fused mesh: canonical frame, shared identity and D, mean (or zero) expression, the
+         * displacement averaged over views weighted by how squarely each view saw the texel */
+        fused = malloc((size_t)(3 * N) * sizeof(float));
+        dmean = calloc((size_t)nt, sizeof(float));
+        if (!fused || !dmean) {
+            st = hrn_error_set(HRN_ERR_NOMEM, "writing %s: no memory", dir);
+            goto fail;
+        }
+        HRN_TRY(hrn_fit_fused_shape(f, fused));
+        for (int64_t i = 0; i < nt; i++) {
+            double s = 0, d = 0;
+            for (int k = 0; k < K; k++) {
+                double wk = (double)w[k * nt + i] * (double)w[k * nt + i];
+                s += wk;
+                d += wk * (double)hrn_params_tensor(&f->ps, f->p_disp[k])->data[i];
+            }
+            dmean[i] = s > 1e-6 ? (float)(d / s) : 0.0f;
+        }
+        blend_textures(K, nt, tex, w, one);
+        snprintf(path, sizeof path, "%s/fused_mid.obj", dir);
+        HRN_TRY(hrn_export_textured_obj(path, fm, fused, one, (int)R));
+        snprintf(path, sizeof path, "%s/fused_high.obj", dir);
+        HRN_TRY(write_dense(f, path, fused, dmean, "fused_mid_tex.png"));
+    }
+    snprintf(path, sizeof path, "%s/fit.h5", dir);
+    HRN_TRY(write_h5(f, path, fused));
+fail:
+    free(V);
+    free(fused);
+    free(dmean);
+    free(tex);
+    free(w);
+    free(one);
+    return st;
+}

@@ -1,0 +1,145 @@
+/* fit_setup.c: the inputs of a fit: the face model in HRN's frame and views made from photos
+ * (landmarks, optional masks, HRN's 5-point alignment to 224 and 512; hrn_method.md 1.1 step 7). */
+#include "hrn_train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void hrn_fit_view_free(struct hrn_fit_view *v) {
+    if (!v) return;
+    hrn_image_free(&v->img);
+    hrn_image_free(&v->img_hd);
+    free(v->mask);
+    memset(v, 0, sizeof *v);
+}
+
+enum hrn_status hrn_fit_normalize_model(struct hrn_face_model *fm) {
+    if (!fm->mean_shape || fm->n_verts < 3)
+        return hrn_error_set(HRN_ERR_INVALID, "face model %s: no mean shape", fm->name);
+    if (!(fm->mm_per_unit > 0) || !isfinite(fm->mm_per_unit))
+        return hrn_error_set(HRN_ERR_FORMAT, "face model %s: mm_per_unit %g is not positive",
+                             fm->name, (double)fm->mm_per_unit);
+    int64_t N = fm->n_verts;
+    /* recentre (ParametricFaceModel recenter=True), then scale to decimetres: the camera
+     * (focal 1015, camera_d 10) assumes BFM's units */
+    double c[3] = {0, 0, 0};
+    for (int64_t v = 0; v < N; v++)
+        for (int k = 0; k < 3; k++) c[k] += (double)fm->mean_shape[3 * v + k];
+    float k = fm->mm_per_unit / 100.0f;
+    for (int64_t v = 0; v < N; v++)
+        for (int j = 0; j < 3; j++)
+            fm->mean_shape[3 * v + j] =
+                (float)(((double)fm->mean_shape[3 * v + j] - c[j] / (double)N) * (double)k);
+    if (k != 1.0f) {
+        if (fm->id_basis)
+            for (int64_t i = 0; i < 3 * N * fm->n_id; i++) fm->id_basis[i] *= k;
+        if (fm->exp_basis)
+            for (int64_t i = 0; i < 3 * N * fm->n_exp; i++) fm->exp_basis[i] *= k;
+    }
+    fm->mm_per_unit = 100.0f;
+    return HRN_OK;
+}
+
+enum hrn_status hrn_fit_load_model(const char *path, struct hrn_face_model *fm) {
+    enum hrn_status st = hrn_face_model_load(path, fm);
+    if (st != HRN_OK) return st;
+    if (fm->n_id < 1 || !fm->id_basis) {
+        hrn_face_model_free(fm);
+        return hrn_error_set(HRN_ERR_FORMAT, "%s: no identity basis (/shape/basis), which fitting "
+                             "needs", path);
+    }
+    if (!fm->uvs) {
+        hrn_face_model_free(fm);
+        return hrn_error_set(HRN_ERR_FORMAT, "%s: no texture coordinates (/uv), which the UV maps "
+                             "(deformation, displacement, texture) need", path);
+    }
+    st = hrn_fit_normalize_model(fm);
+    if (st != HRN_OK) {
+        hrn_face_model_free(fm);
+        return hrn_error_prefix(st, "%s: ", path);
+    }
+    return HRN_OK;
+}
+
+/* The mask: same size as the photo, > 0.5 is face; cropped with the photo's alignment. */
+static enum hrn_status load_mask(const char *path, const struct hrn_image *photo,
+                                 const struct hrn_align *a, float *out224) {
+    enum hrn_status st = HRN_OK;
+    struct hrn_image m = {0}, crop = {0};
+    HRN_TRY(hrn_image_read(path, HRN_IMAGE_GRAY, &m));
+    if (m.w != photo->w || m.h != photo->h) {
+        st = hrn_error_set(HRN_ERR_INVALID, "%s: mask is %dx%d, its image is %dx%d", path, m.w,
+                           m.h, photo->w, photo->h);
+        goto fail;
+    }
+    HRN_TRY(hrn_align_crop(&m, a, 224, 102.0, &crop, NULL, 0, NULL));
+    for (int i = 0; i < 224 * 224; i++) out224[i] = crop.data[i] > 0.5f ? 1.0f : 0.0f;
+fail:
+    hrn_image_free(&m);
+    hrn_image_free(&crop);
+    return st;
+}
+
+enum hrn_status hrn_fit_view_from_photo(const struct hrn_face_model *fm,
+                                        const struct hrn_fit_config *cfg, const char *image,
+                                        const char *landmarks, const char *mask,
+                                        struct hrn_fit_view *v) {
+    enum hrn_status st = HRN_OK;
+    struct hrn_image photo = {0};
+    float lm[68 * 2], model5[15];
+    int n = 0;
+    memset(v, 0, sizeof *v);
+    snprintf(v->src, sizeof v->src, "%s", image);
+    const char *base = strrchr(image, '/') ? strrchr(image, '/') + 1 : image;
+    snprintf(v->name, sizeof v->name, "%s", base);
+    char *dot = strrchr(v->name, '.');
+    if (dot && dot != v->name) *dot = 0;
+
+    HRN_TRY(hrn_image_read(image, HRN_IMAGE_RGB, &photo));
+    st = hrn_lmk_read(landmarks, 0, lm, 68, &n);
+    if (st != HRN_OK) goto fail;
+    if (n != 68 && n != 5) {
+        st = hrn_error_set(HRN_ERR_FORMAT, "%s: %d landmarks, expected 68 or 5", landmarks, n);
+        goto fail;
+    }
+    st = hrn_model_lm5(fm, model5);
+    if (st != HRN_OK) {
+        st = hrn_error_prefix(st, "face model %s: ", fm->name);
+        goto fail;
+    }
+    HRN_TRY(hrn_align_fit(lm, n, photo.w, photo.h, model5, &v->align));
+    v->has_align = 1;
+    v->crop_scale = (float)(102.0 / (double)v->align.s);
+    v->n_lm = n;
+    HRN_TRY(hrn_align_crop(&photo, &v->align, 224, 102.0, &v->img, lm, n, v->lm));
+    HRN_TRY(hrn_align_crop(&photo, &v->align, 512, 102.0 * 512 / 224, &v->img_hd, NULL, 0, NULL));
+    if (mask) {
+        v->mask = malloc(224 * 224 * sizeof(float));
+        if (!v->mask) {
+            st = hrn_error_set(HRN_ERR_NOMEM, "%s: no memory for the mask", mask);
+            goto fail;
+        }
+        HRN_TRY(load_mask(mask, &photo, &v->align, v->mask));
+    } else if (n == 68) {
+        v->mask = malloc(224 * 224 * sizeof(float));
+        if (!v->mask) {
+            st = hrn_error_set(HRN_ERR_NOMEM, "%s: no memory for the mask", image);
+            goto fail;
+        }
+        HRN_TRY(hrn_face_region_mask(v->lm, 224, cfg->forehead, v->mask));
+        v->mask_from_lm = 1;
+        hrn_log(HRN_LOG_INFO, "%s: no face mask given: using the face region of the 68 landmarks "
+                "(jaw closed over the brows raised %.2g eye-brow distances)", image,
+                (double)cfg->forehead);
+    } else {
+        hrn_log(HRN_LOG_WARN, "%s: no face mask and only 5 landmarks: the photometric loss uses "
+                "the rendered face region only, no contour loss", image);
+    }
+    hrn_image_free(&photo);
+    return HRN_OK;
+fail:
+    hrn_image_free(&photo);
+    hrn_fit_view_free(v);
+    return st;
+}

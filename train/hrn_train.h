@@ -1,0 +1,224 @@
+/* hrn_train.h: the public header of the train module: per-identity fitting of HRN's hierarchical
+ * face (coefficients, pose and lighting; the mid-frequency deformation map; the high-frequency
+ * displacement map; the texture) to one or more photos by optimisation (hrn-fit).
+ *
+ * Usage (one photo with 68 landmarks; main_fit.c does this for the command line):
+ *
+ *     struct hrn_fit_config cfg;
+ *     HRN_TRY(hrn_config_load(&hrn_fit_schema, "configs/fit.ini", &cfg));   // + hrn_config_set
+ *     struct hrn_face_model fm = {0};
+ *     HRN_TRY(hrn_fit_load_model("model.h5", &fm));        // loaded, recentred, in decimetres
+ *     struct hrn_fit_view v = {0};
+ *     HRN_TRY(hrn_fit_view_from_photo(&fm, &cfg, "face.jpg", "face.lm68.txt", NULL, &v));
+ *     struct hrn_fit fit = {0};
+ *     HRN_TRY(hrn_fit_init(&fit, &fm, &cfg, &v, 1));
+ *     HRN_TRY(hrn_fit_run(&fit, "out/losses.tsv"));       // all stages; progress bar on stderr
+ *     HRN_TRY(hrn_fit_write_outputs(&fit, "out"));        // meshes, textures, HDF5, overlays
+ *   fail:
+ *     hrn_fit_free(&fit); hrn_fit_view_free(&v); hrn_face_model_free(&fm);
+ *
+ * What is fitted (hrn_method.md 2, 4, 6; the forward pass is the one of hrn_render.h):
+ * - level 0: S0 = mean + id_basis id + exp_basis exp, posed V = S0 R^T + t, per-vertex SH shading of
+ *   the albedo (the model's per-vertex PCA albedo, or for models without one, the shared SFM and
+ *   ICT, a smooth UV albedo map sampled at the vertices), rasterized and interpolated;
+ * - level 1 (mid): S1 = S0 + D sampled at the vertices (HRN's add_nonlinear_offset), D (3,64,64);
+ * - level 2 (high): detail normals from the displacement map (1,256,256) in UV, UV-space shading,
+ *   rendered on the M1 mesh through the UV texture lookup (HRN's render_uv_texture).
+ * Stages (each with its own iteration count; 0 skips it): `lm` (pose, id, exp from landmarks and
+ * the coefficient regularizer), `coeff` (+ photometric, contour, lighting, albedo), `mid` (+ D with
+ * its smoothness terms), `high` (+ displacement with its regularizers). The texture is the input
+ * image unwrapped into UV through the final mid mesh (hrn_uv_unwrap_op), blended over views by
+ * how squarely each view sees a texel. Adam with one learning rate per parameter group.
+ * Multi-view: one identity, one albedo (tex coefficients or map) and one canonical D shared by
+ * every view; expression, pose, lighting and displacement map per view; the per-view losses are
+ * summed (hrn_method.md 6). Fused mesh: see hrn_fit_fused_shape.
+ * A fit whose loss or gradient turns NaN/Inf stops with HRN_ERR_NUMERIC naming the stage, the
+ * iteration and the term, and keeps the last finite parameters.
+ */
+#ifndef HRN_TRAIN_H
+#define HRN_TRAIN_H
+
+#include "hrn_data.h"
+#include "hrn_losses.h"
+#include "hrn_model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* --- configuration (schema "fit"; configs/fit.ini, configs/fit_multiview.ini) ---------------- */
+
+enum hrn_fit_group {
+    HRN_FIT_G_ID = 0, HRN_FIT_G_EXP, HRN_FIT_G_TEX, HRN_FIT_G_LIGHT, HRN_FIT_G_POSE,
+    HRN_FIT_G_DEFORM, HRN_FIT_G_DISP, HRN_FIT_G_ALBEDO, HRN_FIT_N_GROUPS
+};
+_Static_assert((int)HRN_FIT_N_GROUPS <= (int)HRN_MAX_GROUPS, "fit groups exceed the optimizer's groups");
+
+enum hrn_fit_stage { HRN_FIT_LM = 0, HRN_FIT_COEFF, HRN_FIT_MID, HRN_FIT_HIGH, HRN_FIT_N_STAGES };
+
+struct hrn_fit_config {
+    /* [stages]: iterations per stage (0 skips it) */
+    int iters[HRN_FIT_N_STAGES];
+    float mid_coeff_scale;  /* learning-rate factor of the coefficient groups in mid/high */
+    float high_coeff_scale;
+    /* [lr]: Adam base rates per group (enum hrn_fit_group) */
+    float lr[HRN_FIT_N_GROUPS];
+    double clip_norm;       /* global gradient-norm clip, 0 = off */
+    /* [weights]: HRN's names (struct hrn_loss_weights) plus the albedo map's smoothness */
+    struct hrn_loss_weights w;
+    float w_albedo_smooth;
+    float w_lm_stage_reg;   /* coefficient regularizer weight in the landmark stage */
+    /* [maps] */
+    int deform_res;         /* 64 */
+    int disp_res;           /* 256 */
+    int albedo_res;         /* UV albedo map of models without albedo: 64 */
+    float albedo_init;      /* its initial grey */
+    float forehead;         /* face region from landmarks: brow lift in eye-to-brow distances */
+    int use_contour;        /* contour loss when a face mask (or landmark region) exists */
+    /* [output] */
+    int tex_res;            /* texture PNG size (256) */
+    int fused_neutral;      /* fused mesh with zero expression instead of the mean over views */
+    int log_every;          /* TSV row every n iterations (1 = all) */
+};
+
+extern const struct hrn_config_schema hrn_fit_schema;
+
+/* --- inputs --------------------------------------------------------------------------------- */
+
+/* One view: an aligned 224x224 crop (and optionally the 512 crop), its landmarks in y-up crop
+ * pixels (NaN where unknown), and an optional face mask. */
+struct hrn_fit_view {
+    char name[64];
+    struct hrn_image img;    /* (3,224,224) in [0,1] */
+    struct hrn_image img_hd; /* (3,512,512) or empty: the texture source (else img) */
+    int n_lm;                /* 68 or 5 */
+    float lm[68 * 2];        /* y-up, 224 units */
+    float *mask;             /* (224*224) face region in [0,1], row 0 at the top, or NULL */
+    int mask_from_lm;        /* the mask was derived from the landmarks */
+    int has_align;
+    struct hrn_align align;  /* photo -> crop (when from a photo) */
+    float crop_scale;        /* crop pixels per photo pixel (F/s) */
+    char src[512];           /* the photo's path */
+};
+void hrn_fit_view_free(struct hrn_fit_view *v); /* NULL-safe */
+
+/* Load a face model (hrn_face_model_load) and bring it into HRN's frame: recentred on the mean
+ * shape's centroid and scaled to decimetres (mm_per_unit 100) so the default camera applies. */
+enum hrn_status hrn_fit_load_model(const char *path, struct hrn_face_model *fm);
+/* The same normalisation on a model in memory. */
+enum hrn_status hrn_fit_normalize_model(struct hrn_face_model *fm);
+
+/* A view from a photo: read the image (PNG/JPEG), the landmarks (68 or 5 points, .txt or .pts),
+ * the optional mask (PNG of the image's size; > 0.5 is face), align (hrn_method.md 1.1 step 7) to
+ * 224 and 512. Without a mask and with 68 landmarks the face region comes from the landmarks
+ * (logged). Errors name the file. */
+enum hrn_status hrn_fit_view_from_photo(const struct hrn_face_model *fm,
+                                        const struct hrn_fit_config *cfg, const char *image,
+                                        const char *landmarks, const char *mask,
+                                        struct hrn_fit_view *v);
+
+/* --- the fit --------------------------------------------------------------------------------- */
+
+struct hrn_fit_term_log {
+    double total;
+    double value[HRN_LOSS_TERM_COUNT];
+    int count[HRN_LOSS_TERM_COUNT];
+    double albedo_smooth;
+};
+
+struct hrn_fit {
+    const struct hrn_face_model *fm;
+    struct hrn_fit_config cfg;
+    struct hrn_fit_view *views; /* borrowed */
+    int n_views;
+    struct hrn_camera cam;
+    struct hrn_topo topo, grid;
+    struct hrn_csr deform_sampler, albedo_sampler, lmk_op[2]; /* lmk_op: 68-point and 5-point */
+    struct hrn_uv_map uv_hi;
+    int has_uv;
+    float *st;                  /* (n_uvs,2) texture coordinates */
+    float *contour_lr;          /* per view (2*224): left then right */
+    struct hrn_params ps;
+    int p_id, p_tex, p_deform, p_albedo;
+    int *p_exp, *p_light, *p_pose, *p_disp; /* per view */
+    struct hrn_tape tape;
+    int64_t iter;               /* iterations done over all stages */
+    struct hrn_fit_term_log last; /* terms of the last iteration */
+    double ms_per_iter[HRN_FIT_N_STAGES];
+    int stage_done[HRN_FIT_N_STAGES];
+    float *safe;                /* last finite parameter values */
+};
+
+/* Set up parameters (zero coefficients, pose and maps; ambient light; albedo map grey) and the
+ * fixed operators. views must outlive the fit. */
+enum hrn_status hrn_fit_init(struct hrn_fit *f, const struct hrn_face_model *fm,
+                             const struct hrn_fit_config *cfg, struct hrn_fit_view *views,
+                             int n_views);
+void hrn_fit_free(struct hrn_fit *f); /* NULL-safe */
+
+/* Run one stage / every stage with a non-zero iteration count. tsv (may be NULL) receives one row
+ * per logged iteration: stage, iter, total, each term's unweighted value, ms. */
+enum hrn_status hrn_fit_stage(struct hrn_fit *f, enum hrn_fit_stage s, FILE *tsv);
+enum hrn_status hrn_fit_run(struct hrn_fit *f, const char *tsv_path);
+const char *hrn_fit_stage_name(enum hrn_fit_stage s); /* "lm", "coeff", "mid", "high" */
+
+/* The full coefficient vector of a view (hrn_face_model_layout). */
+void hrn_fit_coeffs(const struct hrn_fit *f, int view, float *coeffs);
+/* Canonical (un-posed) vertices (N,3) of a view at level 0 (coefficients) or 1 (+ D). */
+enum hrn_status hrn_fit_shape(struct hrn_fit *f, int view, int level, float *verts);
+/* Posed world vertices (N,3) of a view at level 0 or 1. */
+enum hrn_status hrn_fit_posed(struct hrn_fit *f, int view, int level, float *verts);
+/* The fused mesh of a multi-view fit, canonical frame: shared identity, the mean expression over
+ * views (zero with cfg.fused_neutral) and the shared deformation map. (N,3). */
+enum hrn_status hrn_fit_fused_shape(struct hrn_fit *f, float *verts);
+/* Render a view's fitted face at a level (0..2) into img (3,224,224) over black; *cover (may be
+ * NULL) receives a malloc()ed (224*224) coverage mask. */
+enum hrn_status hrn_fit_render(struct hrn_fit *f, int view, int level, struct hrn_image *img,
+                               float **cover);
+/* Largest |coefficient| over the id, exp and tex blocks of every view (plausibility check). */
+float hrn_fit_max_abs_coeff(const struct hrn_fit *f);
+/* RMS distance in crop pixels between a view's projected model landmarks (level 1) and its
+ * target landmarks, over the points the model maps and the target has. *n_used may be NULL. */
+double hrn_fit_landmark_rms(struct hrn_fit *f, int view, int *n_used);
+
+/* Write everything for a subject into dir (created): per view <name>_mid.obj/.mtl/_tex.png (the
+ * posed mid mesh), <name>_high.obj (dense detail mesh with UVs), <name>_overlay.png (input |
+ * render | shaded geometry); for several views fused_mid.obj (+ texture) and fused_high.obj; and
+ * fit.h5 with every coefficient and map. */
+enum hrn_status hrn_fit_write_outputs(struct hrn_fit *f, const char *dir);
+
+/* mkdir -p (HRN_ERR_IO naming the directory). */
+enum hrn_status hrn_fit_mkdirs(const char *dir);
+
+/* --- the demo (fit_demo.c) ------------------------------------------------------------------- */
+
+/* Ground truth of a synthetic subject. */
+struct hrn_fit_truth {
+    float *coeffs;   /* per view (n_views x n_coeffs) */
+    float *deform;   /* (3,64,64) shared */
+    float *verts;    /* (N,3) canonical shape of view 0 at level 1 */
+    int n_views;
+};
+void hrn_fit_truth_free(struct hrn_fit_truth *t);
+
+/* Render n_views views of a random plausible subject of fm (seeded): yaw spread over
+ * [-yaw_deg, yaw_deg], a smooth ground-truth deformation map of amplitude deform_mm, lighting
+ * from the upper left; landmarks from the true vertices, masks from the coverage. */
+enum hrn_status hrn_fit_synth_views(const struct hrn_face_model *fm,
+                                    const struct hrn_fit_config *cfg, uint64_t seed, int n_views,
+                                    float yaw_deg, float deform_mm, struct hrn_fit_view *views,
+                                    struct hrn_fit_truth *truth);
+/* Mean vertex distance in mm between the fit's canonical level-1 shape of view 0 (or the fused
+ * shape for several views) and the truth. */
+double hrn_fit_vertex_error_mm(struct hrn_fit *f, const struct hrn_fit_truth *truth);
+
+/* hrn-fit --demo: the embedded synthetic subject (a hrn_synth_face model of the given preset,
+ * HRN_SYNTH_SMALL or HRN_SYNTH_BFM) in one view and in three views, fitted with cfg, everything
+ * written to out_dir/single and out_dir/multi; the errors are printed to report. */
+enum hrn_status hrn_fit_demo(const struct hrn_fit_config *cfg, int preset, const char *out_dir,
+                             FILE *report);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HRN_TRAIN_H */
