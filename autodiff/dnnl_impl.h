@@ -94,14 +94,34 @@ dnnl_engine_t hrn__dnnl_engine(void);
 struct hrn__dnnl_prim *hrn__dnnl_find(const int64_t key[HRN__DNNL_KEY]);
 
 /* Create a primitive from an op descriptor (hint: the forward pd for backward primitives, else
- * NULL), work out the reorders for its n_args arguments and cache it under key. */
+ * NULL), work out the reorders for its n_args arguments and cache it under key. po: post-ops
+ * (inference fusion; their runtime operands are arguments of the spec too), or NULL. */
 enum hrn_status hrn__dnnl_create(const int64_t key[HRN__DNNL_KEY], const void *op_desc,
                                  const_dnnl_primitive_desc_t hint, int n_args,
                                  const struct hrn__dnnl_argspec *spec,
                                  struct hrn__dnnl_prim **out);
+enum hrn_status hrn__dnnl_create_po(const int64_t key[HRN__DNNL_KEY], const void *op_desc,
+                                    const_dnnl_primitive_desc_t hint, const_dnnl_post_ops_t po,
+                                    int n_args, const struct hrn__dnnl_argspec *spec,
+                                    struct hrn__dnnl_prim **out);
 
 /* Run p with the caller's buffers (ptr[i] for argument i of the spec, same order). */
 enum hrn_status hrn__dnnl_exec(struct hrn__dnnl_prim *p, void *const *ptr);
+
+/* Frozen weights. Bit i of frozen says input argument i is a parameter that does not change
+ * between weights epochs: its reorder into the primitive's layout is kept (keyed by the buffer
+ * and the wanted layout) and reused until hrn__dnnl_weights_changed() starts a new epoch.
+ * Callers pass a bit only for net parameters that want no gradient (inference); every writer
+ * of parameter values we know of ends the epoch: hrn_optim_step, hrn_net_load, hrn_net_init,
+ * hrn_net_free, hrn_net_requires_grad and hrn_layers_release. Code that writes net parameter
+ * values by hand must call hrn_net_requires_grad (or this) before the next forward. Weights
+ * that want gradients (training) are never taken from the cache, so an optimizer update is
+ * seen by the next forward even without the epoch. */
+enum hrn_status hrn__dnnl_exec_frozen(struct hrn__dnnl_prim *p, void *const *ptr,
+                                      unsigned frozen);
+void hrn__dnnl_weights_changed(void);
+/* Blocked weight copies currently held (tests). */
+int hrn__dnnl_frozen_count(void);
 
 /* A plain memory descriptor: tag dnnl_nchw, dnnl_oihw, dnnl_iohw, dnnl_x ... */
 dnnl_memory_desc_t hrn__dnnl_md(int ndims, const int64_t *dims, dnnl_format_tag_t tag);
@@ -111,5 +131,45 @@ size_t hrn__dnnl_arg_bytes(const struct hrn__dnnl_prim *p, int arg_index);
 
 /* Drop every cached primitive and the buffers (tests; process exit). */
 void hrn__dnnl_release(void);
+
+/* --- inference fusion for model/net_common.c (declared here, not in the public header) -------
+ * out = relu?(bn_eval(conv2d(x, w, b))) as one oneDNN convolution with per-channel multiply/add
+ * (and ReLU) post-ops: the BatchNorm folded to scale = bn_w/sqrt(var+eps), shift = bn_b -
+ * mean·scale from the values at call time. Only for nodes nothing differentiates (x, w, b and the
+ * BatchNorm's parameters want no gradient; asserted). frozen_w: the weights are a net parameter
+ * that wants no gradient (see hrn__dnnl_exec_frozen). bn_w/bn_b may be NULL (no affine). */
+struct hrn__conv_fuse {
+    const float *bn_w, *bn_b, *mean, *var; /* (OC) */
+    float eps;
+    int relu;
+};
+struct hrn_tensor *hrn__conv2d_fused(struct hrn_tape *t, struct hrn_tensor *x,
+                                     struct hrn_tensor *w, struct hrn_tensor *b,
+                                     const struct hrn_conv2d_params *p,
+                                     const struct hrn__conv_fuse *fuse, int frozen_w);
+/* hrn_conv_transpose2d with frozen weights (frozen_w as above). */
+struct hrn_tensor *hrn__conv_transpose2d_frozen(struct hrn_tape *t, struct hrn_tensor *x,
+                                                struct hrn_tensor *w, struct hrn_tensor *b,
+                                                const struct hrn_conv2d_params *p, int frozen_w);
+
+/* --- profiling (HRN_PROFILE_LAYERS=1) ---------------------------------------------------------
+ * Wall time per category, accumulated over the process and printed to stderr by
+ * hrn_layers_release (then reset). Costs two clock reads per timed section when on, one branch
+ * when off. The oneDNN kinds above are categories 1..HRN__DK_POOL_BWD (their compute); the rest
+ * follow. */
+enum hrn__prof_cat {
+    HRN__PROF_CREATE = HRN__DK_POOL_BWD + 1, /* primitive creation (JIT), reorders included */
+    HRN__PROF_REORDER_W,                     /* weights plain -> blocked */
+    HRN__PROF_REORDER_IN,                    /* other inputs plain -> blocked */
+    HRN__PROF_REORDER_OUT,                   /* outputs blocked -> plain (with sum for grads) */
+    HRN__PROF_ADD_OUT,                       /* gradients added in plain layout */
+    HRN__PROF_PAD,
+    HRN__PROF_RESIZE,
+    HRN__PROF_N
+};
+/* 1 when HRN_PROFILE_LAYERS is set to something other than 0 (read once). */
+int hrn__prof_on(void);
+/* Add now - t0 seconds (t0 from hrn_time_now) to category cat. */
+void hrn__prof_add(int cat, double t0);
 
 #endif /* HRN_DNNL_IMPL_H */

@@ -5,7 +5,10 @@
  * The tensors stay plain NCHW; the primitives are created with format_tag_any, and the wrapper
  * (dnnl_ctx.c) reorders into the blocked layouts they pick and back, per call (plain-layout gemm
  * convolutions reach about half the speed, and a plain stride-2 transposed conv falls back to a
- * reference kernel: performance.md).
+ * reference kernel: performance.md). Weights of a frozen net parameter (inference, no gradient
+ * wanted) are reordered once per weights epoch instead (hrn__dnnl_exec_frozen). Inference nodes
+ * made by hrn__conv2d_fused apply an eval BatchNorm (folded to a per-channel scale and shift) and
+ * a ReLU as post-ops of the convolution, saving two passes over the output.
  *
  * Backward: d x via backward-data, d w and d b via backward-weights, each ADDED into the grads
  * (the wrapper accumulates; oneDNN overwrites). Backward-data is skipped when x wants no gradient
@@ -13,20 +16,36 @@
  */
 #include "dnnl_impl.h"
 
+#include <math.h>
+
+/* Inference epilogue of a fused conv (hrn__conv2d_fused): out = relu?(conv·scale + shift) per
+ * output channel, the folded eval-mode BatchNorm. (OC) each, tape memory. */
+struct conv_post {
+    float *scale, *shift;
+};
+
 struct conv_params {
     int32_t stride[2], pad[2], dil[2], outpad[2];
     int32_t has_bias, transposed;
+    int32_t frozen_w; /* the weights are a frozen net parameter: keep their reorder */
+    int32_t relu;     /* fused ReLU (with post) */
+    const struct conv_post *post; /* NULL: a plain conv */
 };
+_Static_assert(sizeof(struct conv_params) <= HRN_MAX_OP_PARAMS, "conv params too large");
 
 /* x (N,C,H,W), w (OC,C,KH,KW) or (C,OC,KH,KW) transposed, b (OC) or NULL */
 static struct hrn_tensor *conv_node(struct hrn_tape *t, struct hrn_tensor *x,
                                     struct hrn_tensor *w, struct hrn_tensor *b,
-                                    const struct hrn_conv2d_params *pp, int transposed) {
+                                    const struct hrn_conv2d_params *pp, int transposed,
+                                    const struct hrn__conv_fuse *fuse, int frozen_w) {
     const char *name = transposed ? "conv_transpose2d" : "conv2d";
     struct hrn_tensor *src[3] = {x, w, b};
     if (hrn__null_input(name, src, 2)) return NULL;
     struct hrn_conv2d_params q = pp ? *pp : (struct hrn_conv2d_params){0};
-    struct conv_params p = {{0}, {0}, {0}, {0}, b != NULL, transposed};
+    /* only a store's parameter that wants no gradient is frozen: weights being trained are
+     * reordered from their current values at every use, so no update can be missed */
+    frozen_w = frozen_w && (w->flags & HRN_TENSOR_PARAM) && !(w->flags & HRN_TENSOR_REQUIRES_GRAD);
+    struct conv_params p = {{0}, {0}, {0}, {0}, b != NULL, transposed, frozen_w, 0, NULL};
     for (int i = 0; i < 2; i++) {
         p.stride[i] = q.stride[i] ? q.stride[i] : 1;
         p.dil[i] = q.dilation[i] ? q.dilation[i] : 1;
@@ -72,19 +91,51 @@ static struct hrn_tensor *conv_node(struct hrn_tape *t, struct hrn_tensor *x,
                                     "need output padding <= padding (oneDNN's right padding "
                                     "would be negative)");
     }
+    if (fuse) {
+        /* an inference-only node: nothing may want a gradient through it (the caller checks) */
+        for (int i = 0; i < 3; i++)
+            HRN_ASSERT(!src[i] || !(src[i]->flags & HRN_TENSOR_REQUIRES_GRAD));
+        HRN_ASSERT(!transposed);
+        struct conv_post *post = hrn__scratch(t, sizeof *post);
+        if (!post) return NULL;
+        post->scale = hrn__scratch(t, (size_t)OC * sizeof(float));
+        post->shift = hrn__scratch(t, (size_t)OC * sizeof(float));
+        if (!post->scale || !post->shift) return NULL;
+        for (int64_t c = 0; c < OC; c++) { /* BatchNorm2d.eval(): (y - mean)/sqrt(var+eps)·w + b */
+            float inv = 1.0f / sqrtf(fuse->var[c] + fuse->eps);
+            float sc = fuse->bn_w ? fuse->bn_w[c] * inv : inv;
+            post->scale[c] = sc;
+            post->shift[c] = (fuse->bn_b ? fuse->bn_b[c] : 0.0f) - fuse->mean[c] * sc;
+        }
+        p.post = post;
+        p.relu = fuse->relu != 0;
+    }
     return hrn__node(t, transposed ? HRN_OP_CONV_TRANSPOSE2D : HRN_OP_CONV2D, 4,
                      (int64_t[]){N, OC, OH, OW}, src, b ? 3 : 2, &p, sizeof p, 1);
 }
 
 struct hrn_tensor *hrn_conv2d(struct hrn_tape *t, struct hrn_tensor *x, struct hrn_tensor *w,
                               struct hrn_tensor *b, const struct hrn_conv2d_params *p) {
-    return conv_node(t, x, w, b, p, 0);
+    return conv_node(t, x, w, b, p, 0, NULL, 0);
 }
 
 struct hrn_tensor *hrn_conv_transpose2d(struct hrn_tape *t, struct hrn_tensor *x,
                                         struct hrn_tensor *w, struct hrn_tensor *b,
                                         const struct hrn_conv2d_params *p) {
-    return conv_node(t, x, w, b, p, 1);
+    return conv_node(t, x, w, b, p, 1, NULL, 0);
+}
+
+struct hrn_tensor *hrn__conv2d_fused(struct hrn_tape *t, struct hrn_tensor *x,
+                                     struct hrn_tensor *w, struct hrn_tensor *b,
+                                     const struct hrn_conv2d_params *p,
+                                     const struct hrn__conv_fuse *fuse, int frozen_w) {
+    return conv_node(t, x, w, b, p, 0, fuse, frozen_w);
+}
+
+struct hrn_tensor *hrn__conv_transpose2d_frozen(struct hrn_tape *t, struct hrn_tensor *x,
+                                                struct hrn_tensor *w, struct hrn_tensor *b,
+                                                const struct hrn_conv2d_params *p, int frozen_w) {
+    return conv_node(t, x, w, b, p, 1, NULL, frozen_w);
 }
 
 /* --- primitives ------------------------------------------------------------------------------ */
@@ -93,6 +144,7 @@ struct geom {
     int64_t N, C, H, W, OC, KH, KW, OH, OW;
     dnnl_dims_t strides, dil, pl, pr;
     int has_bias, transposed;
+    int post, relu; /* fused BN epilogue (and ReLU): an inference primitive */
 };
 
 static struct geom geom_of(const struct hrn_tensor *o) {
@@ -100,7 +152,7 @@ static struct geom geom_of(const struct hrn_tensor *o) {
     const struct hrn_tensor *x = o->src[0], *w = o->src[1];
     struct geom g = {x->shape[0], x->shape[1], x->shape[2], x->shape[3], o->shape[1],
                      w->shape[2], w->shape[3], o->shape[2], o->shape[3], {0}, {0}, {0}, {0},
-                     p->has_bias, p->transposed};
+                     p->has_bias, p->transposed, p->post != NULL, p->relu};
     for (int i = 0; i < 2; i++) {
         int64_t in = i ? g.W : g.H, out = i ? g.OW : g.OH, k = i ? g.KW : g.KH;
         g.strides[i] = p->stride[i];
@@ -119,7 +171,7 @@ static void make_key(int64_t *key, int kind, const struct geom *g) {
     int64_t v[] = {kind,         g->N,      g->C,      g->H,      g->W,     g->OC,
                    g->KH,        g->KW,     g->OH,     g->OW,     g->strides[0], g->strides[1],
                    g->dil[0],    g->dil[1], g->pl[0],  g->pl[1],  g->pr[0], g->pr[1],
-                   g->has_bias};
+                   g->has_bias,  g->post,   g->relu};
     _Static_assert(sizeof v / sizeof v[0] <= HRN__DNNL_KEY, "conv key too long");
     memcpy(key, v, sizeof v);
 }
@@ -155,20 +207,36 @@ static enum hrn_status get_fwd(const struct geom *g, struct hrn__dnnl_prim **out
         dnnl_convolution_desc_t c;
         dnnl_deconvolution_desc_t d;
     } desc;
+    dnnl_post_ops_t po = NULL;
+    dnnl_prop_kind_t prop = g->post ? dnnl_forward_inference : dnnl_forward_training;
     if (!g->transposed)
         HRN_DNNL(dnnl_dilated_convolution_forward_desc_init(
-            &desc.c, dnnl_forward_training, dnnl_convolution_direct, &m.x_any, &m.w_any, bmd,
-            &m.y_any, g->strides, g->dil, g->pl, g->pr));
+            &desc.c, prop, dnnl_convolution_direct, &m.x_any, &m.w_any, bmd, &m.y_any,
+            g->strides, g->dil, g->pl, g->pr));
     else
         HRN_DNNL(dnnl_dilated_deconvolution_forward_desc_init(
-            &desc.d, dnnl_forward_training, dnnl_deconvolution_direct, &m.x_any, &m.w_any, bmd,
-            &m.y_any, g->strides, g->dil, g->pl, g->pr));
-    struct hrn__dnnl_argspec spec[4] = {{DNNL_ARG_SRC, HRN__DNNL_IN, &m.x},
+            &desc.d, prop, dnnl_deconvolution_direct, &m.x_any, &m.w_any, bmd, &m.y_any,
+            g->strides, g->dil, g->pl, g->pr));
+    /* arguments: src, weights, dst, bias (if any), then the post-op operands */
+    struct hrn__dnnl_argspec spec[6] = {{DNNL_ARG_SRC, HRN__DNNL_IN, &m.x},
                                         {DNNL_ARG_WEIGHTS, HRN__DNNL_IN, &m.w},
                                         {DNNL_ARG_DST, HRN__DNNL_OUT, &m.y},
                                         {DNNL_ARG_BIAS, HRN__DNNL_IN, &m.b}};
-    return hrn__dnnl_create(key, &desc, NULL, g->has_bias ? 4 : 3, spec, out);
+    int n = g->has_bias ? 4 : 3;
+    dnnl_memory_desc_t cmd = hrn__dnnl_md(4, (int64_t[]){1, g->OC, 1, 1}, dnnl_nchw);
+    if (g->post) { /* out = relu?(conv · scale + shift), per output channel */
+        HRN_DNNL(dnnl_post_ops_create(&po));
+        HRN_DNNL(dnnl_post_ops_append_binary(po, dnnl_binary_mul, &cmd));
+        HRN_DNNL(dnnl_post_ops_append_binary(po, dnnl_binary_add, &cmd));
+        if (g->relu) HRN_DNNL(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0, 0));
+        spec[n++] = (struct hrn__dnnl_argspec){DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
+                                               HRN__DNNL_IN, &cmd};
+        spec[n++] = (struct hrn__dnnl_argspec){DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1,
+                                               HRN__DNNL_IN, &cmd};
+    }
+    st = hrn__dnnl_create_po(key, &desc, NULL, po, n, spec, out);
 fail:
+    if (po) dnnl_post_ops_destroy(po);
     return st;
 }
 
@@ -179,9 +247,15 @@ static enum hrn_status conv_fwd(struct hrn_tape *t, struct hrn_tensor *o) {
     struct hrn__dnnl_prim *p = NULL;
     enum hrn_status st = get_fwd(&g, &p);
     if (st != HRN_OK) return st;
-    void *ptr[4] = {o->src[0]->data, o->src[1]->data, o->data,
-                    g.has_bias ? o->src[2]->data : NULL};
-    return hrn__dnnl_exec(p, ptr);
+    const struct conv_params *cp = HRN__PARAMS(o, const struct conv_params);
+    void *ptr[6] = {o->src[0]->data, o->src[1]->data, o->data, NULL, NULL, NULL};
+    int k = 3;
+    if (g.has_bias) ptr[k++] = o->src[2]->data;
+    if (cp->post) {
+        ptr[k++] = cp->post->scale;
+        ptr[k++] = cp->post->shift;
+    }
+    return hrn__dnnl_exec_frozen(p, ptr, cp->frozen_w ? 1u << 1 : 0u); /* bit 1: weights */
 }
 
 enum hrn_status hrn__conv2d_fwd(struct hrn_tape *t, struct hrn_tensor *o) { return conv_fwd(t, o); }
@@ -192,6 +266,8 @@ enum hrn_status hrn__conv_transpose2d_fwd(struct hrn_tape *t, struct hrn_tensor 
 static enum hrn_status conv_bwd(struct hrn_tape *t, struct hrn_tensor *o) {
     (void)t;
     enum hrn_status st = HRN_OK;
+    const int frozen_w = HRN__PARAMS(o, const struct conv_params)->frozen_w;
+    HRN_ASSERT(!HRN__PARAMS(o, const struct conv_params)->post); /* never wants a gradient */
     struct geom g = geom_of(o);
     struct mds m = mds_of(&g);
     struct hrn__dnnl_prim *fwd = NULL, *p = NULL;
@@ -218,7 +294,7 @@ static enum hrn_status conv_bwd(struct hrn_tape *t, struct hrn_tensor *o) {
             HRN_TRY(hrn__dnnl_create(key, &desc, fwd->pd, 3, spec, &p));
         }
         void *ptr[3] = {o->grad, o->src[1]->data, o->src[0]->grad};
-        HRN_TRY(hrn__dnnl_exec(p, ptr));
+        HRN_TRY(hrn__dnnl_exec_frozen(p, ptr, frozen_w ? 1u << 1 : 0u)); /* bit 1: weights */
     }
     int want_w = hrn__wants_grad(o, 1), want_b = g.has_bias && hrn__wants_grad(o, 2);
     if (want_w || want_b) { /* d w, d b += backward-weights(x, d out) */

@@ -2,7 +2,7 @@
  * or reflection (nn.ReflectionPad2d: the edge row is not repeated, index -i and 2(H-1)-i).
  * Backward adds each output gradient into the input element it was copied from; planes are
  * independent, so the parallel loop is deterministic. */
-#include "ad_impl.h"
+#include "dnnl_impl.h" /* hrn__prof_* */
 
 struct pad_params {
     int32_t left, right, top, bottom, mode;
@@ -47,6 +47,7 @@ enum hrn_status hrn__pad2d_fwd(struct hrn_tape *t, struct hrn_tensor *o) {
     const int refl = p->mode == HRN_PAD_REFLECT;
     const float *xd = x->data;
     float *od = o->data;
+    const double t0 = hrn__prof_on() ? hrn_time_now() : 0;
     HRN__PAR_FOR(o->numel >= HRN_PAR_MIN, pl, P, {
         for (int64_t i = 0; i < OH; i++) {
             int64_t si = src_index(i - p->top, H, refl);
@@ -62,6 +63,7 @@ enum hrn_status hrn__pad2d_fwd(struct hrn_tape *t, struct hrn_tensor *o) {
             }
         }
     });
+    if (t0 > 0) hrn__prof_add(HRN__PROF_PAD, t0);
     return HRN_OK;
 }
 
@@ -75,6 +77,7 @@ enum hrn_status hrn__pad2d_bwd(struct hrn_tape *t, struct hrn_tensor *o) {
     const int refl = p->mode == HRN_PAD_REFLECT;
     float *dx = x->grad;
     const float *g = o->grad;
+    const double t0 = hrn__prof_on() ? hrn_time_now() : 0;
     HRN__PAR_FOR(o->numel >= HRN_PAR_MIN, pl, P, {
         for (int64_t i = 0; i < OH; i++) {
             int64_t si = src_index(i - p->top, H, refl);
@@ -87,5 +90,6 @@ enum hrn_status hrn__pad2d_bwd(struct hrn_tape *t, struct hrn_tensor *o) {
             }
         }
     });
+    if (t0 > 0) hrn__prof_add(HRN__PROF_PAD, t0);
     return HRN_OK;
 }

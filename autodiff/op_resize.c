@@ -10,7 +10,7 @@
  * Backward scatters each output gradient to its four sources; planes (n,c) are independent, so
  * the parallel loop over planes is deterministic.
  */
-#include "ad_impl.h"
+#include "dnnl_impl.h" /* hrn__prof_* */
 
 #include <math.h>
 
@@ -109,6 +109,7 @@ static void resize_backward(float *dx, const float *dout, const struct maps *m, 
 }
 
 enum hrn_status hrn__resize_bilinear_fwd(struct hrn_tape *t, struct hrn_tensor *o) {
+    const double t0 = hrn__prof_on() ? hrn_time_now() : 0;
     struct maps m;
     struct hrn_tape_mark mk = hrn_tape_mark(t);
     enum hrn_status st = make_maps(t, o, &m);
@@ -117,16 +118,19 @@ enum hrn_status hrn__resize_bilinear_fwd(struct hrn_tape *t, struct hrn_tensor *
         resize_forward(o->data, x->data, &m, x->shape[0] * x->shape[1], x->shape[2], x->shape[3],
                        o->shape[2], o->shape[3]);
     hrn_arena_rewind(&t->arena, mk.arena); /* the maps are rebuilt in backward */
+    if (t0 > 0) hrn__prof_add(HRN__PROF_RESIZE, t0);
     return st;
 }
 
 enum hrn_status hrn__resize_bilinear_bwd(struct hrn_tape *t, struct hrn_tensor *o) {
     if (!hrn__wants_grad(o, 0)) return HRN_OK;
+    const double t0 = hrn__prof_on() ? hrn_time_now() : 0;
     struct maps m;
     enum hrn_status st = make_maps(t, o, &m);
     const struct hrn_tensor *x = o->src[0];
     if (st == HRN_OK)
         resize_backward(x->grad, o->grad, &m, x->shape[0] * x->shape[1], x->shape[2],
                         x->shape[3], o->shape[2], o->shape[3]);
+    if (t0 > 0) hrn__prof_add(HRN__PROF_RESIZE, t0);
     return st;
 }

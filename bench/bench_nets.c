@@ -1,6 +1,13 @@
 /* bench_nets.c: the HRN networks at full size against PyTorch CPU in one run.
  *
- *     OMP_NUM_THREADS=2 build/bench/bench_nets [--quick] [--no-torch] [--ckpt hrn_nets.h5]
+ *     build/bench/bench_nets [--threads 2] [--quick] [--no-torch] [--only row[,row...]]
+ *                            [--ckpt hrn_nets.h5]
+ *
+ * Threads: --threads N (default: OMP_NUM_THREADS, else 2) is applied to OpenMP (oneDNN and our
+ * kernels), to OpenBLAS (its OpenMP build joins the same pool) and to PyTorch, and exported as
+ * OMP_NUM_THREADS / OPENBLAS_NUM_THREADS; the settings in force are printed. --only runs the
+ * named rows alone, without PyTorch (with HRN_PROFILE_LAYERS=1 the layer profile printed at
+ * exit then covers those rows only, warm-up runs included).
  *
  * Rows: ResNet-50 (224x224) forward and training step (forward + backward + Adam) at batch 1, 8
  * and 32; mid_net (6->3, 64x64) and high_net (9->1, 256x256) forward and training step at batch 1;
@@ -15,10 +22,12 @@
  */
 #include "hrn_model.h"
 
+#include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { MAX_ROWS = 32 };
 struct row {
@@ -27,6 +36,7 @@ struct row {
 };
 static struct row g_rows[MAX_ROWS];
 static int g_nrows, g_quick;
+static const char *g_only; /* comma-separated row names, or NULL for all */
 static double g_peak;
 
 static int cmp_d(const void *a, const void *b) {
@@ -80,9 +90,23 @@ fail:
     return st;
 }
 
+static int selected(const char *name) {
+    if (!g_only) return 1;
+    size_t n = strlen(name);
+    for (const char *s = g_only; *s;) {
+        const char *e = strchr(s, ',');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        if (len == n && !strncmp(s, name, n)) return 1;
+        if (!e) break;
+        s = e + 1;
+    }
+    return 0;
+}
+
 static enum hrn_status bench(const char *name, struct hrn_net *net, int64_t n, int64_t h,
                              int64_t w, int train, int reps) {
     enum hrn_status st = HRN_OK;
+    if (!selected(name)) return HRN_OK;
     struct hrn_tape t = {0};
     float *x = NULL;
     size_t numel = (size_t)(n * net->cfg.in_ch * h * w);
@@ -102,10 +126,18 @@ static enum hrn_status bench(const char *name, struct hrn_net *net, int64_t n, i
     hrn_net_requires_grad(net, train);
     struct hrn_optim opt;
     HRN_TRY(hrn_optim_init(&opt, &(struct hrn_optim_config){.kind = HRN_OPTIM_ADAM, .lr = 1e-5f}));
-    double times[16], gf = 0, ms = 0;
+    double times[16], gf = 0, ms = 0, first = 0;
     int warm = 1 + (reps > 2);
-    for (int i = 0; i < warm; i++) HRN_TRY(run(net, &t, &opt, x, n, h, w, train, &ms, &gf));
+    for (int i = 0; i < warm; i++) {
+        HRN_TRY(run(net, &t, &opt, x, n, h, w, train, &ms, &gf));
+        if (i == 0) first = ms;
+    }
     for (int i = 0; i < reps; i++) HRN_TRY(run(net, &t, &opt, x, n, h, w, train, &times[i], &gf));
+    if (getenv("HRN_BENCH_VERBOSE")) {
+        printf("    %s: first run %.1f ms, then", name, first);
+        for (int i = 0; i < reps; i++) printf(" %.1f", times[i]);
+        printf(" ms (%d warm-up + %d timed runs)\n", warm, reps);
+    }
     qsort(times, (size_t)reps, sizeof times[0], cmp_d);
     add_row(name, times[reps / 2], gf);
     if (getenv("HRN_BENCH_VERBOSE"))
@@ -185,21 +217,40 @@ static void run_torch(int threads) {
 }
 
 int main(int argc, char **argv) {
+    /* first: may restart the program with OPENBLAS_CORETYPE set (same argv, same environment) */
     hrn_blas_cpu_setup(argv);
     enum hrn_status st = HRN_OK;
     const char *ckpt = NULL;
-    int torch = 1;
+    int torch = 1, threads = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) g_quick = 1;
         else if (!strcmp(argv[i], "--no-torch")) torch = 0;
         else if (!strcmp(argv[i], "--ckpt") && i + 1 < argc) ckpt = argv[++i];
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc) g_only = argv[++i];
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [--quick] [--no-torch] [--ckpt file.h5]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--threads N] [--quick] [--no-torch] [--only row,...] "
+                            "[--ckpt file.h5]\n", argv[0]);
             return 2;
         }
     }
-    int threads = omp_get_max_threads();
-    printf("bench_nets: %d OpenMP threads\n", threads);
+    if (threads <= 0) {
+        const char *e = getenv("OMP_NUM_THREADS");
+        threads = e && atoi(e) > 0 ? atoi(e) : 2;
+    }
+    /* libgomp read the environment before main: set the pools directly, and export the values
+     * for the PyTorch child */
+    char tb[16];
+    snprintf(tb, sizeof tb, "%d", threads);
+    setenv("OMP_NUM_THREADS", tb, 1);
+    setenv("OPENBLAS_NUM_THREADS", tb, 1);
+    omp_set_num_threads(threads);
+    openblas_set_num_threads(threads);
+    const char *bind = getenv("OMP_PROC_BIND"), *places = getenv("OMP_PLACES");
+    printf("bench_nets: %d OpenMP threads (oneDNN, OpenBLAS %s core %s), OMP_PROC_BIND=%s "
+           "OMP_PLACES=%s, %ld online CPUs\n",
+           omp_get_max_threads(), openblas_get_config(), hrn_blas_core(), bind ? bind : "unset",
+           places ? places : "unset", sysconf(_SC_NPROCESSORS_ONLN));
     struct hrn_net recon = {0}, mid = {0}, high = {0}, unet = {0};
     HRN_TRY(hrn_net_init(&recon, &(struct hrn_net_config){.kind = HRN_NET_RESNET50}, 1));
     HRN_TRY(hrn_net_init(&mid, &(struct hrn_net_config){.kind = HRN_NET_PIX2PIX, .in_ch = 6,
@@ -214,7 +265,7 @@ int main(int argc, char **argv) {
         HRN_TRY(hrn_net_load(&unet, ckpt, "generator"));
         printf("  loaded %s: net_recon, mid_net, high_net, generator\n", ckpt);
     }
-    HRN_TRY(measure_peak());
+    if (!g_only || selected("peak")) HRN_TRY(measure_peak());
     int big = g_quick ? 2 : 3;
     HRN_TRY(bench("resnet50_fwd_b1", &recon, 1, 224, 224, 0, 7));
     HRN_TRY(bench("resnet50_fwd_b8", &recon, 8, 224, 224, 0, 5));
@@ -227,7 +278,7 @@ int main(int argc, char **argv) {
     HRN_TRY(bench("high_net_fwd", &high, 1, 256, 256, 0, 5));
     HRN_TRY(bench("high_net_train", &high, 1, 256, 256, 1, big));
     HRN_TRY(bench("unet_fwd_512", &unet, 1, 512, 512, 0, big));
-    if (torch) run_torch(threads);
+    if (torch && !g_only) run_torch(threads);
     printf("\n%-24s %10s %8s %7s %10s %8s\n", "row", "hrn ms", "GFLOP/s", "%peak", "torch ms",
            "torch/hrn");
     for (int i = 0; i < g_nrows; i++) {
@@ -235,10 +286,10 @@ int main(int argc, char **argv) {
         double gfs = r->gflop / (r->ms * 1e-3);
         if (r->torch_ms > 0)
             printf("%-24s %10.1f %8.1f %6.0f%% %10.1f %8.2f\n", r->name, r->ms, gfs,
-                   100 * gfs / g_peak, r->torch_ms, r->torch_ms / r->ms);
+                   g_peak > 0 ? 100 * gfs / g_peak : 0.0, r->torch_ms, r->torch_ms / r->ms);
         else
             printf("%-24s %10.1f %8.1f %6.0f%% %10s %8s\n", r->name, r->ms, gfs,
-                   100 * gfs / g_peak, "-", "-");
+                   g_peak > 0 ? 100 * gfs / g_peak : 0.0, "-", "-");
     }
 fail:
     hrn_net_free(&recon);

@@ -1,6 +1,8 @@
 /* net_common.c: what the four networks share: the parameter store named by PyTorch state-dict
  * keys, init, conv / BN helpers, and the dispatch by kind. */
-#include "hrn_model.h"
+#include "net_impl.h"
+
+#include "dnnl_impl.h" /* inference fusion and frozen weights (autodiff-internal) */
 
 #include <math.h>
 #include <stdio.h>
@@ -48,8 +50,21 @@ struct hrn_tensor *hrn__net_param(struct hrn_net *net, const char *name, const c
     return lookup(&net->params, name, suffix);
 }
 
+/* Inference (eval mode, parameters wanting no gradient): the conv weights are frozen for the
+ * current weights epoch, so oneDNN's reorder of them is kept across forwards
+ * (hrn__dnnl_exec_frozen; every writer of net parameters in the library ends the epoch). */
+static int frozen(const struct hrn_net *net, const struct hrn_tensor *w) {
+    return !net->training && !(w->flags & HRN_TENSOR_REQUIRES_GRAD);
+}
+
 struct hrn_tensor *hrn__net_conv(struct hrn_tape *t, struct hrn_net *net, const char *name,
                                  struct hrn_tensor *x, int stride, int pad) {
+    return hrn__net_conv_bn(t, net, name, NULL, x, stride, pad, 0);
+}
+
+struct hrn_tensor *hrn__net_conv_bn(struct hrn_tape *t, struct hrn_net *net, const char *name,
+                                    const char *bn, struct hrn_tensor *x, int stride, int pad,
+                                    int relu) {
     if (!x) return NULL; /* an earlier layer failed; its message names it */
     struct hrn_tensor *w = lookup(&net->params, name, ".weight");
     if (!w) return NULL;
@@ -58,9 +73,32 @@ struct hrn_tensor *hrn__net_conv(struct hrn_tape *t, struct hrn_net *net, const 
     int ib = hrn_params_find(&net->params, full);
     struct hrn_tensor *b = ib >= 0 ? hrn_params_tensor(&net->params, ib) : NULL;
     struct hrn_conv2d_params p = {.stride = {stride, stride}, .pad = {pad, pad}};
-    struct hrn_tensor *y = hrn_conv2d(t, x, w, b, &p);
-    if (!y) hrn_error_prefix(HRN_ERR_INVALID, "%s", name);
-    return y;
+    const int fz = frozen(net, w);
+    struct hrn_tensor *bw = NULL, *bb = NULL, *rm = NULL, *rv = NULL;
+    if (bn) {
+        bw = lookup(&net->params, bn, ".weight");
+        bb = lookup(&net->params, bn, ".bias");
+        rm = lookup(&net->buffers, bn, ".running_mean");
+        rv = lookup(&net->buffers, bn, ".running_var");
+        if (!bw || !bb || !rm || !rv) return NULL;
+    }
+    /* conv + eval BatchNorm (+ ReLU) as one primitive when nothing wants a gradient through it */
+    const uint32_t RG = HRN_TENSOR_REQUIRES_GRAD;
+    if (bn && fz && !(x->flags & RG) && !(bw->flags & RG) && !(bb->flags & RG) &&
+        !(b && (b->flags & RG))) {
+        struct hrn__conv_fuse f = {bw->data, bb->data, rm->data, rv->data, 1e-5f, relu};
+        struct hrn_tensor *y = hrn__conv2d_fused(t, x, w, b, &p, &f, 1);
+        if (!y) hrn_error_prefix(HRN_ERR_INVALID, "%s", name);
+        return y;
+    }
+    struct hrn_tensor *y = hrn__conv2d_fused(t, x, w, b, &p, NULL, fz);
+    if (!y) {
+        hrn_error_prefix(HRN_ERR_INVALID, "%s", name);
+        return NULL;
+    }
+    if (!bn) return y;
+    y = hrn__net_bn(t, net, bn, y);
+    return relu ? hrn_relu(t, y) : y;
 }
 
 struct hrn_tensor *hrn__net_convt(struct hrn_tape *t, struct hrn_net *net, const char *name,
@@ -71,7 +109,7 @@ struct hrn_tensor *hrn__net_convt(struct hrn_tape *t, struct hrn_net *net, const
     if (!w || !b) return NULL;
     struct hrn_conv2d_params p = {.stride = {stride, stride}, .pad = {pad, pad},
                                   .output_padding = {outpad, outpad}};
-    struct hrn_tensor *y = hrn_conv_transpose2d(t, x, w, b, &p);
+    struct hrn_tensor *y = hrn__conv_transpose2d_frozen(t, x, w, b, &p, frozen(net, w));
     if (!y) hrn_error_prefix(HRN_ERR_INVALID, "%s", name);
     return y;
 }
@@ -142,6 +180,7 @@ static void init_values(struct hrn_net *net, uint64_t seed) {
 enum hrn_status hrn_net_init(struct hrn_net *net, const struct hrn_net_config *cfg,
                              uint64_t seed) {
     enum hrn_status st = HRN_OK;
+    hrn__dnnl_weights_changed(); /* new values, possibly at a freed network's addresses */
     memset(net, 0, sizeof *net);
     hrn_params_init(&net->params);
     hrn_params_init(&net->buffers);
@@ -179,12 +218,15 @@ fail:
 
 void hrn_net_free(struct hrn_net *net) {
     if (!net) return;
+    hrn__dnnl_weights_changed(); /* the buffers may be reused by another network */
     hrn_params_free(&net->params);
     hrn_params_free(&net->buffers);
     memset(net, 0, sizeof *net);
 }
 
 void hrn_net_requires_grad(struct hrn_net *net, int on) {
+    /* switching modes is also the documented way to say "I wrote parameter values by hand" */
+    hrn__dnnl_weights_changed();
     for (int i = 0; i < net->params.n_entries; i++) {
         struct hrn_tensor *p = &net->params.entries[i].t;
         if (on) p->flags |= HRN_TENSOR_REQUIRES_GRAD;

@@ -3,7 +3,7 @@
  * the stride on the 3x3 conv; global average pool) and seven 1x1 heads `final_layers.0-6` with
  * bias (id 80, exp 64, tex 80, angle 3, gamma 27, txy 2, tz 1), concatenated to (N,257).
  * Widths scale with cfg.width (64 in the original). */
-#include "hrn_model.h"
+#include "net_impl.h"
 
 #include <stdio.h>
 
@@ -53,25 +53,21 @@ fail:
 /* x (N,C,H,W) -> (N,4·planes,H/s,W/s) */
 static struct hrn_tensor *bottleneck(struct hrn_tape *t, struct hrn_net *net, const char *pre,
                                      struct hrn_tensor *x, int stride, int project) {
-    char n[64];
+    char n[64], b[64];
     snprintf(n, sizeof n, "%s.conv1", pre);
-    struct hrn_tensor *y = hrn__net_conv(t, net, n, x, 1, 0);
-    snprintf(n, sizeof n, "%s.bn1", pre);
-    y = hrn_relu(t, hrn__net_bn(t, net, n, y));
+    snprintf(b, sizeof b, "%s.bn1", pre);
+    struct hrn_tensor *y = hrn__net_conv_bn(t, net, n, b, x, 1, 0, 1);
     snprintf(n, sizeof n, "%s.conv2", pre);
-    y = hrn__net_conv(t, net, n, y, stride, 1);
-    snprintf(n, sizeof n, "%s.bn2", pre);
-    y = hrn_relu(t, hrn__net_bn(t, net, n, y));
+    snprintf(b, sizeof b, "%s.bn2", pre);
+    y = hrn__net_conv_bn(t, net, n, b, y, stride, 1, 1);
     snprintf(n, sizeof n, "%s.conv3", pre);
-    y = hrn__net_conv(t, net, n, y, 1, 0);
-    snprintf(n, sizeof n, "%s.bn3", pre);
-    y = hrn__net_bn(t, net, n, y);
+    snprintf(b, sizeof b, "%s.bn3", pre);
+    y = hrn__net_conv_bn(t, net, n, b, y, 1, 0, 0);
     struct hrn_tensor *idt = x;
     if (project) {
         snprintf(n, sizeof n, "%s.downsample.0", pre);
-        idt = hrn__net_conv(t, net, n, x, stride, 0);
-        snprintf(n, sizeof n, "%s.downsample.1", pre);
-        idt = hrn__net_bn(t, net, n, idt);
+        snprintf(b, sizeof b, "%s.downsample.1", pre);
+        idt = hrn__net_conv_bn(t, net, n, b, x, stride, 0, 0);
     }
     return hrn_relu(t, hrn_add(t, y, idt));
 }
@@ -79,8 +75,7 @@ static struct hrn_tensor *bottleneck(struct hrn_tape *t, struct hrn_net *net, co
 /* x (N,3,H,W) -> (N,257) */
 struct hrn_tensor *hrn__resnet_forward(struct hrn_tape *t, struct hrn_net *net,
                                        struct hrn_tensor *x) {
-    struct hrn_tensor *y = hrn__net_conv(t, net, "backbone.conv1", x, 2, 3);
-    y = hrn_relu(t, hrn__net_bn(t, net, "backbone.bn1", y));
+    struct hrn_tensor *y = hrn__net_conv_bn(t, net, "backbone.conv1", "backbone.bn1", x, 2, 3, 1);
     y = hrn_max_pool2d(t, y, &(struct hrn_pool2d_params){{3, 3}, {2, 2}, {1, 1}, 0});
     char pre[32];
     for (int s = 0; s < 4; s++)

@@ -3,7 +3,7 @@
  * (align_corners=True), zero-pad to the skip's size, cat([skip, up]), double_conv; outc = conv1x1;
  * sigmoid. Keys: inc.conv.conv.{0,1,3,4}, downK.mpconv.1.conv.{0,1,3,4}, upK.conv.conv.{...},
  * outc.conv. Widths: w, 2w, 4w, 8w, 8w (w = 64 in the original). */
-#include "hrn_model.h"
+#include "net_impl.h"
 
 #include <stdio.h>
 
@@ -44,15 +44,13 @@ fail:
 
 static struct hrn_tensor *double_conv(struct hrn_tape *t, struct hrn_net *net, const char *pre,
                                       struct hrn_tensor *x) {
-    char n[64];
+    char n[64], b[64];
     snprintf(n, sizeof n, "%s.0", pre);
-    struct hrn_tensor *y = hrn__net_conv(t, net, n, x, 1, 1);
-    snprintf(n, sizeof n, "%s.1", pre);
-    y = hrn_relu(t, hrn__net_bn(t, net, n, y));
+    snprintf(b, sizeof b, "%s.1", pre);
+    struct hrn_tensor *y = hrn__net_conv_bn(t, net, n, b, x, 1, 1, 1);
     snprintf(n, sizeof n, "%s.3", pre);
-    y = hrn__net_conv(t, net, n, y, 1, 1);
-    snprintf(n, sizeof n, "%s.4", pre);
-    return hrn_relu(t, hrn__net_bn(t, net, n, y));
+    snprintf(b, sizeof b, "%s.4", pre);
+    return hrn__net_conv_bn(t, net, n, b, y, 1, 1, 1);
 }
 
 /* x (N,C,h,w) up x2 and padded to skip (N,C',H,W), then cat([skip, up]) along channels */

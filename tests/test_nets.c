@@ -7,6 +7,8 @@
 #include "hrn_model.h"
 #include "hrn_test.h"
 
+#include "dnnl_impl.h" /* hrn__dnnl_frozen_count: the kept weight reorders */
+
 #define FIXTURE HRN_TEST_DATA_DIR "/nets_torch.h5"
 
 static struct hrn_h5 *g_h5;
@@ -260,6 +262,145 @@ static void test_checkpoint(void) {
     hrn_net_free(&c);
 }
 
+/* Eval-mode output of net for x (1,3,16,16) on a fresh tape, malloc()ed; parameters as set. */
+static float *eval_out(struct hrn_net *net, const float *x, int64_t *n) {
+    struct hrn_tape t = {0};
+    float *y = NULL;
+    CHECK_OK(hrn_tape_init(&t, 32u << 20));
+    net->training = 0;
+    struct hrn_tensor *xt = hrn_tape_wrap(&t, (float *)x, 4, (int64_t[]){1, 3, 16, 16}, "x");
+    struct hrn_tensor *o = hrn_net_forward(&t, net, xt);
+    CHECK_MSG(o != NULL, "forward: %s", hrn_error_msg());
+    if (o && (y = malloc((size_t)o->numel * sizeof *y))) {
+        memcpy(y, o->data, (size_t)o->numel * sizeof *y);
+        *n = o->numel;
+    }
+    hrn_tape_free(&t);
+    return y;
+}
+
+/* max |a-b| / max |b| */
+static double rel_diff(const float *a, const float *b, int64_t n) {
+    double d = 0, m = 1e-30;
+    for (int64_t i = 0; i < n; i++) {
+        d = fmax(d, fabs((double)a[i] - (double)b[i]));
+        m = fmax(m, fabs((double)b[i]));
+    }
+    return d / m;
+}
+
+/* Non-default values everywhere: weights U(-0.5,0.5) (the ResNet heads start at zero),
+ * BatchNorm affine around 1 and 0, running statistics away from 0 and 1. */
+static void randomize(struct hrn_net *net, uint64_t seed) {
+    struct hrn_rng r;
+    hrn_rng_seed(&r, seed);
+    for (int i = 0; i < net->params.n_entries; i++) {
+        struct hrn_tensor *p = hrn_params_tensor(&net->params, i);
+        hrn_rng_fill_uniform(&r, p->data, (size_t)p->numel, -0.5f, 0.5f);
+        if (p->ndim == 1 && strstr(net->params.entries[i].name, ".weight"))
+            for (int64_t k = 0; k < p->numel; k++) p->data[k] += 1.0f;
+    }
+    for (int i = 0; i < net->buffers.n_entries; i++) {
+        struct hrn_tensor *b = hrn_params_tensor(&net->buffers, i);
+        int var = strstr(net->buffers.entries[i].name, "running_var") != NULL;
+        hrn_rng_fill_uniform(&r, b->data, (size_t)b->numel, var ? 0.5f : -0.3f, var ? 2.0f : 0.3f);
+    }
+}
+
+/* Inference with no gradient wanted runs conv+BN(+ReLU) as one fused primitive with the weights
+ * kept in oneDNN's layout: same output as the separate ops (which test_resnet/test_unet check
+ * against PyTorch). */
+static void test_inference_fused(void) {
+    struct hrn_net_config cfgs[2] = {{.kind = HRN_NET_RESNET50, .width = 2},
+                                     {.kind = HRN_NET_UNET, .width = 2}};
+    float x[3 * 16 * 16];
+    struct hrn_rng r;
+    hrn_rng_seed(&r, 3);
+    hrn_rng_fill_uniform(&r, x, sizeof x / sizeof x[0], -1, 1);
+    for (int k = 0; k < 2; k++) {
+        struct hrn_net net;
+        CHECK_OK(hrn_net_init(&net, &cfgs[k], 5));
+        randomize(&net, 11 + (uint64_t)k);
+        int64_t n1 = 0, n2 = 0;
+        hrn_net_requires_grad(&net, 1); /* separate conv, BN, ReLU nodes; nothing kept */
+        float *ref = eval_out(&net, x, &n1);
+        CHECK(hrn__dnnl_frozen_count() == 0);
+        hrn_net_requires_grad(&net, 0); /* fused, weights kept */
+        float *got = eval_out(&net, x, &n2);
+        CHECK(hrn__dnnl_frozen_count() > 0);
+        if (ref && got && n1 == n2) {
+            double d = rel_diff(got, ref, n1);
+            CHECK_MSG(d < 2e-6, "kind %d: fused vs separate rel. max |diff| %.3g", (int)cfgs[k].kind,
+                      d);
+            if (getenv("HRN_TEST_VERBOSE"))
+                printf("  kind %d: fused vs separate %.2g\n", (int)cfgs[k].kind, d);
+        } else {
+            CHECK(0);
+        }
+        free(ref);
+        free(got);
+        hrn_net_free(&net);
+    }
+}
+
+/* Weights changed between two inference forwards are seen by the second one: by an optimizer
+ * step (the net stays in inference mode), by a checkpoint load, and by values written by hand
+ * followed by hrn_net_requires_grad. Each second output is compared with the output of the
+ * separate ops (which never keep a reorder) for the new values. */
+static void test_frozen_weights_update(void) {
+    const char *dir = hrn_test_tmpdir("nets");
+    char path[600];
+    snprintf(path, sizeof path, "%s/frozen.h5", dir);
+    float x[3 * 16 * 16];
+    struct hrn_rng r;
+    hrn_rng_seed(&r, 4);
+    hrn_rng_fill_uniform(&r, x, sizeof x / sizeof x[0], -1, 1);
+    struct hrn_net net, other;
+    struct hrn_net_config cfg = {.kind = HRN_NET_UNET, .width = 2};
+    CHECK_OK(hrn_net_init(&net, &cfg, 21));
+    CHECK_OK(hrn_net_init(&other, &cfg, 22));
+    randomize(&net, 31);
+    randomize(&other, 32);
+    struct hrn_net *nets[1] = {&other};
+    const char *groups[1] = {"generator"};
+    CHECK_OK(hrn_nets_save(path, nets, groups, 1, NULL, NULL, 0));
+    int64_t n = 0, m = 0;
+    hrn_net_requires_grad(&net, 0);
+    float *y0 = eval_out(&net, x, &n), *y1 = eval_out(&net, x, &m);
+    CHECK(y0 && y1 && n == m && memcmp(y0, y1, (size_t)n * sizeof *y0) == 0); /* reuse */
+    float *ys[3] = {NULL, NULL, NULL}, *refs[3] = {NULL, NULL, NULL};
+    for (int how = 0; how < 3; how++) {
+        free(eval_out(&net, x, &m)); /* reorders kept for the values before the change */
+        if (how == 0) { /* an Adam step on hand-set gradients */
+            struct hrn_optim opt;
+            CHECK_OK(hrn_optim_init(&opt, &(struct hrn_optim_config){.kind = HRN_OPTIM_ADAM,
+                                                                      .lr = 0.05f}));
+            for (size_t i = 0; i < net.params.n; i++) net.params.grads[i] = (i % 3) ? 1.0f : -1.0f;
+            CHECK_OK(hrn_optim_step(&opt, &net.params));
+        } else if (how == 1) {
+            CHECK_OK(hrn_net_load(&net, path, "generator"));
+        } else {
+            for (size_t i = 0; i < net.params.n; i++) net.params.values[i] *= -1.0f;
+            hrn_net_requires_grad(&net, 0); /* the documented "values written by hand" */
+        }
+        ys[how] = eval_out(&net, x, &m); /* kept reorders, if any are still valid */
+        hrn_net_requires_grad(&net, 1);
+        refs[how] = eval_out(&net, x, &m); /* separate ops from the current values */
+        hrn_net_requires_grad(&net, 0);
+        CHECK(ys[how] && refs[how] && m == n);
+        if (ys[how] && refs[how] && y0) {
+            double d = rel_diff(ys[how], refs[how], n), moved = rel_diff(y0, refs[how], n);
+            CHECK_MSG(d < 2e-6, "change %d: second forward off the new weights by %.3g", how, d);
+            CHECK_MSG(moved > 1e-3, "change %d did not change the output (%.3g)", how, moved);
+        }
+    }
+    for (int i = 0; i < 3; i++) free(ys[i]), free(refs[i]);
+    free(y0);
+    free(y1);
+    hrn_net_free(&net);
+    hrn_net_free(&other);
+}
+
 static void test_unknown_key(void) {
     const char *dir = hrn_test_tmpdir("nets");
     char path[600];
@@ -297,6 +438,8 @@ int main(void) {
     RUN(test_full_size_params);
     RUN(test_checkpoint);
     RUN(test_unknown_key);
+    RUN(test_inference_fused);
+    RUN(test_frozen_weights_update);
     hrn_layers_release();
     return hrn_test_finish();
 }
