@@ -233,10 +233,18 @@ static void test_fit_nan_stops(void) {
 }
 
 static void test_fit_config_files(void) {
-    struct hrn_fit_config cfg;
+    struct hrn_fit_config cfg, def;
     char p[1100];
+    /* the built-in defaults are configs/fit.ini; + hrn_fit_config_multiview, fit_multiview.ini */
+    snprintf(p, sizeof p, "%s/configs/fit.ini", HRN_SOURCE_DIR);
+    CHECK_OK(hrn_config_load(&hrn_fit_schema, p, &cfg));
+    CHECK_OK(hrn_config_defaults(&hrn_fit_schema, &def));
+    CHECK_MSG(memcmp(&cfg, &def, sizeof cfg) == 0, "configs/fit.ini differs from the defaults");
+    hrn_fit_config_multiview(&def);
     snprintf(p, sizeof p, "%s/configs/fit_multiview.ini", HRN_SOURCE_DIR);
     CHECK_OK(hrn_config_load(&hrn_fit_schema, p, &cfg));
+    CHECK_MSG(memcmp(&cfg, &def, sizeof cfg) == 0,
+              "configs/fit_multiview.ini differs from hrn_fit_config_multiview");
     CHECK_NEAR(cfg.w.w_lm, 1.6e-4, 1e-9, 1e-6);
     CHECK_NEAR(cfg.w.w_smooth_std, 1e4, 0, 1e-6);
     CHECK_OK(hrn_config_set(&hrn_fit_schema, &cfg, "stages.mid=7"));

@@ -10,7 +10,7 @@
 static const struct hrn_config_key STAGE_KEYS[] = {
     HRN_CFG_INT(T, iters[HRN_FIT_LM], "lm", "150", 0, 1000000,
                 "iterations of the landmark stage (pose, identity, expression)"),
-    HRN_CFG_INT(T, iters[HRN_FIT_COEFF], "coeff", "200", 0, 1000000,
+    HRN_CFG_INT(T, iters[HRN_FIT_COEFF], "coeff", "500", 0, 1000000,
                 "iterations of the photometric stage (all coefficients, lighting, albedo)"),
     HRN_CFG_INT(T, iters[HRN_FIT_MID], "mid", "100", 0, 1000000,
                 "iterations of the deformation-map stage"),
@@ -42,7 +42,8 @@ static const struct hrn_config_key LR_KEYS[] = {
     HRN_CFG_FLOAT(T, w.m, key, def, lo, hi, help)
 static const struct hrn_config_key WEIGHT_KEYS[] = {
     W(w_color, "w_color", "1.92", 0, 1e9, "photometric (all levels)"),
-    W(w_lm, "w_lm", "1.6e-3", 0, 1e9, "landmarks (224-pixel units squared)"),
+    W(w_lm, "w_lm", "1.6e-2", 0, 1e9,
+      "landmarks (224-pixel units squared); HRN's network uses 1.6e-3"),
     W(w_reg, "w_reg", "3e-4", 0, 1e9, "coefficient regularizer"),
     W(w_id, "w_id", "1", 0, 1e9, "identity part of the regularizer"),
     W(w_exp, "w_exp", "0.8", 0, 1e9, "expression part of the regularizer"),
@@ -92,3 +93,12 @@ static const struct hrn_config_section SECTIONS[] = {
 const struct hrn_config_schema hrn_fit_schema = {"fit", SECTIONS, N(SECTIONS), sizeof(T)};
 #undef N
 #undef T
+
+void hrn_fit_config_multiview(struct hrn_fit_config *cfg) {
+    cfg->w.w_lm = 1.6e-4f;
+    cfg->w.w_smooth = 1e3f;
+    cfg->w.w_smooth_std = 1e4f;
+    cfg->w.w_dis_reg = 1.0f;
+    cfg->w.w_dis_smooth = 1e4f;
+    cfg->w.w_dis_smooth_std = 1e4f;
+}

@@ -199,8 +199,9 @@ fail:
     return st;
 }
 
-enum hrn_status hrn_fit_demo(const struct hrn_fit_config *cfg, int preset, const char *out_dir,
-                             FILE *report) {
+enum hrn_status hrn_fit_demo(const struct hrn_fit_config *cfg_single,
+                             const struct hrn_fit_config *cfg_multi, int preset,
+                             const char *out_dir, FILE *report) {
     enum hrn_status st = HRN_OK;
     struct hrn_face_model fm = {0};
     char dir[1100];
@@ -211,9 +212,9 @@ enum hrn_status hrn_fit_demo(const struct hrn_fit_config *cfg, int preset, const
             "coefficients, pose, lighting and a 3 mm deformation map\n", fm.name,
             (long long)fm.n_verts);
     snprintf(dir, sizeof dir, "%s/single", out_dir);
-    HRN_TRY(demo_case(&fm, cfg, 1, dir, report));
+    HRN_TRY(demo_case(&fm, cfg_single, 1, dir, report));
     snprintf(dir, sizeof dir, "%s/multi", out_dir);
-    HRN_TRY(demo_case(&fm, cfg, 3, dir, report));
+    HRN_TRY(demo_case(&fm, cfg_multi, 3, dir, report));
 fail:
     hrn_face_model_free(&fm);
     return st;

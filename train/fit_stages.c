@@ -376,6 +376,7 @@ enum hrn_status hrn_fit_stage(struct hrn_fit *f, enum hrn_fit_stage s, FILE *tsv
     int iters = f->cfg.iters[s];
     if (iters <= 0) return HRN_OK;
     struct hrn_optim opt;
+    /* constant rates: a cosine decay within the stage converged less far in the demo */
     struct hrn_optim_config oc = {.kind = HRN_OPTIM_ADAM, .lr = 1e-3f};
     HRN_TRY(hrn_optim_init(&opt, &oc));
     for (int g = 0; g < HRN_FIT_N_GROUPS; g++) HRN_TRY(hrn_optim_set_group_lr(&opt, g, group_lr(f, s, g)));

@@ -82,6 +82,9 @@ struct hrn_fit_config {
 };
 
 extern const struct hrn_config_schema hrn_fit_schema;
+/* The schema's defaults are configs/fit.ini's values (single view). This applies the changes of
+ * configs/fit_multiview.ini: HRN's multi-view fitting weights (hrn_method.md 4.1, "MV fitting"). */
+void hrn_fit_config_multiview(struct hrn_fit_config *cfg);
 
 /* --- inputs --------------------------------------------------------------------------------- */
 
@@ -214,9 +217,11 @@ double hrn_fit_vertex_error_mm(struct hrn_fit *f, const struct hrn_fit_truth *tr
 
 /* hrn-fit --demo: the embedded synthetic subject (a hrn_synth_face model of the given preset,
  * HRN_SYNTH_SMALL or HRN_SYNTH_BFM) in one view and in three views, fitted with cfg, everything
- * written to out_dir/single and out_dir/multi; the errors are printed to report. */
-enum hrn_status hrn_fit_demo(const struct hrn_fit_config *cfg, int preset, const char *out_dir,
-                             FILE *report);
+ * written to out_dir/single and out_dir/multi (fitted with cfg_single and cfg_multi); the errors
+ * are printed to report. */
+enum hrn_status hrn_fit_demo(const struct hrn_fit_config *cfg_single,
+                             const struct hrn_fit_config *cfg_multi, int preset,
+                             const char *out_dir, FILE *report);
 
 #ifdef __cplusplus
 }

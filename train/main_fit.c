@@ -33,7 +33,9 @@ static void usage(FILE *out) {
             "                   default: the image's name with .lm68.txt, .pts or .lm5.txt\n"
             "  --mask FILE      its face mask (PNG of the image's size, white = face);\n"
             "                   default: the face region of the 68 landmarks\n"
-            "  --config FILE    configs/fit.ini or configs/fit_multiview.ini [built-in defaults]\n"
+            "  --config FILE    configs/fit.ini or configs/fit_multiview.ini [built-in: fit.ini's\n"
+            "                   values, with fit_multiview.ini's weights for several images]\n"
+            "  --config-multi F the demo's three-view config [fit_multiview.ini's values]\n"
             "  --set S.K=V      override a config key (repeatable), e.g. --set stages.mid=0\n"
             "  --out DIR        output folder [hrn-fit-out]\n"
             "  --demo           fit the embedded synthetic subject (1 and 3 views) with known\n"
@@ -68,7 +70,7 @@ static int default_lmk(const char *image, char *out, size_t cap) {
 
 int main(int argc, char **argv) {
     hrn_blas_cpu_setup(argv);
-    const char *model = NULL, *config = NULL, *out = "hrn-fit-out";
+    const char *model = NULL, *config = NULL, *config_multi = NULL, *out = "hrn-fit-out";
     const char *images[MAX_VIEWS] = {0}, *lmks[MAX_VIEWS] = {0}, *masks[MAX_VIEWS] = {0};
     const char *sets[MAX_SETS];
     int n_img = 0, n_set = 0, demo = 0, help_config = 0, preset = HRN_SYNTH_SMALL;
@@ -76,6 +78,7 @@ int main(int argc, char **argv) {
         {"model", required_argument, 0, 'M'}, {"image", required_argument, 0, 'i'},
         {"lmk", required_argument, 0, 'l'},   {"mask", required_argument, 0, 'm'},
         {"config", required_argument, 0, 'c'}, {"set", required_argument, 0, 's'},
+        {"config-multi", required_argument, 0, 'C'},
         {"out", required_argument, 0, 'o'},   {"demo", no_argument, 0, 'd'},
         {"preset", required_argument, 0, 'p'}, {"verbose", no_argument, 0, 'v'},
         {"quiet", no_argument, 0, 'q'},       {"help", no_argument, 0, 'h'},
@@ -103,6 +106,7 @@ int main(int argc, char **argv) {
             else masks[n_img - 1] = optarg;
             break;
         case 'c': config = optarg; break;
+        case 'C': config_multi = optarg; break;
         case 's':
             if (n_set == MAX_SETS) {
                 fprintf(stderr, "hrn-fit: at most %d --set\n", MAX_SETS);
@@ -142,10 +146,20 @@ int main(int argc, char **argv) {
         return 2;
     }
 
-    struct hrn_fit_config cfg;
+    /* without --config: the built-in defaults (configs/fit.ini), with HRN's multi-view weights
+     * (configs/fit_multiview.ini) for several images and the demo's three views */
+    struct hrn_fit_config cfg, cfg_multi;
     enum hrn_status st = config ? hrn_config_load(&hrn_fit_schema, config, &cfg)
                                 : hrn_config_defaults(&hrn_fit_schema, &cfg);
-    for (int i = 0; i < n_set && st == HRN_OK; i++) st = hrn_config_set(&hrn_fit_schema, &cfg, sets[i]);
+    if (st == HRN_OK && !config && n_img > 1) hrn_fit_config_multiview(&cfg);
+    if (st == HRN_OK)
+        st = config_multi ? hrn_config_load(&hrn_fit_schema, config_multi, &cfg_multi)
+                          : hrn_config_defaults(&hrn_fit_schema, &cfg_multi);
+    if (st == HRN_OK && !config_multi) hrn_fit_config_multiview(&cfg_multi);
+    for (int i = 0; i < n_set && st == HRN_OK; i++) {
+        st = hrn_config_set(&hrn_fit_schema, &cfg, sets[i]);
+        if (st == HRN_OK) st = hrn_config_set(&hrn_fit_schema, &cfg_multi, sets[i]);
+    }
     if (st != HRN_OK) {
         fprintf(stderr, "hrn-fit: %s\n", hrn_error_msg());
         return 2;
@@ -156,7 +170,7 @@ int main(int argc, char **argv) {
     struct hrn_fit fit = {0};
     char path[1200], lmk_buf[MAX_VIEWS][1100];
     if (demo) {
-        st = hrn_fit_demo(&cfg, preset, out, stdout);
+        st = hrn_fit_demo(&cfg, &cfg_multi, preset, out, stdout);
         goto done;
     }
     views = calloc((size_t)n_img, sizeof *views);
