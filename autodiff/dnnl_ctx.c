@@ -29,12 +29,13 @@ static void prof_print(void) {
         [HRN__DK_CONV_FWD] = "conv fwd",         [HRN__DK_CONV_BWD_D] = "conv bwd-data",
         [HRN__DK_CONV_BWD_W] = "conv bwd-weights", [HRN__DK_DECONV_FWD] = "deconv fwd",
         [HRN__DK_DECONV_BWD_D] = "deconv bwd-data", [HRN__DK_DECONV_BWD_W] = "deconv bwd-weights",
-        [HRN__DK_BN_FWD] = "batch/instance norm fwd", [HRN__DK_BN_BWD] = "batch/instance norm bwd",
+        [HRN__DK_BN_FWD] = "batch norm fwd", [HRN__DK_BN_BWD] = "batch norm bwd",
         [HRN__DK_POOL_FWD] = "pool fwd",         [HRN__DK_POOL_BWD] = "pool bwd",
         [HRN__PROF_CREATE] = "primitive creation", [HRN__PROF_REORDER_W] = "reorder weights in",
         [HRN__PROF_REORDER_IN] = "reorder other inputs in",
         [HRN__PROF_REORDER_OUT] = "reorder outputs out", [HRN__PROF_ADD_OUT] = "add grads (plain)",
-        [HRN__PROF_PAD] = "pad2d fwd+bwd",       [HRN__PROF_RESIZE] = "resize fwd+bwd"};
+        [HRN__PROF_PAD] = "pad2d fwd+bwd",       [HRN__PROF_RESIZE] = "resize fwd+bwd",
+        [HRN__PROF_INORM] = "instance norm fwd+bwd (C)"};
     double total = 0;
     for (int i = 1; i < HRN__PROF_N; i++) total += g_prof.sec[i];
     fprintf(stderr, "hrn layer profile (HRN_PROFILE_LAYERS): wall time per category\n");

@@ -165,6 +165,7 @@ enum hrn__prof_cat {
     HRN__PROF_ADD_OUT,                       /* gradients added in plain layout */
     HRN__PROF_PAD,
     HRN__PROF_RESIZE,
+    HRN__PROF_INORM, /* instance norm fwd+bwd (C kernel) */
     HRN__PROF_N
 };
 /* 1 when HRN_PROFILE_LAYERS is set to something other than 0 (read once). */

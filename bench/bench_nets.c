@@ -38,6 +38,7 @@ static struct row g_rows[MAX_ROWS];
 static int g_nrows, g_quick;
 static const char *g_only; /* comma-separated row names, or NULL for all */
 static double g_peak;
+static double g_phase[3]; /* forward, backward, optimizer step of the last run (ms) */
 
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -78,12 +79,18 @@ static enum hrn_status run(struct hrn_net *net, struct hrn_tape *t, struct hrn_o
                                           "x");
     struct hrn_tensor *y = hrn_net_forward(t, net, xt);
     if (!y) return hrn_error_prefix(HRN_ERR_INVALID, "forward");
+    double t1 = hrn_time_now(), t2 = t1;
     if (train) {
         struct hrn_tensor *loss = hrn_mean_all(t, hrn_square(t, y));
         hrn_params_zero_grad(&net->params);
         HRN_TRY(hrn_tape_backward(t, loss));
+        t2 = hrn_time_now();
         HRN_TRY(hrn_optim_step(opt, &net->params));
     }
+    double t3 = hrn_time_now();
+    g_phase[0] = 1e3 * (t1 - t0);
+    g_phase[1] = 1e3 * (t2 - t1);
+    g_phase[2] = 1e3 * (t3 - t2);
     *ms = 1e3 * (hrn_time_now() - t0);
     *gflop = 2e-9 * tape_macs(t) * (train ? 3.0 : 1.0);
 fail:
@@ -136,7 +143,8 @@ static enum hrn_status bench(const char *name, struct hrn_net *net, int64_t n, i
     if (getenv("HRN_BENCH_VERBOSE")) {
         printf("    %s: first run %.1f ms, then", name, first);
         for (int i = 0; i < reps; i++) printf(" %.1f", times[i]);
-        printf(" ms (%d warm-up + %d timed runs)\n", warm, reps);
+        printf(" ms (%d warm-up + %d timed runs); last run: forward %.1f, backward %.1f, "
+               "optimizer %.1f ms\n", warm, reps, g_phase[0], g_phase[1], g_phase[2]);
     }
     qsort(times, (size_t)reps, sizeof times[0], cmp_d);
     add_row(name, times[reps / 2], gf);
