@@ -44,7 +44,8 @@ static const struct hrn_config_key WEIGHT_KEYS[] = {
     W(w_color, "w_color", "1.92", 0, 1e9, "photometric (all levels)"),
     W(w_lm, "w_lm", "1.6e-2", 0, 1e9,
       "landmarks (224-pixel units squared); HRN's network uses 1.6e-3"),
-    W(w_reg, "w_reg", "3e-4", 0, 1e9, "coefficient regularizer"),
+    W(w_reg, "w_reg", "1e-3", 0, 1e9,
+      "coefficient regularizer; HRN's network uses 3e-4"),
     W(w_id, "w_id", "1", 0, 1e9, "identity part of the regularizer"),
     W(w_exp, "w_exp", "0.8", 0, 1e9, "expression part of the regularizer"),
     W(w_tex, "w_tex", "1.7e-2", 0, 1e9, "albedo part of the regularizer"),
@@ -96,6 +97,7 @@ const struct hrn_config_schema hrn_fit_schema = {"fit", SECTIONS, N(SECTIONS), s
 
 void hrn_fit_config_multiview(struct hrn_fit_config *cfg) {
     cfg->w.w_lm = 1.6e-4f;
+    cfg->w.w_reg = 3e-4f;
     cfg->w.w_smooth = 1e3f;
     cfg->w.w_smooth_std = 1e4f;
     cfg->w.w_dis_reg = 1.0f;

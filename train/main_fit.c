@@ -192,7 +192,9 @@ int main(int argc, char **argv) {
         for (int j = 0; j < k; j++)
             if (!strcmp(views[j].name, views[k].name)) {
                 size_t n = strlen(views[k].name);
-                snprintf(views[k].name + (n > 56 ? 56 : n), 8, "_%d", k);
+                char suffix[16];
+                snprintf(suffix, sizeof suffix, "_%d", k % 100);
+                memcpy(views[k].name + (n > 56 ? 56 : n), suffix, strlen(suffix) + 1);
                 break;
             }
     }

@@ -1,0 +1,60 @@
+/* bench_fit.c: milliseconds per fitting iteration (forward, every loss, backward, Adam step) of
+ * hrn-fit's stages on the BFM-size synthetic model (35709 vertices, 70789 triangles) at 224x224,
+ * single view and three views. Run by hand with the thread count you want to measure:
+ *
+ *     OMP_NUM_THREADS=2 build/bench/bench_fit [iterations] [small]
+ */
+#include "hrn_train.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int main(int argc, char **argv) {
+    hrn_blas_cpu_setup(argv);
+    int iters = argc > 1 ? atoi(argv[1]) : 20;
+    int small = argc > 2 && !strcmp(argv[2], "small");
+    if (iters < 1) iters = 20;
+    hrn_log_set_level(HRN_LOG_WARN);
+    struct hrn_face_model fm = {0};
+    enum hrn_status st = hrn_synth_face(
+        &fm, &(struct hrn_synth_params){.preset = small ? HRN_SYNTH_SMALL : HRN_SYNTH_BFM,
+                                         .seed = 1});
+    if (st == HRN_OK) st = hrn_fit_normalize_model(&fm);
+    if (st != HRN_OK) {
+        fprintf(stderr, "bench_fit: %s\n", hrn_error_msg());
+        return 1;
+    }
+    const char *threads = getenv("OMP_NUM_THREADS");
+    printf("bench_fit: %s, %lld vertices, %lld triangles, 224x224, OMP_NUM_THREADS=%s, BLAS core "
+           "%s, %d iterations per stage after 3 warm-up\n", fm.name, (long long)fm.n_verts,
+           (long long)fm.n_tris, threads ? threads : "(unset)", hrn_blas_core(), iters);
+    printf("%-7s %-6s %10s\n", "views", "stage", "ms/iter");
+    for (int nv = 1; nv <= 3 && st == HRN_OK; nv += 2) {
+        struct hrn_fit_config cfg;
+        struct hrn_fit_view v[3];
+        struct hrn_fit_truth truth;
+        struct hrn_fit f = {0};
+        hrn_config_defaults(&hrn_fit_schema, &cfg);
+        if (nv > 1) hrn_fit_config_multiview(&cfg);
+        st = hrn_fit_synth_views(&fm, &cfg, 7, nv, 30.0f, 3.0f, v, &truth);
+        if (st == HRN_OK) st = hrn_fit_init(&f, &fm, &cfg, v, nv);
+        for (int s = 0; s < HRN_FIT_N_STAGES && st == HRN_OK; s++) {
+            f.cfg.iters[s] = 3;
+            st = hrn_fit_stage(&f, (enum hrn_fit_stage)s, NULL);
+            f.cfg.iters[s] = iters;
+            if (st == HRN_OK) st = hrn_fit_stage(&f, (enum hrn_fit_stage)s, NULL);
+            if (st == HRN_OK)
+                printf("%-7d %-6s %10.2f\n", nv, hrn_fit_stage_name((enum hrn_fit_stage)s),
+                       f.ms_per_iter[s]);
+        }
+        hrn_fit_free(&f);
+        if (st == HRN_OK || truth.verts) {
+            for (int k = 0; k < nv; k++) hrn_fit_view_free(&v[k]);
+            hrn_fit_truth_free(&truth);
+        }
+    }
+    if (st != HRN_OK) fprintf(stderr, "bench_fit: %s\n", hrn_error_msg());
+    hrn_face_model_free(&fm);
+    hrn_layers_release();
+    return hrn_exit_code(st);
+}
