@@ -222,7 +222,12 @@ int main(int argc, char **argv) {
         printf("%s: landmark RMS %.2f px in the 224 crop (%.2f px in the photo) over %d points\n",
                views[k].name, rms, views[k].crop_scale > 0 ? rms / (double)views[k].crop_scale : rms, n);
     }
-    printf("max |coeff| %.2f; outputs in %s\n", (double)hrn_fit_max_abs_coeff(&fit), out);
+    float mc = hrn_fit_max_abs_coeff(&fit);
+    printf("max |coeff| %.2f; outputs in %s\n", (double)mc, out);
+    if (mc >= 3.0f)
+        hrn_log(HRN_LOG_WARN, "a coefficient is %.2f standard deviations from the mean: the face "
+                "is implausible for this model (raise weights.w_reg or check the landmarks)",
+                (double)mc);
 fail:
 done:
     if (st != HRN_OK) fprintf(stderr, "hrn-fit: %s\n", hrn_error_msg());
