@@ -44,6 +44,20 @@ static int parse_xy(char *s, double out[2], const char **bad) {
     return k;
 }
 
+/* One "x y" point line: HRN_ERR_FORMAT naming file:line for a non-finite number or a count other
+ * than two (shared by the text and .pts readers). */
+static enum hrn_status parse_point_line(const char *path, long lineno, char *line, double p[2]) {
+    const char *bad;
+    int k = parse_xy(line, p, &bad);
+    if (bad)
+        return hrn_error_set(HRN_ERR_FORMAT, "%s:%ld: '%s' is not a finite number", path, lineno,
+                             bad);
+    if (k != 2)
+        return hrn_error_set(HRN_ERR_FORMAT, "%s:%ld: expected 'x y', found %s", path, lineno,
+                             k < 2 ? "one value" : "more than two values");
+    return HRN_OK;
+}
+
 static int blank(const char *s) {
     for (; *s; s++)
         if (!isspace((unsigned char)*s)) return 0;
@@ -74,18 +88,7 @@ enum hrn_status hrn_lmk_read_txt(const char *path, int expected, float *xy, int 
         if (hash) *hash = '\0';
         if (blank(line)) continue;
         double p[2];
-        const char *bad;
-        int k = parse_xy(line, p, &bad);
-        if (bad) {
-            st = hrn_error_set(HRN_ERR_FORMAT, "%s:%ld: '%s' is not a finite number", path, lineno,
-                               bad);
-            goto fail;
-        }
-        if (k != 2) {
-            st = hrn_error_set(HRN_ERR_FORMAT, "%s:%ld: expected 'x y', found %s", path, lineno,
-                               k < 2 ? "one value" : "more than two values");
-            goto fail;
-        }
+        HRN_TRY(parse_point_line(path, lineno, line, p));
         if (got < cap) {
             xy[2 * got] = (float)p[0];
             xy[2 * got + 1] = (float)p[1];
@@ -176,17 +179,7 @@ enum hrn_status hrn_lmk_read_pts(const char *path, int expected, float *xy, int 
             continue;
         }
         double p[2];
-        const char *bad;
-        int k = parse_xy(line, p, &bad);
-        if (bad) {
-            st = hrn_error_set(HRN_ERR_FORMAT, "%s:%ld: '%s' is not a finite number", path, lineno,
-                               bad);
-            goto fail;
-        }
-        if (k != 2) {
-            st = hrn_error_set(HRN_ERR_FORMAT, "%s:%ld: expected 'x y'", path, lineno);
-            goto fail;
-        }
+        HRN_TRY(parse_point_line(path, lineno, line, p));
         if (got < cap) {
             /* 1-based Matlab convention -> 0-based pixel centres */
             xy[2 * got] = (float)(p[0] - 1.0);
