@@ -9,7 +9,7 @@ static struct hrn_face_model g_fm;
 static void fill_uniform(struct hrn_tensor *x, uint64_t seed, float lo, float hi) {
     struct hrn_rng r;
     hrn_rng_seed(&r, seed);
-    for (int64_t i = 0; i < x->numel; i++) x->data[i] = lo + (hi - lo) * hrn_rng_uniformf(&r);
+    hrn_rng_fill_uniform(&r, x->data, (size_t)x->numel, lo, hi);
 }
 
 static int gradcheck(struct hrn_tape *t, struct hrn_tensor *const *in, int n, hrn_gradcheck_fn fn,
