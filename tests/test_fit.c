@@ -14,6 +14,7 @@ static void small_config(struct hrn_fit_config *cfg) {
     cfg->iters[HRN_FIT_COEFF] = 60;
     cfg->iters[HRN_FIT_MID] = 20;
     cfg->iters[HRN_FIT_HIGH] = 5;
+    cfg->iters[HRN_FIT_TEX] = 10;
 }
 
 /* Run stage s once with 1 iteration (its starting loss) then with n (its final loss). */
@@ -79,6 +80,7 @@ static void test_fit_multiview_outputs(void) {
     cfg.iters[HRN_FIT_COEFF] = 5;
     cfg.iters[HRN_FIT_MID] = 3;
     cfg.iters[HRN_FIT_HIGH] = 2;
+    cfg.iters[HRN_FIT_TEX] = 4;
     struct hrn_fit_view v[3];
     struct hrn_fit_truth truth;
     CHECK_OK(hrn_fit_synth_views(&g_fm, &cfg, 5, 3, 30.0f, 3.0f, v, &truth));
@@ -88,7 +90,7 @@ static void test_fit_multiview_outputs(void) {
     char tsv[1100];
     snprintf(tsv, sizeof tsv, "%s/losses.tsv", dir);
     CHECK_OK(hrn_fit_run(&f, tsv));
-    CHECK(f.iter == 20);
+    CHECK(f.iter == 24);
     CHECK_OK(hrn_fit_write_outputs(&f, dir));
     static const char *const files[] = {"view0_mid.obj", "view0_mid.mtl", "view0_mid_tex.png",
                                         "view2_high.obj", "view1_overlay.png", "fused_mid.obj",
@@ -103,7 +105,7 @@ static void test_fit_multiview_outputs(void) {
     char line[4096];
     while (fp && fgets(line, sizeof line, fp)) lines++;
     if (fp) fclose(fp);
-    CHECK_MSG(lines == 21, "losses.tsv has %d lines, want 21", lines);
+    CHECK_MSG(lines == 25, "losses.tsv has %d lines, want 25", lines);
     /* the HDF5: coefficients of every view, the shared maps */
     struct hrn_h5 *h = NULL;
     CHECK_OK(hrn_h5_open(strcat(strcpy(line, dir), "/fit.h5"), &h));
@@ -114,6 +116,8 @@ static void test_fit_multiview_outputs(void) {
         CHECK(hrn_h5_exists(h, "deform"));
         CHECK(hrn_h5_exists(h, "view1/disp"));
         CHECK(hrn_h5_exists(h, "fused/verts_mid"));
+        CHECK(hrn_h5_exists(h, "view1/valid_mask"));
+        CHECK(hrn_h5_exists(h, "view2/texture"));
     }
     free(c);
     hrn_h5_close(h);
@@ -232,6 +236,263 @@ static void test_fit_nan_stops(void) {
     hrn_fit_truth_free(&truth);
 }
 
+/* The valid mask (hrn_method.md 2.4): with the top of the face mask cut off ("hair"), the
+ * deformation map moves no vertex that projects well inside the cut, and moves the vertices well
+ * inside the kept face by the full amount. */
+static void test_fit_valid_mask(void) {
+    struct hrn_fit_config cfg;
+    small_config(&cfg);
+    struct hrn_fit_view v;
+    struct hrn_fit_truth truth;
+    cfg.disp_res = 256; /* the mask's 3x3 erosion and 11x11 blur are in texels of this map */
+    CHECK_OK(hrn_fit_synth_views(&g_fm, &cfg, 3, 1, 0.0f, 0.0f, &v, &truth));
+    const int cut = 90; /* rows above this are "hair" */
+    for (int y = 0; y < cut; y++)
+        for (int x = 0; x < 224; x++) v.mask[y * 224 + x] = 0.0f;
+    struct hrn_fit f;
+    CHECK_OK(hrn_fit_init(&f, &g_fm, &cfg, &v, 1));
+    CHECK_OK(hrn_fit_stage(&f, HRN_FIT_LM, NULL));
+    CHECK_OK(hrn_fit_valid_masks(&f));
+    int64_t R = cfg.disp_res, nt = R * R, N = g_fm.n_verts;
+    int in01 = 1, n0 = 0, n1 = 0;
+    for (int64_t i = 0; i < nt; i++) {
+        in01 &= f.valid[i] >= 0.0f && f.valid[i] <= 1.0f;
+        if (f.uv_hi.mask[i] > 0) {
+            n0 += f.valid[i] == 0.0f;
+            n1 += f.valid[i] > 0.999f;
+        }
+    }
+    CHECK(in01);
+    CHECK_MSG(n0 > 50 && n1 > 50, "valid mask: %d texels at 0, %d at 1", n0, n1);
+    /* D = a constant 0.05 along z; the offset each vertex gets is D * valid sampled there */
+    float *s0 = malloc((size_t)(3 * N) * sizeof(float)), *s1 = malloc((size_t)(3 * N) * sizeof(float));
+    float *uvz = malloc((size_t)(3 * N) * sizeof(float));
+    struct hrn_tensor *d = hrn_params_tensor(&f.ps, f.p_deform);
+    int64_t Rd = cfg.deform_res;
+    for (int64_t i = 0; i < Rd * Rd; i++) d->data[2 * Rd * Rd + i] = 0.05f;
+    CHECK_OK(hrn_fit_shape(&f, 0, 0, s0));
+    CHECK_OK(hrn_fit_shape(&f, 0, 1, s1));
+    CHECK_OK(hrn_fit_posed(&f, 0, 0, uvz));
+    struct hrn_camera cam = hrn_camera_default();
+    float *proj = malloc((size_t)(3 * N) * sizeof(float));
+    hrn_project(&cam, uvz, N, proj);
+    int cut_ok = 0, cut_n = 0, keep_ok = 0, keep_n = 0;
+    for (int64_t i = 0; i < N; i++) {
+        /* the vertex's pixel (y down) and whether a 25x25 window around it is all cut or all kept */
+        float px = proj[3 * i], py = 223.0f - proj[3 * i + 1];
+        int x = (int)lrintf(px), y = (int)lrintf(py), all0 = 1, all1 = 1;
+        if (x < 12 || x >= 212 || y < 12 || y >= 212) continue;
+        for (int dy = -12; dy <= 12; dy++)
+            for (int dx = -12; dx <= 12; dx++) {
+                float m = v.mask[(y + dy) * 224 + x + dx];
+                all0 &= m == 0.0f;
+                all1 &= m == 1.0f;
+            }
+        float dz = s1[3 * i + 2] - s0[3 * i + 2];
+        if (all0) {
+            cut_n++;
+            cut_ok += fabsf(dz) < 1e-6f;
+        }
+        if (all1) {
+            keep_n++;
+            keep_ok += fabsf(dz - 0.05f) < 1e-5f;
+        }
+    }
+    printf("  valid mask: %d of %d vertices in the cut unmoved, %d of %d in the face moved fully\n",
+           cut_ok, cut_n, keep_ok, keep_n);
+    CHECK(cut_n > 20 && keep_n > 20);
+    CHECK_MSG(cut_ok == cut_n && keep_ok == keep_n, "the valid mask is not applied to D");
+    /* off: D applies everywhere */
+    f.cfg.valid_mask = 0;
+    free(f.valid);
+    free(f.valid_lo);
+    f.valid = f.valid_lo = NULL;
+    CHECK_OK(hrn_fit_shape(&f, 0, 1, s1));
+    int all = 1;
+    for (int64_t i = 0; i < N; i++) all &= fabsf(s1[3 * i + 2] - s0[3 * i + 2] - 0.05f) < 1e-5f;
+    CHECK(all);
+    free(s0);
+    free(s1);
+    free(uvz);
+    free(proj);
+    hrn_fit_free(&f);
+    hrn_fit_view_free(&v);
+    hrn_fit_truth_free(&truth);
+}
+
+/* HRN's texture refinement (hrn_method.md 2.7): the offset brings the render of C2 + O much closer
+ * to the photo than C2 alone, the geometry does not move, and C2 + O is kept. */
+static void test_fit_texture_refinement(void) {
+    struct hrn_fit_config cfg;
+    small_config(&cfg);
+    struct hrn_fit_view v;
+    struct hrn_fit_truth truth;
+    cfg.disp_res = 256; /* HRN's texture size */
+    CHECK_OK(hrn_fit_synth_views(&g_fm, &cfg, 4, 1, 20.0f, 2.0f, &v, &truth));
+    /* a photo the shading model cannot explain: a dark band across the face (a "tattoo") */
+    for (int c = 0; c < 3; c++)
+        for (int y = 120; y < 130; y++)
+            for (int x = 40; x < 184; x++) *hrn_image_px(&v.img, c, y, x) *= 0.3f;
+    struct hrn_fit f;
+    CHECK_OK(hrn_fit_init(&f, &g_fm, &cfg, &v, 1));
+    for (int s = HRN_FIT_LM; s <= HRN_FIT_HIGH; s++)
+        CHECK_OK(hrn_fit_stage(&f, (enum hrn_fit_stage)s, NULL));
+    float *before = malloc(f.ps.n * sizeof(float));
+    if (before) memcpy(before, f.ps.values, f.ps.n * sizeof(float));
+    f.cfg.iters[HRN_FIT_TEX] = 1;
+    CHECK_OK(hrn_fit_stage(&f, HRN_FIT_TEX, NULL));
+    double p0 = f.last.value[HRN_LOSS_PHOTO_HIGH];
+    f.cfg.iters[HRN_FIT_TEX] = 100;
+    CHECK_OK(hrn_fit_stage(&f, HRN_FIT_TEX, NULL));
+    double p1 = f.last.value[HRN_LOSS_PHOTO_HIGH];
+    printf("  texture refinement: photo %.4g -> %.4g, tv %.3g\n", p0, p1, f.last.tex_tv);
+    CHECK_MSG(p1 < 0.2 * p0, "photometric term fell only from %g to %g (want 5x)", p0, p1);
+    CHECK(f.tex_refined != NULL && f.stage_done[HRN_FIT_TEX]);
+    CHECK(before && memcmp(before, f.ps.values, f.ps.n * sizeof(float)) == 0);
+    free(before);
+    hrn_fit_free(&f);
+    hrn_fit_view_free(&v);
+    hrn_fit_truth_free(&truth);
+}
+
+/* A parameter of a network by state-dict name (the test fails on a missing one). */
+static float *net_param(struct hrn_net *n, const char *name, int64_t numel) {
+    int i = hrn_params_find(&n->params, name);
+    CHECK_MSG(i >= 0, "no parameter %s", name);
+    if (i < 0) return NULL;
+    struct hrn_tensor *x = hrn_params_tensor(&n->params, i);
+    CHECK(x->numel == numel);
+    return x->numel == numel ? x->data : NULL;
+}
+
+/* Starting from a network checkpoint (narrow networks, random weights, with heads set so that
+ * the outputs are known): net_recon's heads give the true coefficients, mid_net and high_net
+ * constant maps scaled by 0.1 alpha / 0.1 beta, the UNet a blend layer of 0.5 (A' = A0); then
+ * configs/hrn.ini (texture refinement only) runs and writes its outputs. */
+static void test_fit_from_checkpoint(void) {
+    struct hrn_fit_config cfg;
+    CHECK_OK(hrn_config_defaults(&hrn_fit_schema, &cfg));
+    char p[1100];
+    snprintf(p, sizeof p, "%s/configs/hrn.ini", HRN_SOURCE_DIR);
+    CHECK_OK(hrn_config_load(&hrn_fit_schema, p, &cfg));
+    CHECK(cfg.iters[HRN_FIT_LM] == 0 && cfg.iters[HRN_FIT_HIGH] == 0 && cfg.iters[HRN_FIT_TEX] == 100);
+    cfg.iters[HRN_FIT_TEX] = 5;
+    struct hrn_fit_view v;
+    struct hrn_fit_truth truth;
+    CHECK_OK(hrn_fit_synth_views(&g_fm, &cfg, 6, 1, 15.0f, 0.0f, &v, &truth));
+    struct hrn_net recon = {0}, mid = {0}, high = {0}, unet = {0};
+    CHECK_OK(hrn_net_init(&recon, &(struct hrn_net_config){.kind = HRN_NET_RESNET50, .width = 4}, 1));
+    CHECK_OK(hrn_net_init(&mid, &(struct hrn_net_config){.kind = HRN_NET_PIX2PIX, .in_ch = 6,
+                                                         .out_ch = 3, .width = 4, .n_blocks = 2},
+                          2));
+    CHECK_OK(hrn_net_init(&high, &(struct hrn_net_config){.kind = HRN_NET_PIX2PIX, .in_ch = 9,
+                                                          .out_ch = 1, .width = 4, .n_blocks = 1,
+                                                          .dropout = -1},
+                          3));
+    CHECK_OK(hrn_net_init(&unet, &(struct hrn_net_config){.kind = HRN_NET_UNET, .width = 4}, 4));
+    /* the heads: zero weights, biases = the truth (id 80, exp 64, tex 80, angle 3, gamma 27,
+     * txy 2, tz 1) */
+    static const int HEADS[7] = {80, 64, 80, 3, 27, 2, 1};
+    int64_t in = hrn_params_tensor(&recon.params, hrn_params_find(&recon.params,
+                                                                  "final_layers.0.weight"))->shape[1];
+    for (int h = 0, off = 0; h < 7; off += HEADS[h], h++) {
+        char n[64];
+        snprintf(n, sizeof n, "final_layers.%d.weight", h);
+        float *w = net_param(&recon, n, HEADS[h] * in);
+        if (w) memset(w, 0, (size_t)(HEADS[h] * in) * sizeof(float));
+        snprintf(n, sizeof n, "final_layers.%d.bias", h);
+        float *b = net_param(&recon, n, HEADS[h]);
+        if (b) memcpy(b, truth.coeffs + off, (size_t)HEADS[h] * sizeof(float));
+    }
+    /* the last convs of the generators: zero weights, known biases; the UNet's outc: 0 */
+    float *w = net_param(&mid, "model.19.weight", 3 * 4 * 49), *b = net_param(&mid, "model.19.bias", 3);
+    if (w && b) {
+        memset(w, 0, 3 * 4 * 49 * sizeof(float));
+        b[0] = 0.3f, b[1] = -0.2f, b[2] = 0.5f;
+    }
+    w = net_param(&high, "model.18.weight", 4 * 49);
+    b = net_param(&high, "model.18.bias", 1);
+    if (w && b) {
+        memset(w, 0, 4 * 49 * sizeof(float));
+        b[0] = 0.4f;
+    }
+    w = net_param(&unet, "outc.conv.weight", 3 * 4);
+    b = net_param(&unet, "outc.conv.bias", 3);
+    if (w && b) {
+        memset(w, 0, 3 * 4 * sizeof(float));
+        memset(b, 0, 3 * sizeof(float));
+    }
+    const char *dir = hrn_test_tmpdir("fit_ckpt");
+    char ck[1100];
+    snprintf(ck, sizeof ck, "%s/nets.h5", dir);
+    struct hrn_net *nets[4] = {&recon, &mid, &high, &unet};
+    const char *groups[4] = {"net_recon", "mid_net", "high_net", "generator"};
+    const char *sn[2] = {"alpha", "beta"};
+    const double sv[2] = {0.5, 0.25};
+    CHECK_OK(hrn_nets_save(ck, nets, groups, 4, sn, sv, 2));
+    for (int i = 0; i < 4; i++) hrn_net_free(nets[i]);
+
+    struct hrn_fit_nets fn;
+    CHECK_OK(hrn_fit_nets_load(ck, &fn));
+    CHECK(fn.has_recon && fn.has_mid && fn.has_high && fn.has_unet);
+    CHECK(fn.mid.cfg.n_blocks == 2 && fn.mid.cfg.dropout > 0 && fn.high.cfg.n_blocks == 1 &&
+          fn.high.cfg.dropout < 0 && fn.recon.cfg.width == 4 && fn.unet.cfg.width == 4);
+    CHECK_NEAR(fn.alpha, 0.5, 0, 0);
+    CHECK_NEAR(fn.beta, 0.25, 0, 0);
+    struct hrn_fit f;
+    CHECK_OK(hrn_fit_init(&f, &g_fm, &cfg, &v, 1));
+    CHECK_OK(hrn_fit_start_from_nets(&f, &fn));
+    hrn_fit_nets_free(&fn);
+    /* coefficients: net_recon's output, i.e. the truth */
+    int64_t nc = hrn_face_model_n_coeffs(&g_fm);
+    float *c = malloc((size_t)nc * sizeof(float));
+    hrn_fit_coeffs(&f, 0, c);
+    double cerr = 0;
+    for (int64_t i = 0; i < nc; i++) cerr = fmax(cerr, fabs((double)(c[i] - truth.coeffs[i])));
+    CHECK_MSG(cerr < 1e-6, "coefficients differ from net_recon's by %g", cerr);
+    free(c);
+    /* D = 0.1 alpha tanh(bias), disp = 0.1 beta tanh(bias) */
+    const float db[3] = {0.3f, -0.2f, 0.5f};
+    struct hrn_tensor *d = hrn_params_tensor(&f.ps, f.p_deform);
+    double derr = 0, serr = 0;
+    for (int ch = 0; ch < 3; ch++)
+        for (int64_t i = 0; i < 64 * 64; i++)
+            derr = fmax(derr, fabs((double)d->data[ch * 4096 + i] - 0.05 * tanh((double)db[ch])));
+    struct hrn_tensor *dp = hrn_params_tensor(&f.ps, f.p_disp[0]);
+    for (int64_t i = 0; i < dp->numel; i++)
+        serr = fmax(serr, fabs((double)dp->data[i] - 0.025 * tanh(0.4)));
+    CHECK_MSG(derr < 1e-6 && serr < 1e-6, "maps differ: D by %g, disp by %g", derr, serr);
+    /* A' = A0 with a blend layer of 0.5; the valid mask exists */
+    CHECK(f.albedo_uv != NULL && f.valid != NULL);
+    int64_t N = g_fm.n_verts, R = cfg.disp_res;
+    float *alb = malloc((size_t)(3 * N) * sizeof(float));
+    hrn_face_albedo(&g_fm, truth.coeffs, alb);
+    struct hrn_tape *t = &f.tape;
+    hrn_tape_reset(t);
+    struct hrn_tensor *a0 = hrn_world2uv(t, &f.uv_hi, hrn_tape_wrap(t, alb, 2, (int64_t[]){N, 3}, "A"));
+    double aerr = 0;
+    for (int64_t i = 0; a0 && i < 3 * R * R; i++)
+        aerr = fmax(aerr, fabs((double)(a0->data[i] - f.albedo_uv[i])));
+    CHECK_MSG(a0 && aerr < 1e-5, "A' differs from A0 by %g", aerr);
+    free(alb);
+    /* HRN's inference: texture refinement only, then the outputs */
+    CHECK_OK(hrn_fit_run(&f, NULL));
+    CHECK(f.stage_done[HRN_FIT_TEX] && !f.stage_done[HRN_FIT_LM]);
+    CHECK_OK(hrn_fit_write_outputs(&f, dir));
+    CHECK(file_exists(dir, "view0_mid_tex.png") && file_exists(dir, "view0_high.obj"));
+    /* a file with none of the groups */
+    snprintf(p, sizeof p, "%s/empty.h5", dir);
+    struct hrn_h5 *h = NULL;
+    CHECK_OK(hrn_h5_create(p, &h));
+    CHECK_OK(hrn_h5_write_f32(h, "x", 1, (int64_t[]){1}, (float[]){1}));
+    CHECK_OK(hrn_h5_commit(h));
+    CHECK(hrn_fit_nets_load(p, &fn) != HRN_OK);
+    CHECK_ERR_HAS("empty.h5");
+    hrn_fit_free(&f);
+    hrn_fit_view_free(&v);
+    hrn_fit_truth_free(&truth);
+}
+
 static void test_fit_config_files(void) {
     struct hrn_fit_config cfg, def;
     char p[1100];
@@ -264,6 +525,9 @@ int main(void) {
     RUN(test_fit_multiview_outputs);
     RUN(test_fit_photo_path_and_bad_inputs);
     RUN(test_fit_nan_stops);
+    RUN(test_fit_valid_mask);
+    RUN(test_fit_texture_refinement);
+    RUN(test_fit_from_checkpoint);
     hrn_face_model_free(&g_fm);
     hrn_layers_release();
     return hrn_test_finish();

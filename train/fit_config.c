@@ -16,6 +16,9 @@ static const struct hrn_config_key STAGE_KEYS[] = {
                 "iterations of the deformation-map stage"),
     HRN_CFG_INT(T, iters[HRN_FIT_HIGH], "high", "60", 0, 1000000,
                 "iterations of the displacement-map stage"),
+    HRN_CFG_INT(T, iters[HRN_FIT_TEX], "tex", "100", 0, 1000000,
+                "iterations of the texture refinement (HRN: 100); 0 = the unwrapped photo as "
+                "texture"),
     HRN_CFG_FLOAT(T, mid_coeff_scale, "mid_coeff_scale", "0.3", 0, 10,
                   "learning-rate factor of the coefficient groups during the mid stage"),
     HRN_CFG_FLOAT(T, high_coeff_scale, "high_coeff_scale", "0", 0, 10,
@@ -34,6 +37,8 @@ static const struct hrn_config_key LR_KEYS[] = {
     HRN_CFG_FLOAT(T, lr[HRN_FIT_G_DISP], "disp", "2e-4", 0, 10, "displacement map (decimetres)"),
     HRN_CFG_FLOAT(T, lr[HRN_FIT_G_ALBEDO], "albedo", "0.02", 0, 10,
                   "UV albedo map of models without an albedo basis"),
+    HRN_CFG_FLOAT(T, lr_tex_offset, "tex_offset", "1e-2", 0, 10,
+                  "UV colour offset of the texture refinement (HRN: 1e-2)"),
     HRN_CFG_DOUBLE(T, clip_norm, "clip_norm", "0", 0, 1e9,
                    "clip the global gradient norm; 0 = off"),
 };
@@ -60,6 +65,10 @@ static const struct hrn_config_key WEIGHT_KEYS[] = {
                   "TV of the UV albedo map (models without albedo)"),
     HRN_CFG_FLOAT(T, w_lm_stage_reg, "w_lm_stage_reg", "3e-4", 0, 1e9,
                   "coefficient regularizer in the landmark stage"),
+    HRN_CFG_FLOAT(T, w_tex_photo, "w_tex_photo", "1.92", 0, 1e9,
+                  "texture refinement: photometric term (HRN: 1.92)"),
+    HRN_CFG_FLOAT(T, w_tex_tv, "w_tex_tv", "10", 0, 1e9,
+                  "texture refinement: TV of the colour offset (HRN: 10)"),
 };
 #undef W
 
@@ -73,6 +82,8 @@ static const struct hrn_config_key MAP_KEYS[] = {
                   "face region from landmarks: brow lift in eye-to-brow distances"),
     HRN_CFG_BOOL(T, use_contour, "contour", "true",
                  "contour loss when a face mask or a landmark face region exists"),
+    HRN_CFG_BOOL(T, valid_mask, "valid_mask", "true",
+                 "HRN's valid mask (face mask sampled in UV) multiplies D and the displacement"),
 };
 
 static const struct hrn_config_key OUT_KEYS[] = {

@@ -12,7 +12,8 @@ struct fit_fwd {
     struct hrn_tensor *uvz;  /* (N,3) projected */
     struct hrn_tensor *lm;   /* (1,n_lm,2) projected landmarks */
     struct hrn_tensor *nrm;  /* (N,3) posed normals */
-    struct hrn_tensor *A;    /* (N,3) albedo */
+    struct hrn_tensor *A;    /* (N,3) albedo (NULL when the UV albedo A' is used) */
+    struct hrn_tensor *col;  /* lit colour: (N,3) per vertex, or (3,R,R) in UV (C1 with A', C2) */
     struct hrn_tensor *rast; /* (224,224,4) */
     struct hrn_tensor *img;  /* (3,224,224) */
 };
@@ -21,5 +22,18 @@ struct fit_fwd {
  * after the landmarks. Failures leave NULLs (the message is kept). */
 void fit_forward(struct hrn_fit *f, int k, int level, int render, struct fit_fwd *o);
 const char *fit_group_name(int g);
+/* The deformation map of view k as used: D, times the view's valid mask when there is one
+ * (3,Rd,Rd); the displacement map of view k likewise (1,R,R). On f->tape. */
+struct hrn_tensor *fit_deform_map(struct hrn_fit *f, int k);
+struct hrn_tensor *fit_disp_map(struct hrn_fit *f, int k);
+/* The loss TSV (hrn_fit_run's file). */
+void fit_tsv_header(FILE *fp);
+void fit_tsv_row(FILE *fp, enum hrn_fit_stage s, int64_t iter, const struct hrn_fit_term_log *l,
+                 double ms);
+/* world2uv of a plain per-vertex array attr (N,3) -> out (3,R,R) (fit_maps.c). */
+enum hrn_status fit_to_uv(struct hrn_fit *f, const struct hrn_uv_map *m, const float *attr,
+                          float *out);
+/* The texture-refinement stage (fit_maps.c; hrn_fit_stage calls it). */
+enum hrn_status fit_texture_stage(struct hrn_fit *f, FILE *tsv);
 
 #endif /* HRN_FIT_IMPL_H */

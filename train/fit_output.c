@@ -29,19 +29,6 @@ enum hrn_status hrn_fit_mkdirs(const char *dir) {
     return HRN_OK;
 }
 
-/* world2uv of a per-vertex array (N,3) into out (3,R,R), plain values. */
-static enum hrn_status to_uv(struct hrn_fit *f, const struct hrn_uv_map *m, const float *attr,
-                             float *out) {
-    struct hrn_tape *t = &f->tape;
-    struct hrn_tape_mark mk = hrn_tape_mark(t);
-    struct hrn_tensor *a = hrn_tape_wrap(t, (float *)attr, 2, (int64_t[]){f->fm->n_verts, 3}, "attr");
-    struct hrn_tensor *u = hrn_world2uv(t, m, a);
-    if (!u) return hrn_error_prefix(HRN_ERR_INVALID, "world2uv: ");
-    memcpy(out, u->data, (size_t)(3 * m->res * m->res) * sizeof(float));
-    hrn_tape_rewind(t, mk);
-    return HRN_OK;
-}
-
 /* The photo of view k unwrapped into UV through posed vertices V (hrn_uv_unwrap_op), and how
  * squarely the view sees each texel (the z of the posed normal, camera looking down -z). */
 static enum hrn_status unwrap_view(struct hrn_fit *f, int k, const struct hrn_uv_map *m,
@@ -56,9 +43,9 @@ static enum hrn_status unwrap_view(struct hrn_fit *f, int k, const struct hrn_uv
         st = hrn_error_set(HRN_ERR_NOMEM, "texture: no memory");
         goto fail;
     }
-    HRN_TRY(to_uv(f, m, V, pos));
+    HRN_TRY(fit_to_uv(f, m, V, pos));
     hrn_vertex_normals(V, N, fm->tris, fm->n_tris, nrm);
-    HRN_TRY(to_uv(f, m, nrm, nuv));
+    HRN_TRY(fit_to_uv(f, m, nrm, nuv));
     hrn_tape_reset(&f->tape);
     struct hrn_tensor *pm = hrn_tape_wrap(&f->tape, pos, 3, (int64_t[]){3, R, R}, "posmap");
     struct hrn_tensor *im =
@@ -116,8 +103,8 @@ static enum hrn_status write_dense(struct hrn_fit *f, const char *path, const fl
         goto fail;
     }
     hrn_vertex_normals(V, N, fm->tris, fm->n_tris, nrm);
-    HRN_TRY(to_uv(f, m, V, pv));
-    HRN_TRY(to_uv(f, m, nrm, nc));
+    HRN_TRY(fit_to_uv(f, m, V, pv));
+    HRN_TRY(fit_to_uv(f, m, nrm, nc));
     for (int64_t i = 0; i < nt; i++)
         for (int c = 0; c < 3; c++) pv[c * nt + i] += disp[i] * nc[c * nt + i];
     HRN_TRY(hrn_dense_mesh(pv, (int)R, &f->grid, &d));
@@ -205,6 +192,16 @@ fail:
     return st;
 }
 
+/* The displacement map of view k as the geometry uses it (times the valid mask). */
+static enum hrn_status disp_used(struct hrn_fit *f, int k, float *out) {
+    hrn_tape_reset(&f->tape);
+    struct hrn_tensor *d = fit_disp_map(f, k);
+    if (!d) return hrn_error_prefix(HRN_ERR_INVALID, "displacement of view %d: ", k);
+    memcpy(out, d->data, (size_t)d->numel * sizeof(float));
+    hrn_tape_reset(&f->tape);
+    return HRN_OK;
+}
+
 static enum hrn_status write_h5(struct hrn_fit *f, const char *path, const float *fused) {
     enum hrn_status st = HRN_OK;
     const struct hrn_face_model *fm = f->fm;
@@ -252,6 +249,21 @@ static enum hrn_status write_h5(struct hrn_fit *f, const char *path, const float
             snprintf(name, sizeof name, "view%d/trans_params", k);
             HRN_TRY(hrn_h5_write_f32(h, name, 1, (int64_t[]){5}, tp));
         }
+        int64_t R = f->cfg.disp_res, Rd = f->cfg.deform_res;
+        if (f->valid) {
+            snprintf(name, sizeof name, "view%d/valid_mask", k);
+            HRN_TRY(hrn_h5_write_f32(h, name, 3, (int64_t[]){1, R, R}, f->valid + k * R * R));
+            snprintf(name, sizeof name, "view%d/valid_mask_lo", k);
+            HRN_TRY(hrn_h5_write_f32(h, name, 3, (int64_t[]){1, Rd, Rd}, f->valid_lo + k * Rd * Rd));
+        }
+        if (f->albedo_uv) {
+            snprintf(name, sizeof name, "view%d/albedo_deretouched", k);
+            HRN_TRY(hrn_h5_write_f32(h, name, 3, (int64_t[]){3, R, R}, f->albedo_uv + 3 * k * R * R));
+        }
+        if (f->tex_refined) {
+            snprintf(name, sizeof name, "view%d/texture", k);
+            HRN_TRY(hrn_h5_write_f32(h, name, 3, (int64_t[]){3, R, R}, f->tex_refined + 3 * k * R * R));
+        }
         snprintf(name, sizeof name, "view%d", k);
         HRN_TRY(hrn_h5_attr_write_str(h, name, "name", v->name));
         if (v->src[0]) HRN_TRY(hrn_h5_attr_write_str(h, name, "image", v->src));
@@ -275,7 +287,8 @@ enum hrn_status hrn_fit_write_outputs(struct hrn_fit *f, const char *dir) {
     float *V = malloc((size_t)(3 * N) * sizeof(float)), *fused = NULL, *dmean = NULL;
     float *tex = malloc((size_t)(3 * nt * K) * sizeof(float)), *w = malloc((size_t)(nt * K) * sizeof(float));
     float *one = malloc((size_t)(3 * nt) * sizeof(float));
-    if (!V || !tex || !w || !one) {
+    float *disp = malloc((size_t)(nt * K) * sizeof(float));
+    if (!V || !tex || !w || !one || !disp) {
         st = hrn_error_set(HRN_ERR_NOMEM, "writing %s: no memory", dir);
         goto fail;
     }
@@ -284,12 +297,23 @@ enum hrn_status hrn_fit_write_outputs(struct hrn_fit *f, const char *dir) {
         const char *name = f->views[k].name;
         HRN_TRY(hrn_fit_posed(f, k, 1, V));
         HRN_TRY(unwrap_view(f, k, &f->uv_hi, V, tex + 3 * nt * k, w + nt * k));
+        if (f->tex_refined) {
+            /* HRN's texture: the refined lit colour map C2 + O. It is defined on the whole chart
+             * (texels the view does not see keep the shaded albedo), so a view's own texture
+             * uses all of it and the fused blend keeps a small weight on unseen texels */
+            memcpy(tex + 3 * nt * k, f->tex_refined + 3 * nt * k, (size_t)(3 * nt) * sizeof(float));
+            for (int64_t i = 0; i < nt; i++) {
+                float *wi = &w[nt * k + i];
+                *wi = f->uv_hi.mask[i] > 0 ? sqrtf(*wi * *wi + 1e-4f) : 0.0f;
+            }
+        }
         blend_textures(1, nt, tex + 3 * nt * k, w + nt * k, one);
         snprintf(path, sizeof path, "%s/%s_mid.obj", dir, name);
         HRN_TRY(hrn_export_textured_obj(path, fm, V, one, (int)R));
         snprintf(tex_name, sizeof tex_name, "%s_mid_tex.png", name);
         snprintf(path, sizeof path, "%s/%s_high.obj", dir, name);
-        HRN_TRY(write_dense(f, path, V, hrn_params_tensor(&f->ps, f->p_disp[k])->data, tex_name));
+        HRN_TRY(disp_used(f, k, disp + nt * k));
+        HRN_TRY(write_dense(f, path, V, disp + nt * k, tex_name));
         snprintf(path, sizeof path, "%s/%s_overlay.png", dir, name);
         HRN_TRY(write_overlay(f, k, path, V, level));
     }
@@ -308,7 +332,7 @@ enum hrn_status hrn_fit_write_outputs(struct hrn_fit *f, const char *dir) {
             for (int k = 0; k < K; k++) {
                 double wk = (double)w[k * nt + i] * (double)w[k * nt + i];
                 s += wk;
-                d += wk * (double)hrn_params_tensor(&f->ps, f->p_disp[k])->data[i];
+                d += wk * (double)disp[nt * k + i];
             }
             dmean[i] = s > 1e-6 ? (float)(d / s) : 0.0f;
         }
@@ -327,5 +351,6 @@ fail:
     free(tex);
     free(w);
     free(one);
+    free(disp);
     return st;
 }

@@ -8,7 +8,7 @@
 #include <string.h>
 
 const char *hrn_fit_stage_name(enum hrn_fit_stage s) {
-    static const char *const names[HRN_FIT_N_STAGES] = {"lm", "coeff", "mid", "high"};
+    static const char *const names[HRN_FIT_N_STAGES] = {"lm", "coeff", "mid", "high", "tex"};
     return (unsigned)s < HRN_FIT_N_STAGES ? names[s] : "?";
 }
 
@@ -33,6 +33,10 @@ void hrn_fit_free(struct hrn_fit *f) {
     free(f->p_disp);
     hrn_tape_free(&f->tape);
     free(f->safe);
+    free(f->valid);
+    free(f->valid_lo);
+    free(f->albedo_uv);
+    free(f->tex_refined);
     memset(f, 0, sizeof *f);
 }
 
@@ -193,6 +197,22 @@ static struct hrn_tensor *coeff_vector(struct hrn_fit *f, int k) {
     return hrn_concat(t, parts, n, 0);
 }
 
+struct hrn_tensor *fit_deform_map(struct hrn_fit *f, int k) {
+    struct hrn_tensor *d = hrn_params_tensor(&f->ps, f->p_deform);
+    if (!f->valid_lo) return d;
+    int64_t R = f->cfg.deform_res;
+    return hrn_mask_mul(&f->tape, d, hrn_tape_wrap(&f->tape, f->valid_lo + R * R * k, 3,
+                                                   (int64_t[]){1, R, R}, "valid_lo"));
+}
+
+struct hrn_tensor *fit_disp_map(struct hrn_fit *f, int k) {
+    struct hrn_tensor *d = hrn_params_tensor(&f->ps, f->p_disp[k]);
+    if (!f->valid) return d;
+    int64_t R = f->cfg.disp_res;
+    return hrn_mask_mul(&f->tape, d, hrn_tape_wrap(&f->tape, f->valid + R * R * k, 3,
+                                                   (int64_t[]){1, R, R}, "valid"));
+}
+
 void fit_forward(struct hrn_fit *f, int k, int level, int render, struct fit_fwd *o) {
     struct hrn_tape *t = &f->tape;
     const struct hrn_face_model *fm = f->fm;
@@ -200,9 +220,8 @@ void fit_forward(struct hrn_fit *f, int k, int level, int render, struct fit_fwd
     memset(o, 0, sizeof *o);
     o->c = coeff_vector(f, k);
     o->S = hrn_face_shape_op(t, fm, o->c);
-    if (level >= 1)
-        o->S = hrn_add(t, o->S, hrn_uv_to_vertex(t, &f->deform_sampler,
-                                                 hrn_params_tensor(&f->ps, f->p_deform)));
+    if (level >= 1) o->S = hrn_add(t, o->S, hrn_uv_to_vertex(t, &f->deform_sampler,
+                                                            fit_deform_map(f, k)));
     o->V = hrn_rigid_op(t, o->S, o->c, l.angle, l.trans);
     o->uvz = hrn_project_op(t, &f->cam, o->V);
     int n_lm = f->views[k].n_lm == 5 ? 5 : 68;
@@ -210,23 +229,30 @@ void fit_forward(struct hrn_fit *f, int k, int level, int render, struct fit_fwd
     o->lm = hrn_reshape(t, hrn_slice(t, lm3, 1, 0, 2), 3, (int64_t[]){1, n_lm, 2});
     if (!render) return;
     o->nrm = hrn_normals_op(t, &f->topo, o->V, HRN_NORMALS_HRN);
-    if (fm->mean_albedo)
+    /* the de-retouched UV albedo A' (from a checkpoint's UNet) replaces A0 from level 1 on */
+    int64_t R = f->uv_hi.res;
+    struct hrn_tensor *auv = NULL;
+    if (level >= 1 && f->albedo_uv)
+        auv = hrn_tape_wrap(t, f->albedo_uv + 3 * R * R * k, 3, (int64_t[]){3, R, R}, "albedo_uv");
+    else if (fm->mean_albedo)
         o->A = hrn_face_albedo_op(t, fm, o->c);
     else
         o->A = hrn_uv_to_vertex(t, &f->albedo_sampler, hrn_params_tensor(&f->ps, f->p_albedo));
-    if (level < 2) {
-        struct hrn_tensor *col = hrn_sh_op(t, o->nrm, o->A, o->c, l.gamma);
+    if (level < 2 && !auv) {
+        o->col = hrn_sh_op(t, o->nrm, o->A, o->c, l.gamma);
         o->rast = hrn_rasterize_op(t, &f->cam, o->uvz, fm->tris, fm->n_tris);
-        o->img = hrn_interpolate_op(t, col, o->rast, fm->tris);
+        o->img = hrn_interpolate_op(t, o->col, o->rast, fm->tris);
     } else {
-        /* HRN's high level: detail normals in UV, UV-space shading, rendered on the M1 mesh */
-        struct hrn_tensor *pv = hrn_world2uv(t, &f->uv_hi, o->V);
-        struct hrn_tensor *nc = hrn_world2uv(t, &f->uv_hi, o->nrm);
-        struct hrn_tensor *nd =
-            hrn_detail_normals(t, &f->grid, pv, nc, hrn_params_tensor(&f->ps, f->p_disp[k]));
-        struct hrn_tensor *auv = hrn_world2uv(t, &f->uv_hi, o->A);
-        struct hrn_tensor *col = hrn_sh_op(t, nd, auv, o->c, l.gamma);
-        o->img = hrn_render_uv_texture(t, fm, &f->cam, o->uvz, f->st, col, &o->rast);
+        /* HRN's C1 (with A') and C2: UV-space shading, rendered on the M1 mesh; at the high level
+         * with the detail normals of the displacement map */
+        struct hrn_tensor *nrm = hrn_world2uv(t, &f->uv_hi, o->nrm);
+        if (level == 2) {
+            struct hrn_tensor *pv = hrn_world2uv(t, &f->uv_hi, o->V);
+            nrm = hrn_detail_normals(t, &f->grid, pv, nrm, fit_disp_map(f, k));
+        }
+        if (!auv) auv = hrn_world2uv(t, &f->uv_hi, o->A);
+        o->col = hrn_sh_op(t, nrm, auv, o->c, l.gamma);
+        o->img = hrn_render_uv_texture(t, fm, &f->cam, o->uvz, f->st, o->col, &o->rast);
     }
 }
 
@@ -338,20 +364,20 @@ static struct hrn_tensor *stage_loss(struct hrn_fit *f, enum hrn_fit_stage s,
 
 /* --- the loop -------------------------------------------------------------------------------- */
 
-static void tsv_header(FILE *f) {
+void fit_tsv_header(FILE *f) {
     fprintf(f, "stage\titer\ttotal");
     for (int i = 0; i < HRN_LOSS_TERM_COUNT; i++) fprintf(f, "\t%s", hrn_loss_term_name(i));
-    fprintf(f, "\talbedo_smooth\tms\n");
+    fprintf(f, "\talbedo_smooth\ttex_tv\tms\n");
 }
 
-static void tsv_row(FILE *f, enum hrn_fit_stage s, int64_t iter, const struct hrn_fit_term_log *l,
-                    double ms) {
+void fit_tsv_row(FILE *f, enum hrn_fit_stage s, int64_t iter, const struct hrn_fit_term_log *l,
+                 double ms) {
     fprintf(f, "%s\t%lld\t%.9g", hrn_fit_stage_name(s), (long long)iter, l->total);
     for (int i = 0; i < HRN_LOSS_TERM_COUNT; i++) {
         if (l->count[i]) fprintf(f, "\t%.9g", l->value[i]);
         else fprintf(f, "\tnan");
     }
-    fprintf(f, "\t%.9g\t%.3f\n", l->albedo_smooth, ms);
+    fprintf(f, "\t%.9g\t%.9g\t%.3f\n", l->albedo_smooth, l->tex_tv, ms);
 }
 
 static float group_lr(const struct hrn_fit *f, enum hrn_fit_stage s, int g) {
@@ -365,7 +391,6 @@ static float group_lr(const struct hrn_fit *f, enum hrn_fit_stage s, int g) {
         return coeff ? c->lr[g] * c->mid_coeff_scale : c->lr[g];
     case HRN_FIT_HIGH:
         if (g == HRN_FIT_G_DISP) return c->lr[g];
-        if (g == HRN_FIT_G_DEFORM) return c->lr[g] * c->high_coeff_scale;
         return c->lr[g] * c->high_coeff_scale;
     default: return 0.0f;
     }
@@ -375,6 +400,11 @@ enum hrn_status hrn_fit_stage(struct hrn_fit *f, enum hrn_fit_stage s, FILE *tsv
     enum hrn_status st = HRN_OK;
     int iters = f->cfg.iters[s];
     if (iters <= 0) return HRN_OK;
+    if (s == HRN_FIT_TEX) return fit_texture_stage(f, tsv);
+    if (s >= HRN_FIT_MID && f->cfg.valid_mask && !f->valid) {
+        st = hrn_fit_valid_masks(f);
+        if (st != HRN_OK) return st;
+    }
     struct hrn_optim opt;
     /* constant rates: a cosine decay within the stage converged less far in the demo */
     struct hrn_optim_config oc = {.kind = HRN_OPTIM_ADAM, .lr = 1e-3f};
@@ -399,7 +429,8 @@ enum hrn_status hrn_fit_stage(struct hrn_fit *f, enum hrn_fit_stage s, FILE *tsv
                                   hrn_fit_stage_name(s), it);
             goto fail;
         }
-        struct hrn_fit_term_log lg = {.total = (double)total->data[0], .albedo_smooth = atv};
+        struct hrn_fit_term_log lg = {.total = (double)total->data[0], .albedo_smooth = atv,
+                                      .tex_tv = NAN};
         memcpy(lg.value, ls.value, sizeof lg.value);
         memcpy(lg.count, ls.count, sizeof lg.count);
         if (!isfinite(lg.total)) {
@@ -434,7 +465,7 @@ enum hrn_status hrn_fit_stage(struct hrn_fit *f, enum hrn_fit_stage s, FILE *tsv
         }
         double ms = 1e3 * (hrn_time_now() - ti);
         if (tsv && (it % f->cfg.log_every == 0 || it == iters - 1))
-            tsv_row(tsv, s, f->iter, &lg, ms);
+            fit_tsv_row(tsv, s, f->iter, &lg, ms);
         f->iter++;
         hrn_progress_update(&prog, it + 1, "loss %.5g", lg.total);
     }
@@ -452,7 +483,7 @@ enum hrn_status hrn_fit_run(struct hrn_fit *f, const char *tsv_path) {
     if (tsv_path) {
         HRN_TRY(hrn_tmpfile_open(&tf, tsv_path));
         tsv = tf.fp;
-        tsv_header(tsv);
+        fit_tsv_header(tsv);
     }
     for (int s = 0; s < HRN_FIT_N_STAGES; s++) {
         st = hrn_fit_stage(f, (enum hrn_fit_stage)s, tsv);
@@ -530,8 +561,20 @@ enum hrn_status hrn_fit_fused_shape(struct hrn_fit *f, float *verts) {
         for (int i = 0; i < fm->n_exp; i++) c[l.exp + i] = 0.0f;
     hrn_face_shape(fm, c, verts);
     hrn_tape_reset(&f->tape);
-    struct hrn_tensor *off =
-        hrn_uv_to_vertex(&f->tape, &f->deform_sampler, hrn_params_tensor(&f->ps, f->p_deform));
+    /* the shared D where any view's valid mask allows it */
+    struct hrn_tensor *d = hrn_params_tensor(&f->ps, f->p_deform);
+    if (f->valid_lo) {
+        int64_t R = f->cfg.deform_res;
+        struct hrn_tensor *vm = hrn_tape_tensor(&f->tape, 3, (int64_t[]){1, R, R}, "valid_any");
+        if (vm)
+            for (int64_t i = 0; i < R * R; i++) {
+                float m = 0;
+                for (int k = 0; k < f->n_views; k++) m = fmaxf(m, f->valid_lo[k * R * R + i]);
+                vm->data[i] = m;
+            }
+        d = hrn_mask_mul(&f->tape, d, vm);
+    }
+    struct hrn_tensor *off = hrn_uv_to_vertex(&f->tape, &f->deform_sampler, d);
     if (!off) {
         st = hrn_error_prefix(HRN_ERR_INVALID, "fused shape: ");
         goto fail;

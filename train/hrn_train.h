@@ -54,13 +54,19 @@ enum hrn_fit_group {
 };
 _Static_assert((int)HRN_FIT_N_GROUPS <= (int)HRN_MAX_GROUPS, "fit groups exceed the optimizer's groups");
 
-enum hrn_fit_stage { HRN_FIT_LM = 0, HRN_FIT_COEFF, HRN_FIT_MID, HRN_FIT_HIGH, HRN_FIT_N_STAGES };
+/* The stages, in order. HRN_FIT_TEX is HRN's test-time texture refinement (hrn_method.md 2.7): a
+ * UV colour offset O per view on top of the lit high-level colour map C2 (fixed), fitted to the
+ * photo with Adam; C2 + O becomes the mesh texture. It changes no geometry. */
+enum hrn_fit_stage {
+    HRN_FIT_LM = 0, HRN_FIT_COEFF, HRN_FIT_MID, HRN_FIT_HIGH, HRN_FIT_TEX, HRN_FIT_N_STAGES
+};
 
 struct hrn_fit_config {
     /* [stages]: iterations per stage (0 skips it) */
     int iters[HRN_FIT_N_STAGES];
     float mid_coeff_scale;  /* learning-rate factor of the coefficient groups in mid/high */
     float high_coeff_scale;
+    float lr_tex_offset;    /* Adam rate of the texture offset (HRN: 1e-2) */
     /* [lr]: Adam base rates per group (enum hrn_fit_group) */
     float lr[HRN_FIT_N_GROUPS];
     double clip_norm;       /* global gradient-norm clip, 0 = off */
@@ -68,6 +74,8 @@ struct hrn_fit_config {
     struct hrn_loss_weights w;
     float w_albedo_smooth;
     float w_lm_stage_reg;   /* coefficient regularizer weight in the landmark stage */
+    float w_tex_photo;      /* texture refinement: photometric weight (HRN: 1.92) */
+    float w_tex_tv;         /* texture refinement: TV of the offset (HRN: 10) */
     /* [maps] */
     int deform_res;         /* 64 */
     int disp_res;           /* 256 */
@@ -75,6 +83,7 @@ struct hrn_fit_config {
     float albedo_init;      /* its initial grey */
     float forehead;         /* face region from landmarks: brow lift in eye-to-brow distances */
     int use_contour;        /* contour loss when a face mask (or landmark region) exists */
+    int valid_mask;         /* HRN's valid (occlusion) mask multiplies D and the displacement */
     /* [output] */
     int tex_res;            /* texture PNG size (256) */
     int fused_neutral;      /* fused mesh with zero expression instead of the mean over views */
@@ -127,6 +136,7 @@ struct hrn_fit_term_log {
     double value[HRN_LOSS_TERM_COUNT];
     int count[HRN_LOSS_TERM_COUNT];
     double albedo_smooth;
+    double tex_tv;          /* texture refinement: TV of the offsets (NaN in other stages) */
 };
 
 struct hrn_fit {
@@ -150,6 +160,19 @@ struct hrn_fit {
     double ms_per_iter[HRN_FIT_N_STAGES];
     int stage_done[HRN_FIT_N_STAGES];
     float *safe;                /* last finite parameter values */
+    /* HRN's valid (occlusion) mask per view (hrn_method.md 2.4): the face mask sampled at each
+     * texel's position on the base mesh M0, eroded 3x3 and blurred 11x11; (n_views, disp_res^2)
+     * and its bilinear resize (n_views, deform_res^2). NULL until the mid stage (or a network
+     * start) computes it, and when cfg.valid_mask is off. D is used as D * valid_lo[view], the
+     * displacement map as disp * valid[view]. */
+    float *valid, *valid_lo;
+    /* The de-retouched UV albedo A' per view (n_views, 3, disp_res^2) from a checkpoint's UNet
+     * (hrn_fit_start_from_nets), or NULL. When set, levels 1 and 2 shade in UV with it, as HRN's
+     * C1 and C2 do. */
+    float *albedo_uv;
+    /* After the texture stage: C2 + O per view (n_views, 3, disp_res^2), the lit colour map HRN
+     * writes as the mesh texture; NULL before. */
+    float *tex_refined;
 };
 
 /* Set up parameters (zero coefficients, pose and maps; ambient light; albedo map grey) and the
@@ -163,7 +186,33 @@ void hrn_fit_free(struct hrn_fit *f); /* NULL-safe */
  * per logged iteration: stage, iter, total, each term's unweighted value, ms. */
 enum hrn_status hrn_fit_stage(struct hrn_fit *f, enum hrn_fit_stage s, FILE *tsv);
 enum hrn_status hrn_fit_run(struct hrn_fit *f, const char *tsv_path);
-const char *hrn_fit_stage_name(enum hrn_fit_stage s); /* "lm", "coeff", "mid", "high" */
+const char *hrn_fit_stage_name(enum hrn_fit_stage s); /* "lm", "coeff", "mid", "high", "tex" */
+/* Compute the valid masks from the current base mesh (called by the mid and high stages when
+ * cfg.valid_mask is on and they are not set yet; call again to recompute). Views without a face
+ * mask get all ones. */
+enum hrn_status hrn_fit_valid_masks(struct hrn_fit *f);
+
+/* --- starting from a network checkpoint (fit_nets.c) ----------------------------------------- */
+
+/* The networks of a checkpoint (hrn_nets.h format: scripts/convert_pth.py of HRN's released
+ * epoch_10.pth and de-retouching.pth): each group is optional; widths and block counts are read
+ * from the stored shapes. */
+struct hrn_fit_nets {
+    struct hrn_net recon, mid, high, unet;
+    int has_recon, has_mid, has_high, has_unet;
+    double alpha, beta; /* HRN's trainable output scales of mid_net / high_net (0.01 if absent) */
+};
+/* Load every group present of path ("net_recon", "mid_net", "high_net", "generator"); at least
+ * one must be. Errors name the file and the dataset. */
+enum hrn_status hrn_fit_nets_load(const char *path, struct hrn_fit_nets *nets);
+void hrn_fit_nets_free(struct hrn_fit_nets *nets); /* NULL-safe */
+/* HRN's feed-forward pass as the fit's starting point (hrn_method.md 1, 2; per view, after
+ * hrn_fit_init): net_recon's 257 coefficients (id averaged over views, the rest per view; the
+ * model must have BFM's 80/64/80 layout), the valid mask from M0, the UV texture T from the 512
+ * crop through M0 and the position map P; the de-retouched albedo A' (UNet); D = mid_net(P, T) *
+ * 0.1 alpha (mean over views); T' through M1 and disp = high_net(P, T', D) * 0.1 beta. Networks
+ * the checkpoint lacks leave their part at its current value. Runs in inference mode. */
+enum hrn_status hrn_fit_start_from_nets(struct hrn_fit *f, struct hrn_fit_nets *nets);
 
 /* The full coefficient vector of a view (hrn_face_model_layout). */
 void hrn_fit_coeffs(const struct hrn_fit *f, int view, float *coeffs);

@@ -1,7 +1,8 @@
 /* hrn-fit: fit HRN's hierarchical face to one or more photos of one person, or run the demo.
  *
  *   hrn-fit --model M.h5 --image a.jpg [--lmk a.lm68.txt] [--mask a.png] [--image b.jpg ...]
- *           [--config configs/fit.ini] [--set section.key=value ...] --out DIR
+ *           [--checkpoint hrn_nets.h5] [--config configs/fit.ini] [--set section.key=value ...]
+ *           --out DIR
  *   hrn-fit --demo [--preset small|bfm] [--out DIR]
  * Exit codes: 0 success, 1 failure (bad input, numeric stop), 2 bad command line.
  */
@@ -33,6 +34,10 @@ static void usage(FILE *out) {
             "                   default: the image's name with .lm68.txt, .pts or .lm5.txt\n"
             "  --mask FILE      its face mask (PNG of the image's size, white = face);\n"
             "                   default: the face region of the 68 landmarks\n"
+            "  --checkpoint F   start from HRN's networks (scripts/convert_pth.py output):\n"
+            "                   net_recon's coefficients, the de-retouched albedo, mid_net's\n"
+            "                   deformation and high_net's displacement maps; with\n"
+            "                   --config configs/hrn.ini this is HRN's own inference\n"
             "  --config FILE    configs/fit.ini or configs/fit_multiview.ini [built-in: fit.ini's\n"
             "                   values, with fit_multiview.ini's weights for several images]\n"
             "  --config-multi F the demo's three-view config [fit_multiview.ini's values]\n"
@@ -71,6 +76,7 @@ static int default_lmk(const char *image, char *out, size_t cap) {
 int main(int argc, char **argv) {
     hrn_blas_cpu_setup(argv);
     const char *model = NULL, *config = NULL, *config_multi = NULL, *out = "hrn-fit-out";
+    const char *checkpoint = NULL;
     const char *images[MAX_VIEWS] = {0}, *lmks[MAX_VIEWS] = {0}, *masks[MAX_VIEWS] = {0};
     const char *sets[MAX_SETS];
     int n_img = 0, n_set = 0, demo = 0, help_config = 0, preset = HRN_SYNTH_SMALL;
@@ -78,7 +84,7 @@ int main(int argc, char **argv) {
         {"model", required_argument, 0, 'M'}, {"image", required_argument, 0, 'i'},
         {"lmk", required_argument, 0, 'l'},   {"mask", required_argument, 0, 'm'},
         {"config", required_argument, 0, 'c'}, {"set", required_argument, 0, 's'},
-        {"config-multi", required_argument, 0, 'C'},
+        {"config-multi", required_argument, 0, 'C'}, {"checkpoint", required_argument, 0, 'k'},
         {"out", required_argument, 0, 'o'},   {"demo", no_argument, 0, 'd'},
         {"preset", required_argument, 0, 'p'}, {"verbose", no_argument, 0, 'v'},
         {"quiet", no_argument, 0, 'q'},       {"help", no_argument, 0, 'h'},
@@ -106,6 +112,7 @@ int main(int argc, char **argv) {
             else masks[n_img - 1] = optarg;
             break;
         case 'c': config = optarg; break;
+        case 'k': checkpoint = optarg; break;
         case 'C': config_multi = optarg; break;
         case 's':
             if (n_set == MAX_SETS) {
@@ -168,6 +175,7 @@ int main(int argc, char **argv) {
     struct hrn_face_model fm = {0};
     struct hrn_fit_view *views = NULL;
     struct hrn_fit fit = {0};
+    struct hrn_fit_nets nets = {0};
     char path[1200], lmk_buf[MAX_VIEWS][1100];
     if (demo) {
         st = hrn_fit_demo(&cfg, &cfg_multi, preset, out, stdout);
@@ -179,6 +187,7 @@ int main(int argc, char **argv) {
         goto done;
     }
     HRN_TRY(hrn_fit_load_model(model, &fm));
+    if (checkpoint) HRN_TRY(hrn_fit_nets_load(checkpoint, &nets));
     for (int k = 0; k < n_img; k++) {
         if (!lmks[k]) {
             if (!default_lmk(images[k], lmk_buf[k], sizeof lmk_buf[k])) {
@@ -202,6 +211,10 @@ int main(int argc, char **argv) {
     snprintf(path, sizeof path, "%s/config.ini", out);
     HRN_TRY(hrn_config_save(&hrn_fit_schema, &cfg, path));
     HRN_TRY(hrn_fit_init(&fit, &fm, &cfg, views, n_img));
+    if (checkpoint) {
+        HRN_TRY(hrn_fit_start_from_nets(&fit, &nets));
+        hrn_fit_nets_free(&nets); /* the networks are not needed by the fit itself */
+    }
     snprintf(path, sizeof path, "%s/losses.tsv", out);
     st = hrn_fit_run(&fit, path);
     if (st == HRN_ERR_NUMERIC) {
@@ -233,6 +246,7 @@ done:
     if (st != HRN_OK) fprintf(stderr, "hrn-fit: %s\n", hrn_error_msg());
 done_quiet:
     hrn_fit_free(&fit);
+    hrn_fit_nets_free(&nets);
     if (views)
         for (int k = 0; k < n_img; k++) hrn_fit_view_free(&views[k]);
     free(views);
