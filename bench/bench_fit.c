@@ -2,8 +2,11 @@
  * hrn-fit's stages on the BFM-size synthetic model (35709 vertices, 70789 triangles) at 224x224,
  * single view and three views. Run by hand with the thread count you want to measure:
  *
- *     OMP_NUM_THREADS=2 build/bench/bench_fit [iterations] [small]
- */
+ *     OMP_NUM_THREADS=2 build/bench/bench_fit [iterations] [small|bfm] [stage] [views]
+ *
+ * A stage name (lm, coeff, mid, high) times that stage only and a view count (1 or 3) that case
+ * only, e.g. for a profiler; the stages before it run their 3 warm-up iterations only.
+ * HRN_BASIS=f32 in the environment times the float32 bases instead of the float16 copy. */
 #include "hrn_train.h"
 
 #include <stdlib.h>
@@ -13,6 +16,8 @@ int main(int argc, char **argv) {
     hrn_blas_cpu_setup(argv);
     int iters = argc > 1 ? atoi(argv[1]) : 20;
     int small = argc > 2 && !strcmp(argv[2], "small");
+    const char *only = argc > 3 ? argv[3] : NULL;
+    int only_views = argc > 4 ? atoi(argv[4]) : 0;
     if (iters < 1) iters = 20;
     hrn_log_set_level(HRN_LOG_WARN);
     struct hrn_face_model fm = {0};
@@ -30,6 +35,7 @@ int main(int argc, char **argv) {
            (long long)fm.n_tris, threads ? threads : "(unset)", hrn_blas_core(), iters);
     printf("%-7s %-6s %10s\n", "views", "stage", "ms/iter");
     for (int nv = 1; nv <= 3 && st == HRN_OK; nv += 2) {
+        if (only_views > 0 && nv != only_views) continue;
         struct hrn_fit_config cfg;
         struct hrn_fit_view v[3];
         struct hrn_fit_truth truth;
@@ -41,11 +47,13 @@ int main(int argc, char **argv) {
         for (int s = 0; s < HRN_FIT_N_STAGES && st == HRN_OK; s++) {
             f.cfg.iters[s] = 3;
             st = hrn_fit_stage(&f, (enum hrn_fit_stage)s, NULL);
+            if (only && strcmp(only, hrn_fit_stage_name((enum hrn_fit_stage)s))) continue;
             f.cfg.iters[s] = iters;
             if (st == HRN_OK) st = hrn_fit_stage(&f, (enum hrn_fit_stage)s, NULL);
             if (st == HRN_OK)
                 printf("%-7d %-6s %10.2f\n", nv, hrn_fit_stage_name((enum hrn_fit_stage)s),
                        f.ms_per_iter[s]);
+            if (only) break;
         }
         hrn_fit_free(&f);
         if (st == HRN_OK || truth.verts) {

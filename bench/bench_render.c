@@ -3,6 +3,9 @@
  *
  *   ./bench/bench_render [model.h5]      (default: the synthetic BFM preset, seed 1)
  *
+ * Each part is timed with the float32 bases and, when the CPU has F16C, with the float16 copy the
+ * basis ops use by default; first it prints how far the float16 shape and albedo are from float32.
+ *
  * 1. full: forward + backward of coefficients -> shape -> pose -> normals, albedo, SH -> project ->
  *    rasterize -> interpolate -> photometric loss (masked mean squared error against a target
  *    rendered from other coefficients);
@@ -106,7 +109,49 @@ int main(int argc, char **argv) {
     const char *names[5] = {"full fwd+bwd (coeffs -> image -> loss)", "  of which forward",
                             "per-vertex part fwd+bwd (shared with torch)", "rasterize forward",
                             "rasterize+interpolate backward"};
-    for (int nt = 1; nt <= 2; nt++) {
+    /* the float16 copy of the bases against the float32 arrays: build time and the largest
+     * difference of the shape and albedo (the target coefficients, ~N(0, 0.7^2)) */
+    enum hrn_basis_store stores[2] = {HRN_BASIS_F32, hrn_basis_store_active()};
+    int n_stores = stores[1] == HRN_BASIS_F32 ? 1 : 2;
+    if (n_stores == 2) {
+        float *c0 = calloc((size_t)nc, sizeof(float));
+        hrn_rng_seed(&r, 5);
+        for (int64_t i = 0; i < l.angle; i++) c0[i] = 0.7f * (float)hrn_rng_normal(&r);
+        double tb = hrn_time_now();
+        if (hrn_face_model_compact(&fm) != HRN_OK) return die("compact");
+        tb = hrn_time_now() - tb;
+        double err[2] = {0, 0};
+        for (int a = 0; a < 2; a++) {
+            float *out[2];
+            for (int k = 0; k < 2; k++) {
+                hrn_basis_store_set(stores[k]);
+                hrn_tape_reset(&t);
+                struct hrn_tensor *c = hrn_tape_wrap(&t, c0, 1, &nc, "c");
+                struct hrn_tensor *x = a ? hrn_face_albedo_op(&t, &fm, c) : hrn_face_shape_op(&t, &fm, c);
+                if (!x) return die("basis op");
+                out[k] = malloc((size_t)(3 * N) * sizeof(float));
+                memcpy(out[k], x->data, (size_t)(3 * N) * sizeof(float));
+            }
+            for (int64_t i = 0; i < 3 * N; i++) {
+                double d = (double)out[0][i] - (double)out[1][i];
+                err[a] = d > err[a] ? d : -d > err[a] ? -d : err[a];
+            }
+            free(out[0]);
+            free(out[1]);
+        }
+        printf("bench_render: float16 bases (%s kernels): %.1f MB instead of %.1f MB, built in %.0f "
+               "ms; largest difference to float32 at coefficients ~N(0,0.7^2): shape %.2e mm, "
+               "albedo %.2e\n", stores[1] == HRN_BASIS_F16 ? "AVX-512" : "AVX2",
+               (double)hrn_face_model_compact_bytes(&fm) / 1e6,
+               (double)(3 * N) * (double)(fm.n_id + fm.n_exp + (fm.mean_albedo ? fm.n_tex : 0)) *
+                   4e-6,
+               1e3 * tb, err[0] * (double)fm.mm_per_unit, err[1]);
+        free(c0);
+    }
+    for (int sti = 0; sti < 2 * n_stores; sti++) {
+        int nt = 1 + sti % 2;
+        hrn_basis_store_set(stores[sti / 2]);
+        printf("bases %s, ", stores[sti / 2] == HRN_BASIS_F32 ? "float32" : "float16");
         omp_set_num_threads(nt);
         double tm[5][REPS];
         for (int rep = -2; rep < REPS; rep++) {

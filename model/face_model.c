@@ -18,6 +18,7 @@ void hrn_face_model_free(struct hrn_face_model *fm) {
     free(fm->uvs);
     free(fm->tri_uvs);
     free(fm->skin_mask);
+    hrn_face_model_drop_compact(fm);
     memset(fm, 0, sizeof *fm);
 }
 

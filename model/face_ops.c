@@ -1,10 +1,9 @@
-/* face_ops.c: differentiable face ops as autodiff custom ops: shape and albedo from coefficients,
- * rigid pose, the perspective camera, vertex normals over a fixed topology and SH lighting
- * (hrn_method.md 1.3-1.6). Written as fused kernels with hand-derived backwards because they run
- * over 35709 vertices / 70789 triangles in every fitting step. */
+/* face_ops.c: differentiable face ops as autodiff custom ops: rigid pose, the perspective camera,
+ * vertex normals over a fixed topology and SH lighting (hrn_method.md 1.3-1.6; shape and albedo
+ * from coefficients are in face_basis.c). Written as fused kernels with hand-derived backwards
+ * because they run over 35709 vertices / 70789 triangles in every fitting step. */
 #include "hrn_model.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,10 +64,6 @@ enum hrn_status hrn_topo_init(struct hrn_topo *tp, const int32_t *tris, int64_t 
 
 /* --- shared helpers --------------------------------------------------------------------------- */
 
-static int is_vec(const struct hrn_tensor *p, int64_t need) {
-    return p->ndim == 1 && p->shape[0] >= need;
-}
-
 static int is_n3(const struct hrn_tensor *x) { return x->ndim == 2 && x->shape[1] == 3; }
 
 static struct hrn_tensor *bad_shape(const char *op, const struct hrn_tensor *x, const char *want) {
@@ -76,123 +71,6 @@ static struct hrn_tensor *bad_shape(const char *op, const struct hrn_tensor *x, 
     hrn_error_set(HRN_ERR_INVALID, "%s: input %s has shape %s, expected %s", op,
                   x->name[0] ? x->name : "?", hrn_tensor_shape_str(x, buf, sizeof buf), want);
     return NULL;
-}
-
-/* --- shape and albedo ---------------------------------------------------------------------------- */
-
-struct basis_ctx {
-    const float *mean; /* (3N) or NULL (constant fill) */
-    float fill;
-    const float *b[2]; /* (3N, k[i]) */
-    int32_t k[2];
-    int64_t off[2];    /* coefficient offsets */
-    int64_t n3;
-};
-
-static enum hrn_status basis_fwd(struct hrn_tape *t, struct hrn_tensor *out) {
-    (void)t;
-    const struct basis_ctx *c = hrn_custom_ctx(out);
-    const float *x = out->src[0]->data;
-    if (c->mean)
-        memcpy(out->data, c->mean, (size_t)c->n3 * sizeof(float));
-    else
-        for (int64_t i = 0; i < c->n3; i++) out->data[i] = c->fill;
-    for (int j = 0; j < 2; j++)
-        if (c->k[j] > 0 && c->b[j])
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)c->n3, c->k[j], 1.0f, c->b[j], c->k[j],
-                        x + c->off[j], 1, 1.0f, out->data, 1);
-    return HRN_OK;
-}
-
-/* gc (k) += B^T g for B (n, k) row-major: one streaming pass over the basis, rows split over the
- * threads. Each thread sums rows in blocks of 512 in float (an axpy per row that vectorises over
- * k), then the blocks and threads in double; OpenBLAS's sgemv_t reached about half the memory
- * bandwidth on 2 threads here. */
-static void gemv_t(const float *B, const float *g, int64_t n, int32_t k, float *gc) {
-    enum { KMAX = 256, BLK = 512 };
-    double tot[KMAX] = {0};
-    HRN_ASSERT(k <= KMAX);
-#pragma omp parallel if (n > 8 * BLK)
-    {
-        double acc[KMAX] = {0};
-        float blk[KMAX];
-#pragma omp for schedule(static)
-        for (int64_t b0 = 0; b0 < n; b0 += BLK) {
-            int64_t b1 = b0 + BLK < n ? b0 + BLK : n;
-            for (int32_t j = 0; j < k; j++) blk[j] = 0;
-            int64_t i = b0;
-            for (; i + 4 <= b1; i += 4) { /* four rows per pass over blk */
-                const float *r0 = B + i * k, *r1 = r0 + k, *r2 = r1 + k, *r3 = r2 + k;
-                float g0 = g[i], g1 = g[i + 1], g2 = g[i + 2], g3 = g[i + 3];
-#pragma omp simd
-                for (int32_t j = 0; j < k; j++)
-                    blk[j] += r0[j] * g0 + r1[j] * g1 + r2[j] * g2 + r3[j] * g3;
-            }
-            for (; i < b1; i++) {
-                const float *row = B + i * k;
-                float gi = g[i];
-#pragma omp simd
-                for (int32_t j = 0; j < k; j++) blk[j] += row[j] * gi;
-            }
-            for (int32_t j = 0; j < k; j++) acc[j] += (double)blk[j];
-        }
-#pragma omp critical
-        for (int32_t j = 0; j < k; j++) tot[j] += acc[j];
-    }
-    for (int32_t j = 0; j < k; j++) gc[j] += (float)tot[j];
-}
-
-static enum hrn_status basis_bwd(struct hrn_tape *t, struct hrn_tensor *out) {
-    (void)t;
-    const struct basis_ctx *c = hrn_custom_ctx(out);
-    if (!hrn_src_wants_grad(out, 0)) return HRN_OK;
-    float *g = out->src[0]->grad;
-    for (int j = 0; j < 2; j++)
-        if (c->k[j] > 0 && c->b[j]) /* d coeffs += B^T dS: one more pass over the basis */
-            gemv_t(c->b[j], out->grad, c->n3, c->k[j], g + c->off[j]);
-    return HRN_OK;
-}
-
-static const struct hrn_custom_op BASIS_OP = {"face_basis", basis_fwd, basis_bwd, 0};
-
-static struct hrn_tensor *basis_op(struct hrn_tape *t, const struct hrn_face_model *fm,
-                                   struct hrn_tensor *c, int albedo) {
-    const char *name = albedo ? "face_albedo" : "face_shape";
-    if (!c) return hrn_custom(t, &BASIS_OP, NULL, &c, 1, 1, (int64_t[]){1}); /* keeps the msg */
-    struct hrn_coeff_layout l = hrn_face_model_layout(fm);
-    if (!is_vec(c, l.total)) return bad_shape(name, c, "(n_coeffs) of the model");
-    struct basis_ctx *x = hrn_tape_alloc(t, sizeof *x);
-    if (!x) return NULL;
-    memset(x, 0, sizeof *x);
-    x->n3 = 3 * fm->n_verts;
-    if (albedo) {
-        x->mean = fm->mean_albedo;
-        x->fill = 0.8f;
-        if (fm->mean_albedo) {
-            x->b[0] = fm->tex_basis;
-            x->k[0] = fm->n_tex;
-            x->off[0] = l.tex;
-        }
-    } else {
-        x->mean = fm->mean_shape;
-        x->b[0] = fm->id_basis;
-        x->k[0] = fm->n_id;
-        x->off[0] = l.id;
-        x->b[1] = fm->exp_basis;
-        x->k[1] = fm->n_exp;
-        x->off[1] = l.exp;
-    }
-    return hrn_custom(t, &BASIS_OP, x, &c, 1, 2, (int64_t[]){fm->n_verts, 3});
-}
-
-struct hrn_tensor *hrn_face_shape_op(struct hrn_tape *t, const struct hrn_face_model *fm,
-                                     struct hrn_tensor *c) {
-    return basis_op(t, fm, c, 0);
-}
-
-struct hrn_tensor *hrn_face_albedo_op(struct hrn_tape *t, const struct hrn_face_model *fm,
-                                      struct hrn_tensor *c) {
-    return basis_op(t, fm, c, 1);
 }
 
 /* --- rigid pose ------------------------------------------------------------------------------- */

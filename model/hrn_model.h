@@ -44,6 +44,8 @@ enum { HRN_N_LMK68 = 68, HRN_N_SH = 9, HRN_N_GAMMA = 27 };
 
 /* --- the face model --------------------------------------------------------------------------- */
 
+struct hrn_basis_cache; /* model/face_basis.c */
+
 struct hrn_face_model {
     int64_t n_verts;      /* N */
     int64_t n_tris;       /* T */
@@ -62,6 +64,10 @@ struct hrn_face_model {
     float mm_per_unit;    /* millimetres per model unit */
     char name[64];        /* e.g. "hrn-synthetic-small" */
     char licence[128];
+    /* float16 copy of the bases read by hrn_face_shape_op / hrn_face_albedo_op, made on their
+     * first use (or by hrn_face_model_compact) and freed with the model; NULL until then. A cache:
+     * the float32 arrays above stay the model. */
+    struct hrn_basis_cache *basis_cache;
 };
 
 /* Free all arrays and zero the struct; NULL-safe. */

@@ -63,13 +63,41 @@ void hrn_topo_free(struct hrn_topo *tp); /* NULL-safe */
 /* --- differentiable face ops (model/face_ops.c) ----------------------------------------------- */
 
 /* S = mean + id_basis*id + exp_basis*exp from the coefficient vector c (n_coeffs) -> (N,3).
- * Gradients go to the id and exp blocks of c. fm must outlive the tape step. */
+ * Gradients go to the id and exp blocks of c. fm must outlive the tape step.
+ * Both basis ops read a float16 copy of the bases (model/face_basis.c; per-column power-of-two
+ * scales, so each basis entry keeps 11 significant bits) when the CPU converts float16 in
+ * hardware: half the memory traffic of these memory-bound products. The op is then exactly the
+ * linear map of the rounded basis, forward and backward alike; on the BFM-size synthetic model
+ * the shape differs from the float32 one by at most 0.016 mm and the albedo by 2.6e-4 at
+ * coefficients ~N(0, 0.7^2) (bench_render prints both).
+ * hrn_basis_store_set(HRN_BASIS_F32) selects the model's float32 arrays instead. */
 struct hrn_tensor *hrn_face_shape_op(struct hrn_tape *t, const struct hrn_face_model *fm,
                                      struct hrn_tensor *c);
 /* Albedo = mean_albedo + tex_basis*tex -> (N,3), NOT clamped (as HRN/Deep3D; the plain
  * hrn_face_albedo clamps for display). A model without albedo gives a constant 0.8 grey. */
 struct hrn_tensor *hrn_face_albedo_op(struct hrn_tape *t, const struct hrn_face_model *fm,
                                       struct hrn_tensor *c);
+/* Which storage the basis ops read (process-wide; set it before ops run, not while other threads
+ * run them). AUTO: float16 with AVX-512 kernels, else AVX2+F16C kernels, else float32; under AUTO
+ * the environment variable HRN_BASIS=f32 (or f16, f16-avx2) chooses, for A/B runs of the tools. */
+enum hrn_basis_store {
+    HRN_BASIS_AUTO = 0,
+    HRN_BASIS_F32,      /* the model's float32 arrays (OpenBLAS sgemv forward) */
+    HRN_BASIS_F16,      /* the float16 copy with the best kernels the CPU has */
+    HRN_BASIS_F16_AVX2, /* the float16 copy with the AVX2+F16C kernels (to test that path) */
+};
+/* HRN_ERR_UNSUPPORTED when float16 is asked for and the CPU lacks AVX2, FMA or F16C. */
+enum hrn_status hrn_basis_store_set(enum hrn_basis_store s);
+/* What the ops use now: HRN_BASIS_F32, HRN_BASIS_F16 (AVX-512) or HRN_BASIS_F16_AVX2. */
+enum hrn_basis_store hrn_basis_store_active(void);
+/* Make the float16 copy now instead of on the ops' first use (about 0.1 s at BFM size). The copy
+ * is remade when the bases' pointers, sizes or 64 sampled entries change (an in-place rescale
+ * such as hrn_fit_normalize_model's); after other in-place edits of the float32 bases call
+ * hrn_face_model_drop_compact. A basis with a NaN or Inf keeps float32. HRN_ERR_NOMEM. */
+enum hrn_status hrn_face_model_compact(const struct hrn_face_model *fm);
+void hrn_face_model_drop_compact(struct hrn_face_model *fm); /* NULL-safe */
+/* Bytes held by the float16 copy (0 when none). */
+size_t hrn_face_model_compact_bytes(const struct hrn_face_model *fm);
 /* Rigid transform out = v*R^T + tr of points v (N,3), with the Euler angles (x,y,z) at
  * p[angle_off..+3) and the translation at p[trans_off..+3) of a 1-d tensor p (usually the
  * coefficient vector). R = Rz*Ry*Rx (hrn_method.md 1.3). Gradients to v, angles and translation. */
