@@ -54,6 +54,22 @@ static enum hrn_status probe_pix2pix(struct hrn_h5 *h, const char *path, const c
     return HRN_OK;
 }
 
+/* mid_net / high_net when the group exists: probed, checked against HRN's channel counts
+ * (in_ch -> out_ch) and declared. */
+static enum hrn_status probe_generator(struct hrn_h5 *h, const char *path, const char *g,
+                                       int in_ch, int out_ch, struct hrn_net *net, int *has) {
+    struct hrn_net_config c;
+    if (!hrn_h5_exists(h, g)) return HRN_OK;
+    enum hrn_status st = probe_pix2pix(h, path, g, &c);
+    if (st != HRN_OK) return st;
+    if (c.in_ch != in_ch || c.out_ch != out_ch)
+        return hrn_error_set(HRN_ERR_FORMAT, "%s: %s maps %d -> %d channels, HRN's maps %d -> %d",
+                             path, g, c.in_ch, c.out_ch, in_ch, out_ch);
+    st = hrn_net_init(net, &c, 1);
+    if (st == HRN_OK) *has = 1;
+    return st;
+}
+
 enum hrn_status hrn_fit_nets_load(const char *path, struct hrn_fit_nets *nets) {
     enum hrn_status st = HRN_OK;
     struct hrn_h5 *h = NULL;
@@ -68,27 +84,8 @@ enum hrn_status hrn_fit_nets_load(const char *path, struct hrn_fit_nets *nets) {
                                                                     .width = (int)sh[0]}, 1));
         nets->has_recon = 1;
     }
-    struct hrn_net_config c;
-    if (hrn_h5_exists(h, "mid_net")) {
-        HRN_TRY(probe_pix2pix(h, path, "mid_net", &c));
-        if (c.in_ch != 6 || c.out_ch != 3) {
-            st = hrn_error_set(HRN_ERR_FORMAT, "%s: mid_net maps %d -> %d channels, HRN's maps "
-                               "6 -> 3", path, c.in_ch, c.out_ch);
-            goto fail;
-        }
-        HRN_TRY(hrn_net_init(&nets->mid, &c, 1));
-        nets->has_mid = 1;
-    }
-    if (hrn_h5_exists(h, "high_net")) {
-        HRN_TRY(probe_pix2pix(h, path, "high_net", &c));
-        if (c.in_ch != 9 || c.out_ch != 1) {
-            st = hrn_error_set(HRN_ERR_FORMAT, "%s: high_net maps %d -> %d channels, HRN's maps "
-                               "9 -> 1", path, c.in_ch, c.out_ch);
-            goto fail;
-        }
-        HRN_TRY(hrn_net_init(&nets->high, &c, 1));
-        nets->has_high = 1;
-    }
+    HRN_TRY(probe_generator(h, path, "mid_net", 6, 3, &nets->mid, &nets->has_mid));
+    HRN_TRY(probe_generator(h, path, "high_net", 9, 1, &nets->high, &nets->has_high));
     shape_of(h, "generator/inc.conv.conv.0.weight", &nd, sh);
     if (nd == 4) {
         HRN_TRY(hrn_net_init(&nets->unet, &(struct hrn_net_config){.kind = HRN_NET_UNET,
