@@ -139,7 +139,7 @@ fail:
 enum hrn_status fit_texture_stage(struct hrn_fit *f, FILE *tsv) {
     enum hrn_status st = HRN_OK;
     const struct hrn_face_model *fm = f->fm;
-    int64_t R = f->cfg.disp_res, nt = R * R, N = fm->n_verts;
+    int64_t R = f->cfg.disp_res, nt = R * R;
     int K = f->n_views, iters = f->cfg.iters[HRN_FIT_TEX];
     struct hrn_params ps;
     struct hrn_optim opt;
@@ -147,9 +147,12 @@ enum hrn_status fit_texture_stage(struct hrn_fit *f, FILE *tsv) {
     int prog_on = 0;
     hrn_params_init(&ps);
     float *c2 = malloc((size_t)(K * 3 * nt) * sizeof(float));
-    float *uvz = malloc((size_t)(K * 3 * N) * sizeof(float));
+    /* the geometry is fixed: rasterize once, keep the raster and the per-pixel texture
+     * coordinates, and only look the texture up in each iteration */
+    float *rast = malloc((size_t)(K * 4 * 224 * 224) * sizeof(float));
+    float *sti = malloc((size_t)(K * 2 * 224 * 224) * sizeof(float));
     float *mask = malloc((size_t)(K * 224 * 224) * sizeof(float));
-    if (!c2 || !uvz || !mask) {
+    if (!c2 || !rast || !sti || !mask) {
         st = hrn_error_set(HRN_ERR_NOMEM, "texture refinement: no memory");
         goto fail;
     }
@@ -160,13 +163,19 @@ enum hrn_status fit_texture_stage(struct hrn_fit *f, FILE *tsv) {
         struct fit_fwd o;
         hrn_tape_reset(&f->tape);
         fit_forward(f, k, 2, 1, &o);
-        if (!o.col || !o.uvz || !o.rast) {
+        struct hrn_tensor *sta = hrn_tape_wrap(&f->tape, f->st, 2, (int64_t[]){fm->n_uvs, 2}, "st");
+        struct hrn_tensor *si =
+            o.rast ? hrn_interpolate_op(&f->tape, sta, o.rast, fm->tri_uvs ? fm->tri_uvs : fm->tris)
+                   : NULL;
+        if (!o.col || !si) {
             st = hrn_error_prefix(HRN_ERR_INVALID, "texture refinement, view %d: ", k);
             goto fail;
         }
-        HRN_ASSERT(o.col->numel == 3 * nt && o.uvz->numel == 3 * N);
+        HRN_ASSERT(o.col->numel == 3 * nt && o.rast->numel == 4 * 224 * 224 &&
+                   si->numel == 2 * 224 * 224);
         memcpy(c2 + k * 3 * nt, o.col->data, (size_t)(3 * nt) * sizeof(float));
-        memcpy(uvz + k * 3 * N, o.uvz->data, (size_t)(3 * N) * sizeof(float));
+        memcpy(rast + k * 4 * 224 * 224, o.rast->data, 4 * 224 * 224 * sizeof(float));
+        memcpy(sti + k * 2 * 224 * 224, si->data, 2 * 224 * 224 * sizeof(float));
         const float *vm = f->views[k].mask;
         for (int64_t p = 0; p < 224 * 224; p++) {
             float cov = o.rast->data[4 * p + 3] > 0 ? 1.0f : 0.0f;
@@ -205,9 +214,13 @@ enum hrn_status fit_texture_stage(struct hrn_fit *f, FILE *tsv) {
         for (int k = 0; k < K; k++) {
             struct hrn_tensor *off = hrn_params_tensor(&ps, p_off[k]);
             struct hrn_tensor *base = hrn_tape_wrap(t, c2 + k * 3 * nt, 3, (int64_t[]){3, R, R}, "C2");
-            struct hrn_tensor *pts = hrn_tape_wrap(t, uvz + k * 3 * N, 2, (int64_t[]){N, 3}, "uvz");
-            struct hrn_tensor *img =
-                hrn_render_uv_texture(t, fm, &f->cam, pts, f->st, hrn_add(t, base, off), NULL);
+            struct hrn_tensor *ra =
+                hrn_tape_wrap(t, rast + k * 4 * 224 * 224, 3, (int64_t[]){224, 224, 4}, "rast");
+            struct hrn_tensor *sa =
+                hrn_tape_wrap(t, sti + k * 2 * 224 * 224, 3, (int64_t[]){2, 224, 224}, "st_img");
+            if (ra) ra->flags |= HRN_TENSOR_NO_GRAD_INPUT;
+            if (sa) sa->flags |= HRN_TENSOR_NO_GRAD_INPUT;
+            struct hrn_tensor *img = hrn_texture_op(t, hrn_add(t, base, off), sa, ra);
             struct hrn_tensor *target = hrn_tape_wrap(t, f->views[k].img.data, 4,
                                                       (int64_t[]){1, 3, 224, 224}, "target");
             struct hrn_tensor *m = hrn_tape_wrap(t, mask + k * 224 * 224, 4,
@@ -272,7 +285,8 @@ fail:
     hrn_tape_reset(&f->tape);
     hrn_params_free(&ps);
     free(c2);
-    free(uvz);
+    free(rast);
+    free(sti);
     free(mask);
     return st;
 }
