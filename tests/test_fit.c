@@ -493,6 +493,55 @@ static void test_fit_from_checkpoint(void) {
     hrn_fit_truth_free(&truth);
 }
 
+/* The network steps of the start against PyTorch (tests/reference/gen_fit_nets_torch.py): the
+ * de-retouched albedo, D and the displacement map from narrow random networks on small maps. */
+static void test_fit_nets_chain_torch(void) {
+    char p[1100];
+    snprintf(p, sizeof p, "%s", HRN_TEST_DATA_DIR "/fit_nets_torch.h5");
+    struct hrn_fit_nets fn;
+    CHECK_OK(hrn_fit_nets_load(p, &fn));
+    CHECK(!fn.has_recon && fn.has_mid && fn.has_high && fn.has_unet);
+    struct hrn_h5 *h = NULL;
+    CHECK_OK(hrn_h5_open(p, &h));
+    int64_t R = 0, Rd = 0;
+    CHECK_OK(hrn_h5_attr_read_i64(h, "chain", "R", &R));
+    CHECK_OK(hrn_h5_attr_read_i64(h, "chain", "RD", &Rd));
+    static const char *const names[7] = {"P", "T", "T2", "A0", "A_prime", "D", "disp"};
+    float *a[7] = {0};
+    int nd;
+    int64_t sh[HRN_H5_MAX_DIMS];
+    for (int i = 0; i < 7; i++) {
+        char n[32];
+        snprintf(n, sizeof n, "chain/%s", names[i]);
+        CHECK_OK(hrn_h5_read_f32_alloc(h, n, &nd, sh, &a[i]));
+    }
+    hrn_h5_close(h);
+    float *ap = malloc((size_t)(3 * R * R) * sizeof(float));
+    float *d = malloc((size_t)(3 * Rd * Rd) * sizeof(float));
+    float *disp = malloc((size_t)(R * R) * sizeof(float));
+    if (a[6] && ap && d && disp && R == 32 && Rd == 8) {
+        CHECK_OK(hrn_fit_nets_deretouch(&fn, R, a[1], a[3], ap));
+        CHECK_OK(hrn_fit_nets_mid(&fn, R, Rd, a[0], a[1], d));
+        CHECK_OK(hrn_fit_nets_high(&fn, R, Rd, a[0], a[2], a[5], disp));
+        double ea = 0, ed = 0, es = 0;
+        for (int64_t i = 0; i < 3 * R * R; i++)
+            ea = fmax(ea, fabs((double)(ap[i] - a[4][i])) / (1.0 + fabs((double)a[4][i])));
+        for (int64_t i = 0; i < 3 * Rd * Rd; i++) ed = fmax(ed, fabs((double)(d[i] - a[5][i])));
+        for (int64_t i = 0; i < R * R; i++) es = fmax(es, fabs((double)(disp[i] - a[6][i])));
+        printf("  vs PyTorch: A' %.3g (relative), D %.3g, disp %.3g\n", ea, ed, es);
+        CHECK_MSG(ea < 1e-5, "A' differs by %g", ea);
+        CHECK_MSG(ed < 1e-6, "D differs by %g", ed);
+        CHECK_MSG(es < 1e-6, "disp differs by %g", es);
+    } else {
+        CHECK_MSG(0, "fixture %s: unexpected sizes R %lld RD %lld", p, (long long)R, (long long)Rd);
+    }
+    for (int i = 0; i < 7; i++) free(a[i]);
+    free(ap);
+    free(d);
+    free(disp);
+    hrn_fit_nets_free(&fn);
+}
+
 static void test_fit_config_files(void) {
     struct hrn_fit_config cfg, def;
     char p[1100];
@@ -528,6 +577,7 @@ int main(void) {
     RUN(test_fit_valid_mask);
     RUN(test_fit_texture_refinement);
     RUN(test_fit_from_checkpoint);
+    RUN(test_fit_nets_chain_torch);
     hrn_face_model_free(&g_fm);
     hrn_layers_release();
     return hrn_test_finish();

@@ -15,6 +15,7 @@ void hrn_fit_nets_free(struct hrn_fit_nets *n) {
     hrn_net_free(&n->mid);
     hrn_net_free(&n->high);
     hrn_net_free(&n->unet);
+    hrn_tape_free(&n->tape);
     memset(n, 0, sizeof *n);
 }
 
@@ -178,9 +179,76 @@ static enum hrn_status texture_of(struct hrn_fit *f, int k, const float *V, floa
     return HRN_OK;
 }
 
-/* x (C,R,R) -> 2x-1 */
+/* x (n) -> 2x-1 */
 static void to_pm1(const float *x, int64_t n, float *out) {
     for (int64_t i = 0; i < n; i++) out[i] = 2.0f * x[i] - 1.0f;
+}
+
+/* The networks' own tape, made on first use: the UNet at 512 x 512 keeps far more activations
+ * than a fit step (the arena is reserved, pages are touched only as used). */
+static enum hrn_status nets_tape(struct hrn_fit_nets *n) {
+    if (n->tape.arena.base) {
+        hrn_tape_reset(&n->tape);
+        return HRN_OK;
+    }
+    return hrn_tape_init(&n->tape, (size_t)3 << 30);
+}
+
+enum hrn_status hrn_fit_nets_deretouch(struct hrn_fit_nets *n, int64_t R, const float *t,
+                                       const float *a0, float *ap) {
+    if (!n->has_unet) return hrn_error_set(HRN_ERR_INVALID, "de-retouching: no UNet loaded");
+    enum hrn_status st = nets_tape(n);
+    if (st != HRN_OK) return st;
+    struct hrn_tape *tp = &n->tape;
+    struct hrn_tensor *tn = hrn_tape_tensor(tp, 4, (int64_t[]){1, 3, R, R}, "Tn");
+    if (tn) to_pm1(t, 3 * R * R, tn->data);
+    struct hrn_tensor *b = hrn_net_forward(tp, &n->unet, hrn_resize_bilinear_ad(tp, tn, 2 * R, 2 * R));
+    struct hrn_tensor *y = hrn_deretouch(tp, tn, hrn_resize_bilinear_ad(tp, b, R, R),
+                                         hrn_tape_wrap(tp, (float *)a0, 4, (int64_t[]){1, 3, R, R}, "A0"));
+    if (!y) return hrn_error_prefix(HRN_ERR_INVALID, "de-retouching: ");
+    memcpy(ap, y->data, (size_t)(3 * R * R) * sizeof(float));
+    hrn_tape_reset(tp);
+    return HRN_OK;
+}
+
+enum hrn_status hrn_fit_nets_mid(struct hrn_fit_nets *n, int64_t R, int64_t Rd, const float *p,
+                                 const float *t, float *d) {
+    if (!n->has_mid) return hrn_error_set(HRN_ERR_INVALID, "mid_net: not loaded");
+    enum hrn_status st = nets_tape(n);
+    if (st != HRN_OK) return st;
+    struct hrn_tape *tp = &n->tape;
+    struct hrn_tensor *x = hrn_tape_tensor(tp, 4, (int64_t[]){1, 6, R, R}, "mid_in");
+    if (x) {
+        memcpy(x->data, p, (size_t)(3 * R * R) * sizeof(float));
+        to_pm1(t, 3 * R * R, x->data + 3 * R * R);
+    }
+    struct hrn_tensor *y = hrn_net_forward(tp, &n->mid, hrn_resize_bilinear_ad(tp, x, Rd, Rd));
+    if (!y) return hrn_error_prefix(HRN_ERR_INVALID, "mid_net: ");
+    HRN_ASSERT(y->numel == 3 * Rd * Rd);
+    for (int64_t i = 0; i < 3 * Rd * Rd; i++) d[i] = (float)(0.1 * n->alpha) * y->data[i];
+    hrn_tape_reset(tp);
+    return HRN_OK;
+}
+
+enum hrn_status hrn_fit_nets_high(struct hrn_fit_nets *n, int64_t R, int64_t Rd, const float *p,
+                                  const float *t2, const float *d, float *disp) {
+    if (!n->has_high) return hrn_error_set(HRN_ERR_INVALID, "high_net: not loaded");
+    enum hrn_status st = nets_tape(n);
+    if (st != HRN_OK) return st;
+    struct hrn_tape *tp = &n->tape;
+    int64_t nt = R * R;
+    struct hrn_tensor *x = hrn_tape_tensor(tp, 4, (int64_t[]){1, 9, R, R}, "high_in");
+    if (x) {
+        memcpy(x->data, p, (size_t)(3 * nt) * sizeof(float));
+        to_pm1(t2, 3 * nt, x->data + 3 * nt);
+        hrn_resize_bilinear(d, 3, (int)Rd, (int)Rd, x->data + 6 * nt, (int)R, (int)R, 0);
+    }
+    struct hrn_tensor *y = hrn_net_forward(tp, &n->high, x);
+    if (!y) return hrn_error_prefix(HRN_ERR_INVALID, "high_net: ");
+    HRN_ASSERT(y->numel == nt);
+    for (int64_t i = 0; i < nt; i++) disp[i] = (float)(0.1 * n->beta) * y->data[i];
+    hrn_tape_reset(tp);
+    return HRN_OK;
 }
 
 enum hrn_status hrn_fit_start_from_nets(struct hrn_fit *f, struct hrn_fit_nets *nets) {
@@ -188,9 +256,8 @@ enum hrn_status hrn_fit_start_from_nets(struct hrn_fit *f, struct hrn_fit_nets *
     const struct hrn_face_model *fm = f->fm;
     int64_t N = fm->n_verts, R = f->cfg.disp_res, Rd = f->cfg.deform_res, nt = R * R;
     int K = f->n_views;
-    struct hrn_tape nt_tape = {0};
-    float *S = NULL, *V = NULL, *alb = NULL, *pos = NULL, *P = NULL, *T = NULL, *buf = NULL;
-    float *dsum = NULL;
+    float *S = NULL, *V = NULL, *alb = NULL, *pos = NULL, *P = NULL, *T = NULL, *A0 = NULL;
+    float *d = NULL, *dsum = NULL;
     if (nets->has_recon && (fm->n_id != 80 || fm->n_exp != 64 || fm->n_tex != 80))
         return hrn_error_set(HRN_ERR_INVALID, "network start: net_recon predicts BFM's 80 identity, "
                              "64 expression and 80 albedo coefficients; face model %s has %lld, "
@@ -203,29 +270,28 @@ enum hrn_status hrn_fit_start_from_nets(struct hrn_fit *f, struct hrn_fit_nets *
     for (int k = 0; k < K; k++)
         if (!f->views[k].img.data)
             return hrn_error_set(HRN_ERR_INVALID, "network start: view %d has no image", k);
-    size_t n3 = (size_t)(3 * N) * sizeof(float);
+    size_t n3 = (size_t)(3 * N) * sizeof(float), m3 = (size_t)(3 * nt) * sizeof(float);
     S = malloc(n3);
     V = malloc(n3);
     alb = malloc(n3);
-    pos = malloc((size_t)(3 * nt) * sizeof(float));
-    P = malloc((size_t)(3 * nt) * sizeof(float));
-    T = malloc((size_t)(3 * nt) * sizeof(float));
-    buf = malloc((size_t)(9 * nt) * sizeof(float));
+    pos = malloc(m3);
+    P = malloc(m3);
+    T = malloc(m3);
+    A0 = malloc(m3);
+    d = malloc((size_t)(3 * Rd * Rd) * sizeof(float));
     dsum = calloc((size_t)(3 * Rd * Rd), sizeof(float));
-    if (!S || !V || !alb || !pos || !P || !T || !buf || !dsum) {
+    if (!S || !V || !alb || !pos || !P || !T || !A0 || !d || !dsum) {
         st = hrn_error_set(HRN_ERR_NOMEM, "network start: no memory");
         goto fail;
     }
-    /* the networks get their own tape: the UNet at 512 x 512 needs far more than a fit step */
-    HRN_TRY(hrn_tape_init(&nt_tape, (size_t)3 << 30));
     double t0 = hrn_time_now();
     /* 1. coefficients (net_recon on the 224 crop, [0,1]) */
     if (nets->has_recon)
         for (int k = 0; k < K; k++) {
-            hrn_tape_reset(&nt_tape);
-            struct hrn_tensor *x = hrn_tape_wrap(&nt_tape, f->views[k].img.data, 4,
+            HRN_TRY(nets_tape(nets));
+            struct hrn_tensor *x = hrn_tape_wrap(&nets->tape, f->views[k].img.data, 4,
                                                  (int64_t[]){1, 3, 224, 224}, "img");
-            struct hrn_tensor *c = hrn_net_forward(&nt_tape, &nets->recon, x);
+            struct hrn_tensor *c = hrn_net_forward(&nets->tape, &nets->recon, x);
             if (!c) {
                 st = hrn_error_prefix(HRN_ERR_INVALID, "net_recon on view %d: ", k);
                 goto fail;
@@ -236,86 +302,50 @@ enum hrn_status hrn_fit_start_from_nets(struct hrn_fit *f, struct hrn_fit_nets *
     /* 2. the valid masks from M0 */
     if (f->cfg.valid_mask) HRN_TRY(hrn_fit_valid_masks(f));
     if (nets->has_unet) {
-        f->albedo_uv = malloc((size_t)(K * 3 * nt) * sizeof(float));
+        f->albedo_uv = malloc((size_t)K * m3);
         if (!f->albedo_uv) {
             st = hrn_error_set(HRN_ERR_NOMEM, "network start: no memory");
             goto fail;
         }
     }
-    /* 3. per view: T through M0, P, A' and D */
+    /* 3. per view: T through M0, P; A' and D */
     for (int k = 0; k < K && (nets->has_unet || nets->has_mid); k++) {
         HRN_TRY(level_verts(f, k, 0, S, V, nets->has_unet ? alb : NULL));
         HRN_TRY(texture_of(f, k, V, pos, T));
         HRN_TRY(fit_to_uv(f, &f->uv_hi, S, P));
         if (nets->has_unet) {
-            /* A' = deretouch(A0, T): x = Tn resized to 512, B = UNet(x) resized back to 256 */
-            float *a0 = buf + 3 * nt, *tn = buf;
-            HRN_TRY(fit_to_uv(f, &f->uv_hi, alb, a0));
-            to_pm1(T, 3 * nt, tn);
-            hrn_tape_reset(&nt_tape);
-            struct hrn_tape *t = &nt_tape;
-            struct hrn_tensor *x = hrn_tape_wrap(t, tn, 4, (int64_t[]){1, 3, R, R}, "Tn");
-            struct hrn_tensor *b = hrn_net_forward(t, &nets->unet, hrn_resize_bilinear_ad(t, x, 512, 512));
-            struct hrn_tensor *ap = hrn_deretouch(
-                t, x, hrn_resize_bilinear_ad(t, b, R, R),
-                hrn_tape_wrap(t, a0, 4, (int64_t[]){1, 3, R, R}, "A0"));
-            if (!ap) {
-                st = hrn_error_prefix(HRN_ERR_INVALID, "de-retouching view %d: ", k);
-                goto fail;
-            }
-            memcpy(f->albedo_uv + k * 3 * nt, ap->data, (size_t)(3 * nt) * sizeof(float));
+            HRN_TRY(fit_to_uv(f, &f->uv_hi, alb, A0));
+            HRN_TRY(hrn_fit_nets_deretouch(nets, R, T, A0, f->albedo_uv + k * 3 * nt));
         }
         if (nets->has_mid) {
-            /* D = mid_net(cat[P, 2T-1] resized to 64) * 0.1 alpha (the valid mask is applied
-             * where D is used) */
-            to_pm1(T, 3 * nt, buf + 3 * nt);
-            memcpy(buf, P, (size_t)(3 * nt) * sizeof(float));
-            hrn_tape_reset(&nt_tape);
-            struct hrn_tape *t = &nt_tape;
-            struct hrn_tensor *x = hrn_tape_wrap(t, buf, 4, (int64_t[]){1, 6, R, R}, "mid_in");
-            struct hrn_tensor *y = hrn_net_forward(t, &nets->mid, hrn_resize_bilinear_ad(t, x, Rd, Rd));
-            if (!y) {
-                st = hrn_error_prefix(HRN_ERR_INVALID, "mid_net on view %d: ", k);
-                goto fail;
-            }
-            for (int64_t i = 0; i < 3 * Rd * Rd; i++)
-                dsum[i] += (float)(0.1 * nets->alpha) * y->data[i] / (float)K;
+            /* D is the mean over views; the valid mask is applied where D is used */
+            HRN_TRY(hrn_fit_nets_mid(nets, R, Rd, P, T, d));
+            for (int64_t i = 0; i < 3 * Rd * Rd; i++) dsum[i] += d[i] / (float)K;
         }
     }
     if (nets->has_mid)
         memcpy(hrn_params_tensor(&f->ps, f->p_deform)->data, dsum,
                (size_t)(3 * Rd * Rd) * sizeof(float));
-    /* 4. per view: T' through M1, disp = high_net(cat[P, 2T'-1, D up to 256]) * 0.1 beta */
+    /* 4. per view: T' through M1, the displacement map from P, T' and the (masked) D */
     for (int k = 0; k < K && nets->has_high; k++) {
         HRN_TRY(level_verts(f, k, 0, S, V, NULL));
         HRN_TRY(fit_to_uv(f, &f->uv_hi, S, P));
         HRN_TRY(level_verts(f, k, 1, S, V, NULL));
         HRN_TRY(texture_of(f, k, V, pos, T));
-        memcpy(buf, P, (size_t)(3 * nt) * sizeof(float));
-        to_pm1(T, 3 * nt, buf + 3 * nt);
         hrn_tape_reset(&f->tape);
-        struct hrn_tensor *d = fit_deform_map(f, k);
-        if (!d) {
+        struct hrn_tensor *dk = fit_deform_map(f, k);
+        if (!dk) {
             st = hrn_error_prefix(HRN_ERR_INVALID, "high_net input of view %d: ", k);
             goto fail;
         }
-        hrn_resize_bilinear(d->data, 3, (int)Rd, (int)Rd, buf + 6 * nt, (int)R, (int)R, 0);
+        memcpy(d, dk->data, (size_t)(3 * Rd * Rd) * sizeof(float));
         hrn_tape_reset(&f->tape);
-        hrn_tape_reset(&nt_tape);
-        struct hrn_tape *t = &nt_tape;
-        struct hrn_tensor *x = hrn_tape_wrap(t, buf, 4, (int64_t[]){1, 9, R, R}, "high_in");
-        struct hrn_tensor *y = hrn_net_forward(t, &nets->high, x);
-        if (!y) {
-            st = hrn_error_prefix(HRN_ERR_INVALID, "high_net on view %d: ", k);
-            goto fail;
-        }
-        float *disp = hrn_params_tensor(&f->ps, f->p_disp[k])->data;
-        for (int64_t i = 0; i < nt; i++) disp[i] = (float)(0.1 * nets->beta) * y->data[i];
+        HRN_TRY(hrn_fit_nets_high(nets, R, Rd, P, T, d,
+                                  hrn_params_tensor(&f->ps, f->p_disp[k])->data));
     }
     memcpy(f->safe, f->ps.values, f->ps.n * sizeof(float));
     hrn_log(HRN_LOG_INFO, "network start: %d view(s) in %.2f s", K, hrn_time_now() - t0);
 fail:
-    hrn_tape_free(&nt_tape);
     hrn_tape_reset(&f->tape);
     free(S);
     free(V);
@@ -323,7 +353,8 @@ fail:
     free(pos);
     free(P);
     free(T);
-    free(buf);
+    free(A0);
+    free(d);
     free(dsum);
     return st;
 }

@@ -201,6 +201,7 @@ struct hrn_fit_nets {
     struct hrn_net recon, mid, high, unet;
     int has_recon, has_mid, has_high, has_unet;
     double alpha, beta; /* HRN's trainable output scales of mid_net / high_net (0.01 if absent) */
+    struct hrn_tape tape; /* the networks' own (made on first use) */
 };
 /* Load every group present of path ("net_recon", "mid_net", "high_net", "generator"); at least
  * one must be. Errors name the file and the dataset. */
@@ -213,6 +214,19 @@ void hrn_fit_nets_free(struct hrn_fit_nets *nets); /* NULL-safe */
  * 0.1 alpha (mean over views); T' through M1 and disp = high_net(P, T', D) * 0.1 beta. Networks
  * the checkpoint lacks leave their part at its current value. Runs in inference mode. */
 enum hrn_status hrn_fit_start_from_nets(struct hrn_fit *f, struct hrn_fit_nets *nets);
+/* The three UV-space steps of that pass on plain arrays (R: texture size, 256 in HRN; Rd: the
+ * deformation map's, 64; every resize bilinear with align_corners=False; tests/reference/
+ * gen_fit_nets_torch.py is the PyTorch reference):
+ *   A'   = A0 (T + 1/phi) / (T0 + 1/phi), T0 from the UNet's blend layer on 2T-1 at 2R (2.6)
+ *   D    = mid_net(cat[P, 2T-1] resized to Rd) * 0.1 alpha                  -> d (3,Rd,Rd)
+ *   disp = high_net(cat[P, 2T'-1, D resized to R]) * 0.1 beta               -> disp (1,R,R)
+ * t, t2 (T and T'), a0, p: (3,R,R); T in [0,1]. */
+enum hrn_status hrn_fit_nets_deretouch(struct hrn_fit_nets *nets, int64_t R, const float *t,
+                                       const float *a0, float *ap);
+enum hrn_status hrn_fit_nets_mid(struct hrn_fit_nets *nets, int64_t R, int64_t Rd, const float *p,
+                                 const float *t, float *d);
+enum hrn_status hrn_fit_nets_high(struct hrn_fit_nets *nets, int64_t R, int64_t Rd, const float *p,
+                                  const float *t2, const float *d, float *disp);
 
 /* The full coefficient vector of a view (hrn_face_model_layout). */
 void hrn_fit_coeffs(const struct hrn_fit *f, int view, float *coeffs);
