@@ -88,29 +88,59 @@ struct contour_ctx {
     float *dldu; /* (B,N): d loss / d u, the 1/(B N) of the mean included */
 };
 
-/* out (1) from verts (B,N,2), left (B,S), right (B,S); saves d loss/d u per vertex */
+/* The row of the target arrays for a projected v: ceil(v) as a long clamped to [0, S-1] (a NaN
+ * lands on 0 as x86 PyTorch's long(NaN) does), then counted from the top. Written without ceilf,
+ * which is a libm call on baseline x86-64. */
+static inline int64_t contour_row(float vv, int64_t S) {
+    float Sf = (float)S;
+    int64_t yi;
+    if (!(vv > 0)) {
+        yi = 0; /* ceil(v) <= 0, or NaN */
+    } else if (vv >= Sf - 1) {
+        yi = S - 1;
+    } else {
+        int64_t i = (int64_t)vv; /* 0 < v < S-1: trunc is floor */
+        yi = i + ((float)i < vv);
+        if (yi > S - 1) yi = S - 1;
+    }
+    return S - 1 - yi;
+}
+
+/* fmaxf without the libm call: the non-NaN operand when one is NaN */
+static inline float max_f(float a, float b) { return a > b || b != b ? a : b; }
+
+enum { CONTOUR_BLOCK = 4096 };
+
+/* out (1) from verts (B,N,2), left (B,S), right (B,S); saves d loss/d u per vertex. Blocks of
+ * CONTOUR_BLOCK vertices are summed in double, then the blocks in order: the same total for any
+ * thread count. */
 static enum hrn_status contour_fwd(struct hrn_tape *t, struct hrn_tensor *out) {
-    (void)t;
     struct contour_ctx *c = hrn_custom_ctx(out);
     const struct hrn_tensor *v = out->src[0];
     const float *left = out->src[1]->data, *right = out->src[2]->data;
-    int64_t B = v->shape[0], N = v->shape[1], S = c->S;
+    int64_t B = v->shape[0], N = v->shape[1], S = c->S, n = B * N;
+    int64_t nb = (n + CONTOUR_BLOCK - 1) / CONTOUR_BLOCK;
+    double *part = hrn_tape_alloc(t, (size_t)nb * sizeof(double));
+    if (!part) return HRN_ERR_NOMEM;
     float Sf = (float)S, m = c->margin;
-    double inv_n = 1.0 / (double)(B * N), total = 0;
-    for (int64_t b = 0; b < B; b++)
-        for (int64_t n = 0; n < N; n++) {
-            float u = v->data[(b * N + n) * 2], vv = v->data[(b * N + n) * 2 + 1];
-            /* ceil().long().clamp(0, S-1); a NaN v lands on 0 as x86 PyTorch's long(NaN) does */
-            float cv = ceilf(vv);
-            int64_t yi = !(cv > 0) ? 0 : cv >= Sf - 1 ? S - 1 : (int64_t)cv;
-            int64_t row = S - 1 - yi;
+    double inv_n = 1.0 / (double)n;
+    const float *vd = v->data;
+    float *dldu = c->dldu;
+#pragma omp parallel for schedule(static) if (n > 2 * CONTOUR_BLOCK)
+    for (int64_t blk = 0; blk < nb; blk++) {
+        int64_t lo = blk * CONTOUR_BLOCK, hi = lo + CONTOUR_BLOCK < n ? lo + CONTOUR_BLOCK : n;
+        double total = 0;
+        for (int64_t i = lo; i < hi; i++) {
+            int64_t b = i / N;
+            float u = vd[2 * i], vv = vd[2 * i + 1];
+            int64_t row = contour_row(vv, S);
             float l = left[b * S + row], r = right[b * S + row];
             /* PyTorch's order: ((l-u)/S * (r-u)) / S, then / max(|l-u|/S, |r-u|/S) */
             float a = (l - u) / Sf, bb = (r - u) / Sf;
             float p = a * (r - u) / Sf;
-            float fa = fabsf(a), fb = fabsf(bb), q = fmaxf(fa, fb);
+            float fa = fabsf(a), fb = fabsf(bb), q = max_f(fa, fb);
             float d = q > 0 ? p / q : 0.0f; /* u == l == r: 0/0 in PyTorch; 0 here */
-            float g = fmaxf(d + m, 0.0f) - m;
+            float g = max_f(d + m, 0.0f) - m;
             total += (double)fabsf(g);
             /* d d/du by the chain PyTorch's autograd takes (max ties split evenly) */
             float dp = -(bb + a) / Sf;
@@ -120,8 +150,12 @@ static enum hrn_status contour_fwd(struct hrn_tape *t, struct hrn_tensor *out) {
             float dq = -(dqa * sa + (1.0f - dqa) * sb) / Sf;
             float dd = q > 0 ? dp / q - p / (q * q) * dq : 0.0f;
             float dg = (d + m > 0.0f) ? (g > 0.0f ? 1.0f : g < 0.0f ? -1.0f : 0.0f) : 0.0f;
-            c->dldu[b * N + n] = (float)((double)(dg * dd) * inv_n);
+            dldu[i] = (float)((double)(dg * dd) * inv_n);
         }
+        part[blk] = total;
+    }
+    double total = 0;
+    for (int64_t blk = 0; blk < nb; blk++) total += part[blk];
     out->data[0] = (float)(total * inv_n);
     return HRN_OK;
 }
@@ -132,7 +166,11 @@ static enum hrn_status contour_bwd(struct hrn_tape *t, struct hrn_tensor *out) {
     const struct contour_ctx *c = hrn_custom_ctx(out);
     struct hrn_tensor *v = out->src[0];
     float g = out->grad[0];
-    for (int64_t i = 0; i < v->numel / 2; i++) v->grad[2 * i] += g * c->dldu[i];
+    int64_t n = v->numel / 2;
+    float *gv = v->grad;
+    const float *dl = c->dldu;
+#pragma omp parallel for schedule(static) if (n > 2 * CONTOUR_BLOCK)
+    for (int64_t i = 0; i < n; i++) gv[2 * i] += g * dl[i];
     return HRN_OK;
 }
 

@@ -66,6 +66,10 @@ enum hrn_status hrn_topo_init(struct hrn_topo *tp, const int32_t *tris, int64_t 
 
 static int is_n3(const struct hrn_tensor *x) { return x->ndim == 2 && x->shape[1] == 3; }
 
+/* fmaxf's result (the other operand when one is NaN) without its libm call, which baseline
+ * x86-64 code makes for every fmaxf: once per triangle and vertex in the normals. */
+static inline float max_f(float a, float b) { return a > b || b != b ? a : b; }
+
 static struct hrn_tensor *bad_shape(const char *op, const struct hrn_tensor *x, const char *want) {
     char buf[64];
     hrn_error_set(HRN_ERR_INVALID, "%s: input %s has shape %s, expected %s", op,
@@ -265,7 +269,7 @@ static enum hrn_status normals_fwd(struct hrn_tape *t, struct hrn_tensor *out) {
         float len = sqrtf(n[0] * n[0] + n[1] * n[1] + n[2] * n[2]);
         flen[f] = len;
         /* F.normalize: n / max(|n|, 1e-12) */
-        float s = unit ? 1.0f / fmaxf(len, 1e-12f) : 1.0f;
+        float s = unit ? 1.0f / max_f(len, 1e-12f) : 1.0f;
         for (int k = 0; k < 3; k++) fn[3 * f + k] = n[k] * s;
     }
     float eps = unit ? 1e-12f : 1e-6f;
@@ -280,7 +284,7 @@ static enum hrn_status normals_fwd(struct hrn_tape *t, struct hrn_tensor *out) {
             s[2] += n[2];
         }
         float len = sqrtf(s[0] * s[0] + s[1] * s[1] + s[2] * s[2]);
-        float inv = 1.0f / fmaxf(len, eps);
+        float inv = 1.0f / max_f(len, eps);
         for (int k = 0; k < 3; k++) vs[3 * v + k] = s[k];
         o[v * sv] = flip * s[0] * inv;
         o[v * sv + sc] = flip * s[1] * inv;

@@ -303,6 +303,90 @@ static void test_landmark_exclusion(void) {
     hrn_tape_free(&t);
 }
 
+/* The photometric and contour losses at fitting sizes run in blocks over threads: the photo loss
+ * against a double-precision evaluation of its formula, the contour loss on 20000 vertices
+ * against the same vertices taken 40 at a time (one block, one thread). */
+static void test_large_blocks(void) {
+    struct hrn_tape t;
+    CHECK_OK(hrn_tape_init(&t, 64u << 20));
+    struct hrn_rng r;
+    hrn_rng_seed(&r, 9);
+    int64_t B = 2, HW = 224 * 224;
+    struct hrn_tensor *a = hrn_tape_tensor(&t, 4, (int64_t[]){B, 3, 224, 224}, "a"),
+                      *b = hrn_tape_tensor(&t, 4, (int64_t[]){B, 3, 224, 224}, "b"),
+                      *m = hrn_tape_tensor(&t, 4, (int64_t[]){B, 1, 224, 224}, "m");
+    hrn_rng_fill_uniform(&r, a->data, (size_t)a->numel, 0, 1);
+    hrn_rng_fill_uniform(&r, b->data, (size_t)b->numel, 0, 1);
+    for (int64_t i = 0; i < m->numel; i++) m->data[i] = hrn_rng_uniformf(&r) < 0.4f ? 0.0f : 1.0f;
+    CHECK_OK(hrn_tape_requires_grad(&t, a));
+    CHECK_OK(hrn_tape_requires_grad(&t, b));
+    struct hrn_tensor *l = hrn_loss_photo(&t, a, b, m);
+    CHECK(l != NULL);
+    double num = 0, den = 0;
+    for (int64_t p = 0; p < B * HW; p++) {
+        int64_t o = (p / HW) * 3 * HW + p % HW;
+        double s = 0;
+        for (int c = 0; c < 3; c++) s += pow((double)a->data[o + c * HW] - (double)b->data[o + c * HW], 2);
+        num += (double)m->data[p] * sqrt(s + 1e-6);
+        den += (double)m->data[p];
+    }
+    if (l) {
+        CHECK_NEAR(l->data[0], num / den, 0, 1e-6);
+        CHECK_OK(hrn_tape_backward(&t, l));
+        double e = 0;
+        for (int64_t p = 0; p < B * HW; p += 97) {
+            int64_t o = (p / HW) * 3 * HW + p % HW;
+            double s = 0;
+            for (int c = 0; c < 3; c++) s += pow((double)a->data[o + c * HW] - (double)b->data[o + c * HW], 2);
+            for (int c = 0; c < 3; c++) {
+                double d = (double)a->data[o + c * HW] - (double)b->data[o + c * HW];
+                double want = (double)m->data[p] * d / sqrt(s + 1e-6) / den;
+                e = fmax(e, fabs((double)a->grad[o + c * HW] - want) / (fabs(want) + 1e-9));
+                e = fmax(e, fabs((double)b->grad[o + c * HW] + want) / (fabs(want) + 1e-9));
+            }
+        }
+        CHECK_MSG(e < 1e-4, "photo gradient off by %g (relative)", e);
+    }
+    /* contour: one batch of 20000 vertices against 500 calls of 40 */
+    enum { NV = 20000, PIECE = 40 };
+    hrn_tape_reset(&t);
+    struct hrn_tensor *left = hrn_tape_tensor(&t, 2, (int64_t[]){1, 224}, "l"),
+                      *right = hrn_tape_tensor(&t, 2, (int64_t[]){1, 224}, "r"),
+                      *v = hrn_tape_tensor(&t, 3, (int64_t[]){1, NV, 2}, "v");
+    for (int i = 0; i < 224; i++) {
+        left->data[i] = (float)(60 + i % 7);
+        right->data[i] = (float)(160 - i % 5);
+    }
+    for (int64_t i = 0; i < NV; i++) {
+        v->data[2 * i] = 230 * hrn_rng_uniformf(&r) - 3;
+        v->data[2 * i + 1] = 230 * hrn_rng_uniformf(&r) - 3;
+    }
+    CHECK_OK(hrn_tape_requires_grad(&t, v));
+    struct hrn_contour_opts o = {.margin = 0.1f, .img_size = 224};
+    struct hrn_tensor *lc = hrn_loss_contour(&t, v, left, right, &o);
+    CHECK(lc != NULL);
+    if (lc) CHECK_OK(hrn_tape_backward(&t, lc));
+    double sum = 0, ge = 0;
+    for (int64_t p0 = 0; p0 < NV && lc; p0 += PIECE) {
+        struct hrn_tape_mark mk = hrn_tape_mark(&t);
+        struct hrn_tensor *vp = hrn_tape_tensor(&t, 3, (int64_t[]){1, PIECE, 2}, "piece");
+        memcpy(vp->data, v->data + 2 * p0, 2 * PIECE * sizeof(float));
+        CHECK_OK(hrn_tape_requires_grad(&t, vp));
+        struct hrn_tensor *lp = hrn_loss_contour(&t, vp, left, right, &o);
+        if (!lp) break;
+        sum += (double)lp->data[0] * PIECE;
+        CHECK_OK(hrn_tape_backward(&t, lp));
+        for (int k = 0; k < 2 * PIECE; k++) {
+            double want = (double)vp->grad[k] * PIECE / NV;
+            ge = fmax(ge, fabs((double)v->grad[2 * p0 + k] - want) / (fabs(want) + 1e-12));
+        }
+        hrn_tape_rewind(&t, mk);
+    }
+    if (lc) CHECK_NEAR(lc->data[0], sum / NV, 0, 1e-6);
+    CHECK_MSG(ge < 1e-5, "contour gradient off by %g (relative)", ge);
+    hrn_tape_free(&t);
+}
+
 static void test_large_inputs(void) {
     /* the sizes HRN uses: photo at 224, TV on Δ at 256, de-retouching with the 512 resizes */
     struct hrn_tape t;
@@ -521,5 +605,6 @@ int main(void) {
     RUN(test_weights_and_sum);
     RUN(test_errors);
     RUN(test_large_inputs);
+    RUN(test_large_blocks);
     return hrn_test_finish();
 }
