@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Loops over at least this many floats use OpenMP; smaller ones run faster on one thread. */
-enum { HRN_PAR_MIN = 1 << 15 };
+/* Loops over at least this many floats use OpenMP; smaller ones run faster on one thread.
+ * HRN_PAR_MIN_COPY is for a bare copy or add of one array: one thread moves 2^18 floats in about
+ * the 60-80 us that waking a sleeping OpenMP thread costs under OMP_WAIT_POLICY=passive. */
+enum { HRN_PAR_MIN = 1 << 15, HRN_PAR_MIN_COPY = 1 << 18 };
 
 /* for (int64_t i = 0; i < n; i++) { body }, with OpenMP only when cond holds. An `if` clause is
  * not enough: GCC still starts a (one-thread) team for it, which costs more than a tiny op. */

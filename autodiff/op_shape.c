@@ -38,7 +38,7 @@ enum hrn_status hrn__reshape_bwd(struct hrn_tape *t, struct hrn_tensor *o) {
     float *gx = o->src[0]->grad;
     const float *g = o->grad;
     int64_t n = o->numel;
-    HRN__PAR_FOR(n >= HRN_PAR_MIN, i, n, gx[i] += g[i];);
+    HRN__PAR_FOR(n >= HRN_PAR_MIN_COPY, i, n, gx[i] += g[i];);
     return HRN_OK;
 }
 

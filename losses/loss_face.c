@@ -130,8 +130,12 @@ static enum hrn_status contour_fwd(struct hrn_tape *t, struct hrn_tensor *out) {
     for (int64_t blk = 0; blk < nb; blk++) {
         int64_t lo = blk * CONTOUR_BLOCK, hi = lo + CONTOUR_BLOCK < n ? lo + CONTOUR_BLOCK : n;
         double total = 0;
+        int64_t b = lo / N, bn = b * N; /* batch of vertex i, stepped (no division) */
         for (int64_t i = lo; i < hi; i++) {
-            int64_t b = i / N;
+            if (i - bn == N) {
+                b++;
+                bn += N;
+            }
             float u = vd[2 * i], vv = vd[2 * i + 1];
             int64_t row = contour_row(vv, S);
             float l = left[b * S + row], r = right[b * S + row];
@@ -142,6 +146,10 @@ static enum hrn_status contour_fwd(struct hrn_tape *t, struct hrn_tensor *out) {
             float d = q > 0 ? p / q : 0.0f; /* u == l == r: 0/0 in PyTorch; 0 here */
             float g = max_f(d + m, 0.0f) - m;
             total += (double)fabsf(g);
+            if (!(d + m > 0.0f)) { /* outside the hinge: no gradient */
+                dldu[i] = 0;
+                continue;
+            }
             /* d d/du by the chain PyTorch's autograd takes (max ties split evenly) */
             float dp = -(bb + a) / Sf;
             float dqa = fa > fb ? 1.0f : fa == fb ? 0.5f : 0.0f;
@@ -169,8 +177,7 @@ static enum hrn_status contour_bwd(struct hrn_tape *t, struct hrn_tensor *out) {
     int64_t n = v->numel / 2;
     float *gv = v->grad;
     const float *dl = c->dldu;
-#pragma omp parallel for schedule(static) if (n > 2 * CONTOUR_BLOCK)
-    for (int64_t i = 0; i < n; i++) gv[2 * i] += g * dl[i];
+    for (int64_t i = 0; i < n; i++) gv[2 * i] += g * dl[i]; /* light: one thread */
     return HRN_OK;
 }
 

@@ -44,7 +44,10 @@ static int is_nchw(const struct hrn_tensor *x) { return x->ndim == 4; }
  * buffer (about 1 ms of a fitting step). The arithmetic is the chain's, in its order: the channel
  * sum in double, the pixel sum in blocks of PHOTO_BLOCK in double added in block order (thread
  * count independent), the backward as the chain's float products. */
-enum { PHOTO_BLOCK = 4096, PHOTO_PAR = 16384 };
+/* PHOTO_PAR, PHOTO_PAR_BWD: pixels from which the forward (a sqrt per pixel) and the lighter
+ * backward use OpenMP; waking a second thread costs 60-80 us under OMP_WAIT_POLICY=passive on
+ * this project's VM, so the backward at 224x224 (~0.12 ms on one thread) stays on one. */
+enum { PHOTO_BLOCK = 4096, PHOTO_PAR = 16384, PHOTO_PAR_BWD = 1 << 18 };
 
 struct photo_ctx {
     const float *mask; /* (B,H,W) constant */
@@ -65,8 +68,12 @@ static enum hrn_status photo_fwd(struct hrn_tape *t, struct hrn_tensor *out) {
     for (int64_t blk = 0; blk < nb; blk++) {
         int64_t lo = blk * PHOTO_BLOCK, hi = lo + PHOTO_BLOCK < n ? lo + PHOTO_BLOCK : n;
         double sv = 0, sm = 0;
-        for (int64_t p = lo; p < hi; p++) {
-            int64_t bi = p / HW, q = p % HW;
+        int64_t bi = lo / HW, q = lo % HW; /* image and pixel of p, stepped (no division) */
+        for (int64_t p = lo; p < hi; p++, q++) {
+            if (q == HW) {
+                bi++;
+                q = 0;
+            }
             const float *xa = pa + bi * C * HW + q, *xb = pb + bi * C * HW + q;
             double s = 0.0;
             for (int64_t ch = 0; ch < C; ch++) {
@@ -98,19 +105,22 @@ static enum hrn_status photo_bwd(struct hrn_tape *t, struct hrn_tensor *out) {
     float *ga = hrn_src_wants_grad(out, 0) ? a->grad : NULL;
     float *gb = hrn_src_wants_grad(out, 1) ? b->grad : NULL;
     if (!ga && !gb) return HRN_OK;
-    int64_t C = c->C, HW = c->HW, n = a->shape[0] * HW;
+    int64_t C = c->C, HW = c->HW;
     const float *pa = a->data, *pb = b->data, *m = c->mask, *r = c->r;
     float g1 = out->grad[0] * c->inv_denom;
-#pragma omp parallel for schedule(static) if (n >= PHOTO_PAR)
-    for (int64_t p = 0; p < n; p++) {
-        float g3 = 0.5f * (g1 * m[p]) / r[p]; /* d sqrt */
-        if (g3 == 0) continue;
-        int64_t off = (p / HW) * C * HW + p % HW;
-        for (int64_t ch = 0; ch < C; ch++) {
-            int64_t i = off + ch * HW;
-            float gd = 2.0f * g3 * (pa[i] - pb[i]);
-            if (ga) ga[i] += gd;
-            if (gb) gb[i] -= gd;
+    for (int64_t bi = 0; bi < a->shape[0]; bi++) {
+        const float *mb = m + bi * HW, *rb = r + bi * HW;
+        int64_t base = bi * C * HW;
+#pragma omp parallel for schedule(static) if (HW >= PHOTO_PAR_BWD)
+        for (int64_t q = 0; q < HW; q++) {
+            float g3 = 0.5f * (g1 * mb[q]) / rb[q]; /* d sqrt */
+            if (g3 == 0) continue;
+            for (int64_t ch = 0; ch < C; ch++) {
+                int64_t i = base + ch * HW + q;
+                float gd = 2.0f * g3 * (pa[i] - pb[i]);
+                if (ga) ga[i] += gd;
+                if (gb) gb[i] -= gd;
+            }
         }
     }
     return HRN_OK;

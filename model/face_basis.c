@@ -31,6 +31,10 @@ enum {
     KMAX = 512,       /* most columns of one group */
     CHUNK = 16,       /* tiles per work item (512 rows): the float partial sums are flushed */
     PAR_TILES = 128,  /* fewer tiles than this stay on one thread */
+    /* software prefetch distance in 32-byte units: 4 KB ahead. The hardware prefetchers stop at
+     * 4 KB pages; inside a fitting step (other data in the caches between the passes) this took
+     * one thread's basis pass from ~1.6 to ~1.0 ms per op */
+    PF = 128,
 };
 
 struct basis16 {
@@ -297,6 +301,8 @@ __attribute__((target("avx512f"))) static void fwd_avx512(const struct basis16 *
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         int32_t j = 0;
         for (; j + 2 <= k; j += 2, q += 4) {
+            _mm_prefetch((const char *)(q + PF), _MM_HINT_T0);
+            _mm_prefetch((const char *)(q + PF + 2), _MM_HINT_T0);
             __m512 x0 = _mm512_set1_ps(xs[j]), x1 = _mm512_set1_ps(xs[j + 1]);
             a0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_load_si256(q)), x0, a0);
             a1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_load_si256(q + 1)), x0, a1);
@@ -334,6 +340,7 @@ __attribute__((target("avx512f"))) static void bwd_avx512(const struct basis16 *
         __mmask16 m1 = left >= 32 ? 0xFFFF : left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
         __m512 g0 = _mm512_maskz_loadu_ps(m0, g + r0), g1 = _mm512_maskz_loadu_ps(m1, g + r0 + 16);
         for (int32_t j = 0; j < k; j++, q += 2) {
+            _mm_prefetch((const char *)(q + PF), _MM_HINT_T0);
             __m512 a = _mm512_load_ps(accf + 16 * j);
             a = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_load_si256(q)), g0, a);
             a = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_load_si256(q + 1)), g1, a);
@@ -359,6 +366,7 @@ __attribute__((target("avx2,fma,f16c"))) static void fwd_avx2(const struct basis
         const __m128i *q = (const __m128i *)(b->h + t * k * TILE);
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (int32_t j = 0; j < k; j++, q += 4) {
+            _mm_prefetch((const char *)(q + 2 * PF), _MM_HINT_T0);
             __m256 x = _mm256_set1_ps(xs[j]);
             a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_load_si128(q)), x, a0);
             a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_load_si128(q + 1)), x, a1);
@@ -388,6 +396,7 @@ __attribute__((target("avx2,fma,f16c"))) static void bwd_avx2(const struct basis
         __m256 g0 = _mm256_loadu_ps(gt), g1 = _mm256_loadu_ps(gt + 8);
         __m256 g2 = _mm256_loadu_ps(gt + 16), g3 = _mm256_loadu_ps(gt + 24);
         for (int32_t j = 0; j < k; j++, q += 4) {
+            _mm_prefetch((const char *)(q + 2 * PF), _MM_HINT_T0);
             __m256 a = _mm256_load_ps(accf + 8 * j);
             a = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_load_si128(q)), g0, a);
             a = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_load_si128(q + 1)), g1, a);

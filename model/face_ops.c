@@ -5,10 +5,15 @@
 #include "hrn_model.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { PAR_MIN = 4096 }; /* loops shorter than this stay on one thread */
+/* Loops shorter than PAR_MIN stay on one thread. Waking the second thread of an OpenMP team
+ * costs 60-80 us on this project's VM under OMP_WAIT_POLICY=passive (the setting for shared
+ * machines), so a loop is only worth splitting when one thread takes well over 0.1 ms: the light
+ * per-point loops (rigid pose: ~0.1 ms for 35709 points) use PAR_MIN_LIGHT. */
+enum { PAR_MIN = 4096, PAR_MIN_LIGHT = 1 << 17 };
 
 /* --- topology ----------------------------------------------------------------------------------- */
 
@@ -117,7 +122,7 @@ static enum hrn_status rigid_fwd(struct hrn_tape *t, struct hrn_tensor *out) {
     for (int i = 0; i < 9; i++) R[i] = (float)c->R[i];
     int64_t n = out->shape[0];
     float *o = out->data;
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+#pragma omp parallel for schedule(static) if (n > PAR_MIN_LIGHT)
     for (int64_t i = 0; i < n; i++) {
         float x = v[3 * i], y = v[3 * i + 1], z = v[3 * i + 2];
         for (int r = 0; r < 3; r++)
@@ -126,43 +131,57 @@ static enum hrn_status rigid_fwd(struct hrn_tape *t, struct hrn_tensor *out) {
     return HRN_OK;
 }
 
+enum { RIGID_BLK = 256 }; /* points per block: float sums over a block, then double */
+
 static enum hrn_status rigid_bwd(struct hrn_tape *t, struct hrn_tensor *out) {
-    (void)t;
     const struct rigid_ctx *c = hrn_custom_ctx(out);
     const float *v = out->src[0]->data, *g = out->grad;
-    int64_t n = out->shape[0];
-    if (hrn_src_wants_grad(out, 0)) { /* dv = dout * R */
-        float R[9], *gv = out->src[0]->grad;
-        for (int i = 0; i < 9; i++) R[i] = (float)c->R[i];
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
-        for (int64_t i = 0; i < n; i++)
-            for (int k = 0; k < 3; k++)
-                gv[3 * i + k] += g[3 * i] * R[k] + g[3 * i + 1] * R[3 + k] + g[3 * i + 2] * R[6 + k];
-    }
-    if (hrn_src_wants_grad(out, 1)) {
-        /* M = sum_i dout_i v_i^T (3x3), dt = sum_i dout_i */
-        double M[9] = {0}, gt[3] = {0};
-        double m0 = 0, m1 = 0, m2 = 0, m3 = 0, m4 = 0, m5 = 0, m6 = 0, m7 = 0, m8 = 0, t0 = 0,
-               t1 = 0, t2 = 0;
-#pragma omp parallel for schedule(static) if (n > PAR_MIN) \
-    reduction(+ : m0, m1, m2, m3, m4, m5, m6, m7, m8, t0, t1, t2)
-        for (int64_t i = 0; i < n; i++) {
-            double gx = g[3 * i], gy = g[3 * i + 1], gz = g[3 * i + 2];
-            double x = v[3 * i], y = v[3 * i + 1], z = v[3 * i + 2];
-            m0 += gx * x; m1 += gx * y; m2 += gx * z;
-            m3 += gy * x; m4 += gy * y; m5 += gy * z;
-            m6 += gz * x; m7 += gz * y; m8 += gz * z;
-            t0 += gx; t1 += gy; t2 += gz;
+    int64_t n = out->shape[0], nblk = (n + RIGID_BLK - 1) / RIGID_BLK;
+    int wv = hrn_src_wants_grad(out, 0), wp = hrn_src_wants_grad(out, 1);
+    float R[9], *gv = wv ? out->src[0]->grad : NULL;
+    for (int i = 0; i < 9; i++) R[i] = (float)c->R[i];
+    /* M = sum_i dout_i v_i^T (3x3) and dt = sum_i dout_i, per thread in order of the blocks */
+    int nt = n > PAR_MIN_LIGHT ? omp_get_max_threads() : 1;
+    double *part = hrn_tape_alloc(t, (size_t)nt * 12 * sizeof(double));
+    if (!part) return HRN_ERR_NOMEM;
+    memset(part, 0, (size_t)nt * 12 * sizeof(double));
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        double *acc = part + 12 * omp_get_thread_num();
+#pragma omp for schedule(static)
+        for (int64_t blk = 0; blk < nblk; blk++) {
+            int64_t i0 = blk * RIGID_BLK, i1 = i0 + RIGID_BLK < n ? i0 + RIGID_BLK : n;
+            if (gv) /* dv = dout * R */
+                for (int64_t i = i0; i < i1; i++)
+                    for (int k = 0; k < 3; k++)
+                        gv[3 * i + k] +=
+                            g[3 * i] * R[k] + g[3 * i + 1] * R[3 + k] + g[3 * i + 2] * R[6 + k];
+            if (!wp) continue;
+            float m0 = 0, m1 = 0, m2 = 0, m3 = 0, m4 = 0, m5 = 0, m6 = 0, m7 = 0, m8 = 0, t0 = 0,
+                  t1 = 0, t2 = 0;
+#pragma omp simd reduction(+ : m0, m1, m2, m3, m4, m5, m6, m7, m8, t0, t1, t2)
+            for (int64_t i = i0; i < i1; i++) {
+                float gx = g[3 * i], gy = g[3 * i + 1], gz = g[3 * i + 2];
+                float x = v[3 * i], y = v[3 * i + 1], z = v[3 * i + 2];
+                m0 += gx * x; m1 += gx * y; m2 += gx * z;
+                m3 += gy * x; m4 += gy * y; m5 += gy * z;
+                m6 += gz * x; m7 += gz * y; m8 += gz * z;
+                t0 += gx; t1 += gy; t2 += gz;
+            }
+            float mb[12] = {m0, m1, m2, m3, m4, m5, m6, m7, m8, t0, t1, t2};
+            for (int k = 0; k < 12; k++) acc[k] += (double)mb[k];
         }
-        M[0] = m0; M[1] = m1; M[2] = m2; M[3] = m3; M[4] = m4; M[5] = m5;
-        M[6] = m6; M[7] = m7; M[8] = m8;
-        gt[0] = t0; gt[1] = t1; gt[2] = t2;
+    }
+    if (wp) {
+        double M[12] = {0};
+        for (int i = 0; i < nt; i++)
+            for (int k = 0; k < 12; k++) M[k] += part[12 * i + k];
         float *gp = out->src[1]->grad;
         for (int a = 0; a < 3; a++) {
             double s = 0;
             for (int i = 0; i < 9; i++) s += c->dR[a][i] * M[i];
             gp[c->aoff + a] += (float)s;
-            gp[c->toff + a] += (float)gt[a];
+            gp[c->toff + a] += (float)M[9 + a];
         }
     }
     return HRN_OK;
@@ -401,23 +420,42 @@ struct hrn_tensor *hrn_normals_op(struct hrn_tape *t, const struct hrn_topo *tp,
 #define SH_A1C1 1.7724538509055160
 #define SH_A2C2 2.4270324220536684
 
-static inline void sh_basis(float x, float y, float z, float *Y) {
-    const float c0 = (float)SH_A0C0, c1 = (float)SH_A1C1, c2 = (float)SH_A2C2;
-    Y[0] = c0;
-    Y[1] = -c1 * y;
-    Y[2] = c1 * z;
-    Y[3] = -c1 * x;
-    Y[4] = c2 * x * y;
-    Y[5] = -c2 * y * z;
-    Y[6] = (float)(0.5 * SH_A2C2 / 1.7320508075688772) * (3 * z * z - 1);
-    Y[7] = -c2 * x * z;
-    Y[8] = 0.5f * c2 * (x * x - y * y);
-}
-
 struct sh_ctx {
     int64_t goff, n, s; /* n elements, stride s between channels (1 for (3,HW): s = n) */
     int64_t sv;         /* element stride (3 interleaved, 1 planar) */
 };
+
+/* The SH kernels run over blocks of SHB elements gathered into structure-of-arrays temporaries:
+ * the per-element arithmetic then vectorises across elements whatever the layout (interleaved
+ * (N,3) or planar (3,H,W)), and the 27 gamma-gradient sums are float sums over a block added
+ * into double. */
+enum { SHB = 64 };
+
+/* v[ch][r] = p[(i0 + r) sv + ch s] for r < m, 0 beyond */
+static inline void sh_gather(const float *p, int64_t i0, int64_t m, int64_t sv, int64_t s,
+                             float v[3][SHB]) {
+    for (int ch = 0; ch < 3; ch++)
+        for (int64_t r = 0; r < SHB; r++) v[ch][r] = r < m ? p[(i0 + r) * sv + ch * s] : 0.0f;
+}
+
+/* Y (9,SHB) of the normals n (3,SHB): sh_basis per element */
+static inline void sh_basis_block(float n[3][SHB], float Y[9][SHB]) {
+    const float c0 = (float)SH_A0C0, c1 = (float)SH_A1C1, c2 = (float)SH_A2C2;
+    const float c6 = (float)(0.5 * SH_A2C2 / 1.7320508075688772);
+#pragma omp simd
+    for (int64_t r = 0; r < SHB; r++) {
+        float x = n[0][r], y = n[1][r], z = n[2][r];
+        Y[0][r] = c0;
+        Y[1][r] = -c1 * y;
+        Y[2][r] = c1 * z;
+        Y[3][r] = -c1 * x;
+        Y[4][r] = c2 * x * y;
+        Y[5][r] = -c2 * y * z;
+        Y[6][r] = c6 * (3 * z * z - 1);
+        Y[7][r] = -c2 * x * z;
+        Y[8][r] = 0.5f * c2 * (x * x - y * y);
+    }
+}
 
 static enum hrn_status sh_fwd(struct hrn_tape *t, struct hrn_tensor *out) {
     (void)t;
@@ -425,23 +463,31 @@ static enum hrn_status sh_fwd(struct hrn_tape *t, struct hrn_tensor *out) {
     const float *nr = out->src[0]->data, *al = out->src[1]->data, *gp = out->src[2]->data + c->goff;
     float g[27];
     for (int i = 0; i < 27; i++) g[i] = gp[i] + (i % 9 == 0 ? 0.8f : 0.0f);
-    int64_t n = c->n, sv = c->sv, s = c->s;
+    int64_t n = c->n, sv = c->sv, s = c->s, nblk = (n + SHB - 1) / SHB;
     float *o = out->data;
 #pragma omp parallel for schedule(static) if (n > PAR_MIN)
-    for (int64_t i = 0; i < n; i++) {
-        float Y[9];
-        sh_basis(nr[i * sv], nr[i * sv + s], nr[i * sv + 2 * s], Y);
+    for (int64_t blk = 0; blk < nblk; blk++) {
+        int64_t i0 = blk * SHB, m = n - i0 < SHB ? n - i0 : SHB;
+        float N3[3][SHB], A[3][SHB], Y[9][SHB], O[3][SHB];
+        sh_gather(nr, i0, m, sv, s, N3);
+        sh_gather(al, i0, m, sv, s, A);
+        sh_basis_block(N3, Y);
         for (int ch = 0; ch < 3; ch++) {
-            float acc = 0;
-            for (int k = 0; k < 9; k++) acc += Y[k] * g[9 * ch + k];
-            o[i * sv + ch * s] = acc * al[i * sv + ch * s];
+            const float *gg = g + 9 * ch;
+#pragma omp simd
+            for (int64_t r = 0; r < SHB; r++) {
+                float acc = 0;
+                for (int k = 0; k < 9; k++) acc += Y[k][r] * gg[k];
+                O[ch][r] = acc * A[ch][r];
+            }
         }
+        for (int64_t r = 0; r < m; r++)
+            for (int ch = 0; ch < 3; ch++) o[(i0 + r) * sv + ch * s] = O[ch][r];
     }
     return HRN_OK;
 }
 
 static enum hrn_status sh_bwd(struct hrn_tape *t, struct hrn_tensor *out) {
-    (void)t;
     const struct sh_ctx *c = hrn_custom_ctx(out);
     const float *nr = out->src[0]->data, *al = out->src[1]->data, *gp = out->src[2]->data + c->goff;
     const float *go = out->grad;
@@ -450,50 +496,76 @@ static enum hrn_status sh_bwd(struct hrn_tape *t, struct hrn_tensor *out) {
     int wn = hrn_src_wants_grad(out, 0), wa = hrn_src_wants_grad(out, 1),
         wg = hrn_src_wants_grad(out, 2);
     float *gn = wn ? out->src[0]->grad : NULL, *ga = wa ? out->src[1]->grad : NULL;
-    int64_t n = c->n, sv = c->sv, s = c->s;
+    int64_t n = c->n, sv = c->sv, s = c->s, nblk = (n + SHB - 1) / SHB;
     const float c1 = (float)SH_A1C1, c2 = (float)SH_A2C2;
     const float c6 = (float)(0.5 * SH_A2C2 / 1.7320508075688772);
-    double acc_g[27] = {0};
-#pragma omp parallel if (n > PAR_MIN)
+    int nt = n > PAR_MIN ? omp_get_max_threads() : 1;
+    double *part = hrn_tape_alloc(t, (size_t)nt * 27 * sizeof(double));
+    if (!part) return HRN_ERR_NOMEM;
+    memset(part, 0, (size_t)nt * 27 * sizeof(double));
+#pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        double loc[27] = {0};
+        double *loc = part + 27 * omp_get_thread_num();
 #pragma omp for schedule(static)
-        for (int64_t i = 0; i < n; i++) {
-            float x = nr[i * sv], y = nr[i * sv + s], z = nr[i * sv + 2 * s];
-            float Y[9];
-            sh_basis(x, y, z, Y);
-            float dx = 0, dy = 0, dz = 0;
-            for (int ch = 0; ch < 3; ch++) {
-                float gc = go[i * sv + ch * s], a = al[i * sv + ch * s];
-                const float *gg = g + 9 * ch;
-                if (ga) {
-                    float acc = 0;
-                    for (int k = 0; k < 9; k++) acc += Y[k] * gg[k];
-                    ga[i * sv + ch * s] += gc * acc;
+        for (int64_t blk = 0; blk < nblk; blk++) {
+            int64_t i0 = blk * SHB, m = n - i0 < SHB ? n - i0 : SHB;
+            float N3[3][SHB], A[3][SHB], GO[3][SHB], Y[9][SHB], W[3][SHB], R[3][SHB];
+            sh_gather(nr, i0, m, sv, s, N3);
+            sh_gather(al, i0, m, sv, s, A);
+            sh_gather(go, i0, m, sv, s, GO);
+            sh_basis_block(N3, Y);
+            for (int ch = 0; ch < 3; ch++)
+#pragma omp simd
+                for (int64_t r = 0; r < SHB; r++) W[ch][r] = GO[ch][r] * A[ch][r]; /* d/d shading */
+            if (wg)
+                for (int ch = 0; ch < 3; ch++)
+                    for (int k = 0; k < 9; k++) {
+                        float acc = 0;
+#pragma omp simd reduction(+ : acc)
+                        for (int64_t r = 0; r < SHB; r++) acc += W[ch][r] * Y[k][r];
+                        loc[9 * ch + k] += (double)acc;
+                    }
+            if (ga) {
+                for (int ch = 0; ch < 3; ch++) {
+                    const float *gg = g + 9 * ch;
+#pragma omp simd
+                    for (int64_t r = 0; r < SHB; r++) {
+                        float acc = 0;
+                        for (int k = 0; k < 9; k++) acc += Y[k][r] * gg[k];
+                        R[ch][r] = GO[ch][r] * acc;
+                    }
                 }
-                float w = gc * a; /* d colour / d shading */
-                if (wg)
-                    for (int k = 0; k < 9; k++) loc[9 * ch + k] += (double)(w * Y[k]);
-                if (gn) {
-                    /* dY/dx, dY/dy, dY/dz of bands 1..8 */
-                    dx += w * (-c1 * gg[3] + c2 * y * gg[4] - c2 * z * gg[7] + c2 * x * gg[8]);
-                    dy += w * (-c1 * gg[1] + c2 * x * gg[4] - c2 * z * gg[5] - c2 * y * gg[8]);
-                    dz += w * (c1 * gg[2] - c2 * y * gg[5] + 6 * c6 * z * gg[6] - c2 * x * gg[7]);
-                }
+                for (int64_t r = 0; r < m; r++)
+                    for (int ch = 0; ch < 3; ch++) ga[(i0 + r) * sv + ch * s] += R[ch][r];
             }
             if (gn) {
-                gn[i * sv] += dx;
-                gn[i * sv + s] += dy;
-                gn[i * sv + 2 * s] += dz;
+#pragma omp simd
+                for (int64_t r = 0; r < SHB; r++) {
+                    float x = N3[0][r], y = N3[1][r], z = N3[2][r];
+                    float dx = 0, dy = 0, dz = 0;
+                    for (int ch = 0; ch < 3; ch++) {
+                        const float *gg = g + 9 * ch;
+                        float w = W[ch][r];
+                        /* dY/dx, dY/dy, dY/dz of bands 1..8 */
+                        dx += w * (-c1 * gg[3] + c2 * y * gg[4] - c2 * z * gg[7] + c2 * x * gg[8]);
+                        dy += w * (-c1 * gg[1] + c2 * x * gg[4] - c2 * z * gg[5] - c2 * y * gg[8]);
+                        dz += w * (c1 * gg[2] - c2 * y * gg[5] + 6 * c6 * z * gg[6] - c2 * x * gg[7]);
+                    }
+                    R[0][r] = dx;
+                    R[1][r] = dy;
+                    R[2][r] = dz;
+                }
+                for (int64_t r = 0; r < m; r++)
+                    for (int ch = 0; ch < 3; ch++) gn[(i0 + r) * sv + ch * s] += R[ch][r];
             }
-        }
-        if (wg) {
-#pragma omp critical
-            for (int k = 0; k < 27; k++) acc_g[k] += loc[k];
         }
     }
     if (wg)
-        for (int k = 0; k < 27; k++) out->src[2]->grad[c->goff + k] += (float)acc_g[k];
+        for (int k = 0; k < 27; k++) {
+            double acc = 0;
+            for (int i = 0; i < nt; i++) acc += part[27 * i + k];
+            out->src[2]->grad[c->goff + k] += (float)acc;
+        }
     return HRN_OK;
 }
 

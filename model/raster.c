@@ -247,7 +247,7 @@ enum hrn_status hrn_rasterize_uvz(int W, int H, float z_near, float z_far, const
     double *scr = malloc((size_t)(n_verts > 0 ? n_verts : 1) * 3 * sizeof *scr);
     if (!scr) return hrn_error_set(HRN_ERR_NOMEM, "rasterize: no memory for %lld vertices",
                                    (long long)n_verts);
-#pragma omp parallel for schedule(static) if (n_verts > 8192)
+    /* one thread: ~0.1 ms at BFM size, about what waking a second (passive) thread costs */
     for (int64_t i = 0; i < n_verts; i++) {
         scr[3 * i] = (double)uvz[3 * i] - 0.5;
         scr[3 * i + 1] = (double)H - 0.5 - (double)uvz[3 * i + 1];

@@ -82,6 +82,10 @@ static void test_face_ops_gradcheck(void) {
     fill_uniform(in[0], 2, -1, 1);
     fill_uniform(in[1], 3, -0.8f, 0.8f);
     CHECK(gradcheck(&t, in, 2, fn_rigid, NULL, 0, "rigid"));
+    /* over several blocks of the backward's sums (256 points each) */
+    struct hrn_tensor *big[2] = {hrn_tape_tensor(&t, 2, (int64_t[]){700, 3}, "v700"), in[1]};
+    fill_uniform(big[0], 12, -1, 1);
+    CHECK(gradcheck(&t, big, 2, fn_rigid, NULL, 0, "rigid 700"));
     fill_uniform(in[0], 4, -1, 1); /* z in [-1, 1]: z_c in [9, 11] */
     CHECK(gradcheck(&t, in, 1, fn_project, NULL, 0, "project"));
     /* normals on the synthetic mesh (all vertices, a subset checked) */
@@ -90,10 +94,10 @@ static void test_face_ops_gradcheck(void) {
     int modes[2] = {HRN_NORMALS_HRN, HRN_NORMALS_AREA | HRN_NORMALS_FLIP_XY};
     for (int m = 0; m < 2; m++)
         CHECK_MSG(gradcheck(&t, &v, 1, fn_normals, &modes[m], 1e-3, "normals"), "mode %d", modes[m]);
-    /* SH: per-vertex (N,3) and planar (3,H,W) */
-    int64_t shp[2][3] = {{11, 3, 0}, {3, 4, 5}};
-    for (int k = 0; k < 2; k++) {
-        int nd = k == 0 ? 2 : 3;
+    /* SH: per-vertex (N,3) and planar (3,H,W), within one block of the kernels and over three */
+    int64_t shp[4][3] = {{11, 3, 0}, {3, 4, 5}, {150, 3, 0}, {3, 10, 15}};
+    for (int k = 0; k < 4; k++) {
+        int nd = k % 2 == 0 ? 2 : 3;
         in[0] = hrn_tape_tensor(&t, nd, shp[k], "n");
         in[1] = hrn_tape_tensor(&t, nd, shp[k], "albedo");
         in[2] = hrn_tape_tensor(&t, 1, (int64_t[]){30}, "gamma");
