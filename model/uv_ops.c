@@ -1,6 +1,6 @@
 /* uv_ops.c: the UV operators of HRN's hierarchical geometry (hrn_method.md 1.5, 2.2-2.5):
  * world2uv and the deformation-map sampler as fixed sparse matrices (built once per model and
- * resolution, applied with hrn_spmm), the texture unwrapping get_texture_map as a custom op, and
+ * resolution; world2uv applied by its own op, the sampler with hrn_spmm), the texture unwrapping get_texture_map as a custom op, and
  * the UV grid mesh with the detail normals of displacement2normal composed from autodiff ops. */
 #include "hrn_model.h"
 
@@ -113,14 +113,66 @@ fail:
     return st;
 }
 
+/* world2uv as one op (it was spmm -> transpose -> reshape: two extra passes and gradient buffers
+ * over (C,R,R) per call, three calls per view in a high-level fitting step). Forward: texel p of
+ * channel c = sum over row p of the sampler of val * attr[col, c], in the row's order (as spmm).
+ * Backward: a gather over the transpose, vertex by vertex (deterministic, no scatter). */
+enum { W2UV_PAR = 1 << 16 }; /* nonzeros x channels from which OpenMP is used */
+
+static enum hrn_status w2uv_fwd(struct hrn_tape *t, struct hrn_tensor *out) {
+    (void)t;
+    const struct hrn_csr *a = hrn_custom_ctx(out);
+    const float *x = out->src[0]->data;
+    int64_t C = out->shape[0], P = a->rows;
+    float *o = out->data;
+#pragma omp parallel for schedule(static) if (a->nnz * C >= W2UV_PAR)
+    for (int64_t p = 0; p < P; p++) {
+        float acc[4] = {0, 0, 0, 0};
+        if (C <= 4) {
+            for (int64_t k = a->rowptr[p]; k < a->rowptr[p + 1]; k++) {
+                const float v = a->val[k], *xr = x + (int64_t)a->col[k] * C;
+                for (int64_t c = 0; c < C; c++) acc[c] += v * xr[c];
+            }
+            for (int64_t c = 0; c < C; c++) o[c * P + p] = acc[c];
+        } else {
+            for (int64_t c = 0; c < C; c++) {
+                float s = 0;
+                for (int64_t k = a->rowptr[p]; k < a->rowptr[p + 1]; k++)
+                    s += a->val[k] * x[(int64_t)a->col[k] * C + c];
+                o[c * P + p] = s;
+            }
+        }
+    }
+    return HRN_OK;
+}
+
+static enum hrn_status w2uv_bwd(struct hrn_tape *t, struct hrn_tensor *out) {
+    (void)t;
+    if (!hrn_src_wants_grad(out, 0)) return HRN_OK;
+    const struct hrn_csr *a = hrn_custom_ctx(out);
+    const float *g = out->grad;
+    float *gx = out->src[0]->grad;
+    int64_t C = out->shape[0], P = a->rows, N = a->cols;
+#pragma omp parallel for schedule(static) if (a->nnz * C >= W2UV_PAR)
+    for (int64_t v = 0; v < N; v++)
+        for (int64_t c = 0; c < C; c++) {
+            float s = gx[v * C + c];
+            for (int64_t k = a->t_rowptr[v]; k < a->t_rowptr[v + 1]; k++)
+                s += a->t_val[k] * g[c * P + a->t_col[k]];
+            gx[v * C + c] = s;
+        }
+    return HRN_OK;
+}
+
+static const struct hrn_custom_op W2UV_OP = {"world2uv", w2uv_fwd, w2uv_bwd, 0};
+
 struct hrn_tensor *hrn_world2uv(struct hrn_tape *t, const struct hrn_uv_map *m,
                                 struct hrn_tensor *attr) {
-    if (attr && (attr->ndim != 2 || attr->shape[0] != m->n_verts))
+    if (!attr) return hrn_custom(t, &W2UV_OP, NULL, &attr, 1, 1, (int64_t[]){1});
+    if (attr->ndim != 2 || attr->shape[0] != m->n_verts)
         return bad_shape("world2uv", attr, "(N,C) per-vertex values of the map's model");
-    struct hrn_tensor *x = hrn_spmm(t, &m->op, attr);            /* (R*R, C) */
-    x = hrn_transpose(t, x, 0, 1);                               /* (C, R*R) */
-    int64_t C = attr ? attr->shape[1] : 1;
-    return hrn_reshape(t, x, 3, (int64_t[]){C, m->res, m->res}); /* (C, R, R) */
+    return hrn_custom(t, &W2UV_OP, (void *)&m->op, &attr, 1, 3,
+                      (int64_t[]){attr->shape[1], m->res, m->res}); /* (C, R, R) */
 }
 
 /* --- deformation map -> vertices (add_nonlinear_offset) ------------------------------------- */
