@@ -8,6 +8,7 @@
 #include "hrn_model.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,12 +38,16 @@ void hrn_raster_free(struct hrn_raster *r) {
 /* Edge function of the directed edge (a -> b) at p, computed from the endpoints in a canonical
  * order (by vertex index) so that the two triangles sharing an edge get exactly opposite values,
  * and a pixel centre on the edge is decided the same way from both sides. */
-static double edge_fn(const double *pa, const double *pb, int32_t ia, int32_t ib, double x,
-                      double y) {
+static inline double edge_fn(const double *pa, const double *pb, int32_t ia, int32_t ib,
+                             double x, double y) {
+    /* without branches: the index order is as good as random, and a mispredicted branch here
+     * cost more than the arithmetic (written with selects through small arrays) */
+    static const double SIGN[2] = {1.0, -1.0};
     int flip = ia > ib;
-    const double *a = flip ? pb : pa, *b = flip ? pa : pb;
+    const double *ends[2] = {pa, pb};
+    const double *a = ends[flip], *b = ends[!flip];
     double e = (x - a[0]) * (b[1] - a[1]) - (y - a[1]) * (b[0] - a[0]);
-    return flip ? -e : e;
+    return e * SIGN[flip]; /* -e exactly */
 }
 
 /* A pixel centre exactly on an edge belongs to the triangle for which the edge direction has
@@ -109,6 +114,60 @@ enum hrn_status hrn_rasterize(const struct hrn_camera *cam, const float *verts, 
     return st;
 }
 
+/* Triangle f over the rows [r0, r1) of its band: z-test and write the pixels whose centres it
+ * covers. */
+static inline void raster_tri(int64_t f, int r0, int r1, int W, const double *scr,
+                              const int32_t *tris, int32_t *tri_out, float *b1_out, float *b2_out,
+                              float *depth_out) {
+    int32_t id[3] = {tris[3 * f], tris[3 * f + 1], tris[3 * f + 2]};
+    const double *p[3] = {scr + 3 * id[0], scr + 3 * id[1], scr + 3 * id[2]};
+    double area = edge_fn(p[0], p[1], id[0], id[1], p[2][0], p[2][1]);
+    if (area == 0) return;
+    int order[3] = {0, 1, 2};
+    if (area < 0) { /* no culling: orient every triangle the same way */
+        order[1] = 2;
+        order[2] = 1;
+        area = -area;
+    }
+    const double *q[3] = {p[order[0]], p[order[1]], p[order[2]]};
+    int32_t qi[3] = {id[order[0]], id[order[1]], id[order[2]]};
+    double xmin = dmin(q[0][0], dmin(q[1][0], q[2][0]));
+    double xmax = dmax(q[0][0], dmax(q[1][0], q[2][0]));
+    double ymin = dmin(q[0][1], dmin(q[1][1], q[2][1]));
+    double ymax = dmax(q[0][1], dmax(q[1][1], q[2][1]));
+    int c0 = iceil(xmin), c1 = ifloor(xmax), rr0 = iceil(ymin), rr1 = ifloor(ymax);
+    c0 = c0 < 0 ? 0 : c0;
+    c1 = c1 > W - 1 ? W - 1 : c1;
+    rr0 = rr0 < r0 ? r0 : rr0;
+    rr1 = rr1 > r1 - 1 ? r1 - 1 : rr1;
+    if (c0 > c1 || rr0 > rr1) return;
+    int own[3] = {edge_owns(q[1], q[2]), edge_owns(q[2], q[0]), edge_owns(q[0], q[1])};
+    for (int y = rr0; y <= rr1; y++)
+        for (int x = c0; x <= c1; x++) {
+            /* l_k is the edge function of the edge opposite vertex k */
+            double l0 = edge_fn(q[1], q[2], qi[1], qi[2], x, y);
+            double l1 = edge_fn(q[2], q[0], qi[2], qi[0], x, y);
+            double l2 = edge_fn(q[0], q[1], qi[0], qi[1], x, y);
+            if (l0 < 0 || l1 < 0 || l2 < 0) continue;
+            if ((l0 == 0 && !own[0]) || (l1 == 0 && !own[1]) || (l2 == 0 && !own[2]))
+                continue;
+            /* perspective-correct: weights proportional to l_k / z_k */
+            double w0 = l0 / q[0][2], w1 = l1 / q[1][2], w2 = l2 / q[2][2];
+            double ws = w0 + w1 + w2;
+            double z = area / ws; /* = 1 / sum(lambda_k / z_k) */
+            size_t pix = (size_t)y * (size_t)W + (size_t)x;
+            if (!(z < (double)depth_out[pix])) continue;
+            double b[3];
+            b[order[0]] = w0 / ws;
+            b[order[1]] = w1 / ws;
+            b[order[2]] = w2 / ws;
+            depth_out[pix] = (float)z;
+            tri_out[pix] = (int32_t)f;
+            b1_out[pix] = (float)b[1];
+            b2_out[pix] = (float)b[2];
+        }
+}
+
 enum { BAND_ROWS = 8 };
 
 /* The rasterizer proper on screen positions scr (3 per vertex, double): px = u - 0.5,
@@ -123,118 +182,94 @@ static enum hrn_status raster_core(int W, int H, float z_near, float z_far, cons
         depth_out[i] = INFINITY;
     }
     int n_bands = (H + BAND_ROWS - 1) / BAND_ROWS;
-    /* per triangle its band range */
-    int32_t *band_lo = malloc((size_t)n_tris * 2 * sizeof *band_lo);
-    int64_t *band_ptr = calloc((size_t)n_bands + 1, sizeof *band_ptr);
-    int32_t *band_tri = NULL;
-    if (!band_lo || !band_ptr) {
-        free(band_lo);
-        free(band_ptr);
-        return hrn_error_set(HRN_ERR_NOMEM, "rasterize: no memory for %lld triangles",
-                             (long long)n_tris);
-    }
-#pragma omp parallel for schedule(static) if (n_tris > 8192)
-    for (int64_t f = 0; f < n_tris; f++) {
-        const double *p[3] = {scr + 3 * tris[3 * f], scr + 3 * tris[3 * f + 1],
-                              scr + 3 * tris[3 * f + 2]};
-        int32_t lo = 1, hi = 0; /* empty */
-        int clipped = 0;
-        for (int k = 0; k < 3; k++)
-            clipped |= !(p[k][2] >= (double)z_near && p[k][2] <= (double)z_far);
-        double ymin = dmin(p[0][1], dmin(p[1][1], p[2][1]));
-        double ymax = dmax(p[0][1], dmax(p[1][1], p[2][1]));
-        double xmin = dmin(p[0][0], dmin(p[1][0], p[2][0]));
-        double xmax = dmax(p[0][0], dmax(p[1][0], p[2][0]));
-        if (!clipped && ymax >= 0 && ymin <= H - 1 && xmax >= 0 && xmin <= W - 1) {
-            /* only triangles whose box holds a pixel centre are binned: most BFM triangles at
-             * 224x224 are smaller than a pixel and many hold none */
-            int r0 = iceil(ymin), r1 = ifloor(ymax), c0 = iceil(xmin), c1 = ifloor(xmax);
-            r0 = r0 < 0 ? 0 : r0;
-            r1 = r1 > H - 1 ? H - 1 : r1;
-            if (r0 <= r1 && c0 <= c1) {
-                lo = r0 / BAND_ROWS;
-                hi = r1 / BAND_ROWS;
-            }
-        }
-        band_lo[2 * f] = lo;
-        band_lo[2 * f + 1] = hi;
-    }
-    for (int64_t f = 0; f < n_tris; f++)
-        for (int32_t b = band_lo[2 * f]; b <= band_lo[2 * f + 1]; b++) band_ptr[b + 1]++;
-    for (int b = 0; b < n_bands; b++) band_ptr[b + 1] += band_ptr[b];
-    band_tri = malloc((size_t)(band_ptr[n_bands] > 0 ? band_ptr[n_bands] : 1) * sizeof *band_tri);
-    int64_t *fill = malloc((size_t)n_bands * sizeof *fill);
-    if (!band_tri || !fill) {
-        free(band_lo);
-        free(band_ptr);
-        free(band_tri);
-        free(fill);
+    /* Binning in one parallel pass without a serial step: thread i takes the i-th contiguous
+     * range of triangles, finds each one's band range, counts per band, and fills its own
+     * per-band lists. Band b's triangles are then thread 0's list b, thread 1's list b, ...:
+     * triangle order, as the z-buffer's ties need. */
+    int max_t = n_tris > 8192 ? omp_get_max_threads() : 1, n_parts = 1, fail = 0;
+    int64_t *part_ptr = calloc((size_t)max_t * ((size_t)n_bands + 1), sizeof *part_ptr);
+    int32_t **part_tri = calloc((size_t)max_t, sizeof *part_tri);
+    if (!part_ptr || !part_tri) {
+        free(part_ptr);
+        free(part_tri);
         return hrn_error_set(HRN_ERR_NOMEM, "rasterize: no memory for the triangle bins");
     }
-    memcpy(fill, band_ptr, (size_t)n_bands * sizeof *fill);
-    for (int64_t f = 0; f < n_tris; f++) /* in triangle order: ties resolve as without bins */
-        for (int32_t b = band_lo[2 * f]; b <= band_lo[2 * f + 1]; b++)
-            band_tri[fill[b]++] = (int32_t)f;
-    free(fill);
+#pragma omp parallel num_threads(max_t) if (max_t > 1)
+    {
+        int id = omp_get_thread_num(), nth = omp_get_num_threads();
+        if (id == 0) n_parts = nth;
+        int64_t f0 = n_tris * id / nth, f1 = n_tris * (id + 1) / nth;
+        int64_t *ptr = part_ptr + (size_t)id * ((size_t)n_bands + 1);
+        int32_t *lohi = malloc((size_t)(f1 - f0 > 0 ? 2 * (f1 - f0) : 1) * sizeof *lohi);
+        int32_t *list = NULL;
+        int64_t *fill = malloc((size_t)n_bands * sizeof *fill);
+        if (!lohi || !fill) {
+#pragma omp atomic write
+            fail = 1;
+        } else {
+            for (int64_t f = f0; f < f1; f++) {
+                const double *p[3] = {scr + 3 * tris[3 * f], scr + 3 * tris[3 * f + 1],
+                                      scr + 3 * tris[3 * f + 2]};
+                int32_t lo = 1, hi = 0; /* empty */
+                int clipped = 0;
+                for (int k = 0; k < 3; k++)
+                    clipped |= !(p[k][2] >= (double)z_near && p[k][2] <= (double)z_far);
+                double ymin = dmin(p[0][1], dmin(p[1][1], p[2][1]));
+                double ymax = dmax(p[0][1], dmax(p[1][1], p[2][1]));
+                double xmin = dmin(p[0][0], dmin(p[1][0], p[2][0]));
+                double xmax = dmax(p[0][0], dmax(p[1][0], p[2][0]));
+                if (!clipped && ymax >= 0 && ymin <= H - 1 && xmax >= 0 && xmin <= W - 1) {
+                    /* only triangles whose box holds a pixel centre are binned: most BFM
+                     * triangles at 224x224 are smaller than a pixel and many hold none */
+                    int r0 = iceil(ymin), r1 = ifloor(ymax), c0 = iceil(xmin), c1 = ifloor(xmax);
+                    r0 = r0 < 0 ? 0 : r0;
+                    r1 = r1 > H - 1 ? H - 1 : r1;
+                    if (r0 <= r1 && c0 <= c1) {
+                        lo = r0 / BAND_ROWS;
+                        hi = r1 / BAND_ROWS;
+                    }
+                }
+                lohi[2 * (f - f0)] = lo;
+                lohi[2 * (f - f0) + 1] = hi;
+                for (int32_t bb = lo; bb <= hi; bb++) ptr[bb + 1]++;
+            }
+            for (int bb = 0; bb < n_bands; bb++) ptr[bb + 1] += ptr[bb];
+            list = malloc((size_t)(ptr[n_bands] > 0 ? ptr[n_bands] : 1) * sizeof *list);
+            if (!list) {
+#pragma omp atomic write
+                fail = 1;
+            } else {
+                memcpy(fill, ptr, (size_t)n_bands * sizeof *fill);
+                for (int64_t f = f0; f < f1; f++)
+                    for (int32_t bb = lohi[2 * (f - f0)]; bb <= lohi[2 * (f - f0) + 1]; bb++)
+                        list[fill[bb]++] = (int32_t)f;
+            }
+        }
+        part_tri[id] = list;
+        free(lohi);
+        free(fill);
+    }
+    if (fail) {
+        for (int i = 0; i < max_t; i++) free(part_tri[i]);
+        free(part_ptr);
+        free(part_tri);
+        return hrn_error_set(HRN_ERR_NOMEM, "rasterize: no memory for the triangle bins");
+    }
     /* Bands of rows in parallel: no two threads write the same pixel and the result does not
      * depend on the thread count. */
 #pragma omp parallel for schedule(dynamic, 1) if (n_tris > 256 && n_bands > 2)
     for (int band = 0; band < n_bands; band++) {
         int r0 = band * BAND_ROWS, r1 = r0 + BAND_ROWS < H ? r0 + BAND_ROWS : H;
-        for (int64_t j = band_ptr[band]; j < band_ptr[band + 1]; j++) {
-            int64_t f = band_tri[j];
-            int32_t id[3] = {tris[3 * f], tris[3 * f + 1], tris[3 * f + 2]};
-            const double *p[3] = {scr + 3 * id[0], scr + 3 * id[1], scr + 3 * id[2]};
-            double area = edge_fn(p[0], p[1], id[0], id[1], p[2][0], p[2][1]);
-            if (area == 0) continue;
-            int order[3] = {0, 1, 2};
-            if (area < 0) { /* no culling: orient every triangle the same way */
-                order[1] = 2;
-                order[2] = 1;
-                area = -area;
-            }
-            const double *q[3] = {p[order[0]], p[order[1]], p[order[2]]};
-            int32_t qi[3] = {id[order[0]], id[order[1]], id[order[2]]};
-            double xmin = dmin(q[0][0], dmin(q[1][0], q[2][0]));
-            double xmax = dmax(q[0][0], dmax(q[1][0], q[2][0]));
-            double ymin = dmin(q[0][1], dmin(q[1][1], q[2][1]));
-            double ymax = dmax(q[0][1], dmax(q[1][1], q[2][1]));
-            int c0 = iceil(xmin), c1 = ifloor(xmax), rr0 = iceil(ymin), rr1 = ifloor(ymax);
-            c0 = c0 < 0 ? 0 : c0;
-            c1 = c1 > W - 1 ? W - 1 : c1;
-            rr0 = rr0 < r0 ? r0 : rr0;
-            rr1 = rr1 > r1 - 1 ? r1 - 1 : rr1;
-            if (c0 > c1 || rr0 > rr1) continue;
-            int own[3] = {edge_owns(q[1], q[2]), edge_owns(q[2], q[0]), edge_owns(q[0], q[1])};
-            for (int y = rr0; y <= rr1; y++)
-                for (int x = c0; x <= c1; x++) {
-                    /* l_k is the edge function of the edge opposite vertex k */
-                    double l0 = edge_fn(q[1], q[2], qi[1], qi[2], x, y);
-                    double l1 = edge_fn(q[2], q[0], qi[2], qi[0], x, y);
-                    double l2 = edge_fn(q[0], q[1], qi[0], qi[1], x, y);
-                    if (l0 < 0 || l1 < 0 || l2 < 0) continue;
-                    if ((l0 == 0 && !own[0]) || (l1 == 0 && !own[1]) || (l2 == 0 && !own[2]))
-                        continue;
-                    /* perspective-correct: weights proportional to l_k / z_k */
-                    double w0 = l0 / q[0][2], w1 = l1 / q[1][2], w2 = l2 / q[2][2];
-                    double ws = w0 + w1 + w2;
-                    double z = area / ws; /* = 1 / sum(lambda_k / z_k) */
-                    size_t pix = (size_t)y * (size_t)W + (size_t)x;
-                    if (!(z < (double)depth_out[pix])) continue;
-                    double b[3];
-                    b[order[0]] = w0 / ws;
-                    b[order[1]] = w1 / ws;
-                    b[order[2]] = w2 / ws;
-                    depth_out[pix] = (float)z;
-                    tri_out[pix] = (int32_t)f;
-                    b1_out[pix] = (float)b[1];
-                    b2_out[pix] = (float)b[2];
-                }
+        for (int part = 0; part < n_parts; part++) {
+            const int64_t *ptr = part_ptr + (size_t)part * ((size_t)n_bands + 1);
+            for (int64_t j = ptr[band]; j < ptr[band + 1]; j++)
+                raster_tri(part_tri[part][j], r0, r1, W, scr, tris, tri_out, b1_out, b2_out,
+                           depth_out);
         }
     }
-    free(band_lo);
-    free(band_ptr);
-    free(band_tri);
+    for (int i = 0; i < max_t; i++) free(part_tri[i]);
+    free(part_ptr);
+    free(part_tri);
     return HRN_OK;
 }
 

@@ -93,27 +93,30 @@ static void rast_pixel_grad(double p[3][3], double px, double py, double gb1, do
     double D = e1x * e2y - e1y * e2x;
     for (int k = 0; k < 3; k++) gp[k][0] = gp[k][1] = gp[k][2] = 0;
     if (D == 0) return;
+    /* reciprocals once: about twenty divisions per pixel were most of this backward's time */
+    double iD = 1.0 / D;
     double rx = px - p[0][0], ry = py - p[0][1];
     /* screen-space (linear) barycentrics l and their constant gradients over the pixel plane */
     double l[3];
-    l[1] = (rx * e2y - ry * e2x) / D;
-    l[2] = (e1x * ry - e1y * rx) / D;
+    l[1] = (rx * e2y - ry * e2x) * iD;
+    l[2] = (e1x * ry - e1y * rx) * iD;
     l[0] = 1 - l[1] - l[2];
-    double gl[3][2] = {{0, 0}, {e2y / D, -e2x / D}, {-e1y / D, e1x / D}};
+    double gl[3][2] = {{0, 0}, {e2y * iD, -e2x * iD}, {-e1y * iD, e1x * iD}};
     gl[0][0] = -gl[1][0] - gl[2][0];
     gl[0][1] = -gl[1][1] - gl[2][1];
     /* perspective correction: b_i = (l_i/z_i)/S, S = sum l_j/z_j, depth = 1/S */
-    double S = l[0] / p[0][2] + l[1] / p[1][2] + l[2] / p[2][2];
-    double b[3] = {l[0] / p[0][2] / S, l[1] / p[1][2] / S, l[2] / p[2][2] / S};
+    double iz[3] = {1.0 / p[0][2], 1.0 / p[1][2], 1.0 / p[2][2]};
+    double S = l[0] * iz[0] + l[1] * iz[1] + l[2] * iz[2], iS = 1.0 / S;
+    double b[3] = {l[0] * iz[0] * iS, l[1] * iz[1] * iS, l[2] * iz[2] * iS};
     double gb[3] = {0, gb1, gb2};
     double gbb = gb[1] * b[1] + gb[2] * b[2];
     double G[2] = {0, 0};
     for (int j = 0; j < 3; j++) {
-        double zj = p[j][2];
         /* db_i/dl_j = (delta_ij - b_i)/(z_j S); d depth/dl_j = -1/(z_j S^2) */
-        double glj = (gb[j] - gbb) / (zj * S) - gz / (zj * S * S);
+        double izS = iz[j] * iS;
+        double glj = (gb[j] - gbb) * izS - gz * izS * iS;
         /* db_i/dz_j = b_i (b_j - delta_ij)/z_j; d depth/dz_j = l_j/(z_j^2 S^2) */
-        gp[j][2] = (b[j] * gbb - gb[j] * b[j]) / zj + gz * l[j] / (zj * zj * S * S);
+        gp[j][2] = (b[j] * gbb - gb[j] * b[j]) * iz[j] + gz * l[j] * izS * izS;
         G[0] += glj * gl[j][0];
         G[1] += glj * gl[j][1];
     }
@@ -175,7 +178,12 @@ struct hrn_tensor *hrn_rasterize_op(struct hrn_tape *t, const struct hrn_camera 
                       cam->height, (long long)n_tris);
         return NULL;
     }
-    for (int64_t i = 0; i < 3 * n_tris; i++)
+    /* every call (the triangles are the caller's): one branch-free pass that vectorises, then
+     * the search for the message only when it failed */
+    uint32_t nv = (uint32_t)uvz->shape[0];
+    int bad = 0;
+    for (int64_t i = 0; i < 3 * n_tris; i++) bad |= (uint32_t)tris[i] >= nv;
+    for (int64_t i = 0; bad && i < 3 * n_tris; i++)
         if (tris[i] < 0 || tris[i] >= uvz->shape[0]) {
             hrn_error_set(HRN_ERR_INVALID, "rasterize: triangle %lld has vertex %d of %lld",
                           (long long)(i / 3), tris[i], (long long)uvz->shape[0]);
@@ -263,9 +271,19 @@ struct hrn_tensor *hrn_interpolate_op(struct hrn_tape *t, struct hrn_tensor *att
     if (!attr || !rast) return hrn_custom(t, &INTERP_OP, NULL, src, 2, 1, (int64_t[]){1});
     if (attr->ndim != 2) return bad_shape("interpolate", attr, "(M,C)");
     if (!is_rast(rast)) return bad_shape("interpolate", rast, "(H,W,4) from rasterize");
-    /* every referenced triangle's attribute indices must be in range */
+    /* every referenced triangle's attribute indices must be in range; attr_tris is checked
+     * against the largest triangle id in rast first (a branch-free pass), pixel by pixel only
+     * when that fails */
     int64_t npix = rast->shape[0] * rast->shape[1];
+    int32_t fmax_ = -1;
     for (int64_t pix = 0; pix < npix; pix++) {
+        int32_t f = rast_tri(rast->data, pix);
+        fmax_ = f > fmax_ ? f : fmax_;
+    }
+    uint32_t na = (uint32_t)attr->shape[0];
+    int bad = 0;
+    for (int64_t i = 0; i < 3 * ((int64_t)fmax_ + 1); i++) bad |= (uint32_t)attr_tris[i] >= na;
+    for (int64_t pix = 0; bad && pix < npix; pix++) {
         int32_t f = rast_tri(rast->data, pix);
         if (f < 0) continue;
         for (int k = 0; k < 3; k++)
