@@ -480,6 +480,46 @@ static void test_fit_from_checkpoint(void) {
     CHECK(f.stage_done[HRN_FIT_TEX] && !f.stage_done[HRN_FIT_LM]);
     CHECK_OK(hrn_fit_write_outputs(&f, dir));
     CHECK(file_exists(dir, "view0_mid_tex.png") && file_exists(dir, "view0_high.obj"));
+    /* two views: identity averaged; D = the mean of the views' masked maps (forward_mvhrn) */
+    struct hrn_fit_view v2[2];
+    struct hrn_fit_truth truth2;
+    CHECK_OK(hrn_fit_synth_views(&g_fm, &cfg, 8, 2, 20.0f, 0.0f, v2, &truth2));
+    struct hrn_fit f2;
+    CHECK_OK(hrn_fit_init(&f2, &g_fm, &cfg, v2, 2));
+    CHECK_OK(hrn_fit_nets_load(ck, &fn));
+    CHECK_OK(hrn_fit_start_from_nets(&f2, &fn));
+    hrn_fit_nets_free(&fn);
+    CHECK(f2.valid_lo != NULL);
+    d = hrn_params_tensor(&f2.ps, f2.p_deform);
+    derr = 0;
+    for (int ch = 0; ch < 3 && f2.valid_lo; ch++)
+        for (int64_t i = 0; i < 64 * 64; i++) {
+            double m = 0.5 * ((double)f2.valid_lo[i] + (double)f2.valid_lo[4096 + i]);
+            derr = fmax(derr, fabs((double)d->data[ch * 4096 + i] - 0.05 * tanh((double)db[ch]) * m));
+        }
+    CHECK_MSG(derr < 1e-6, "two-view D differs from the mean masked map by %g", derr);
+    float *id2 = hrn_params_tensor(&f2.ps, f2.p_id)->data;
+    double ierr = 0;
+    for (int i = 0; i < 80; i++) ierr = fmax(ierr, fabs((double)(id2[i] - truth.coeffs[i])));
+    CHECK_MSG(ierr < 1e-6, "two-view identity differs by %g", ierr);
+    hrn_fit_free(&f2);
+    for (int k = 0; k < 2; k++) hrn_fit_view_free(&v2[k]);
+    hrn_fit_truth_free(&truth2);
+    /* mid_net without alpha: an error naming the file and the dataset */
+    snprintf(p, sizeof p, "%s/no_alpha.h5", dir);
+    {
+        struct hrn_net m2 = {0};
+        CHECK_OK(hrn_net_init(&m2, &(struct hrn_net_config){.kind = HRN_NET_PIX2PIX, .in_ch = 6,
+                                                            .out_ch = 3, .width = 4, .n_blocks = 1},
+                              2));
+        struct hrn_net *one[1] = {&m2};
+        const char *g1[1] = {"mid_net"};
+        CHECK_OK(hrn_nets_save(p, one, g1, 1, NULL, NULL, 0));
+        hrn_net_free(&m2);
+        CHECK(hrn_fit_nets_load(p, &fn) != HRN_OK);
+        CHECK_ERR_HAS("no_alpha.h5");
+        CHECK_ERR_HAS("alpha");
+    }
     /* a file with none of the groups */
     snprintf(p, sizeof p, "%s/empty.h5", dir);
     struct hrn_h5 *h = NULL;

@@ -23,6 +23,9 @@ static const struct hrn_config_key STAGE_KEYS[] = {
                   "learning-rate factor of the coefficient groups during the mid stage"),
     HRN_CFG_FLOAT(T, high_coeff_scale, "high_coeff_scale", "0", 0, 10,
                   "learning-rate factor of the coefficient groups during the high stage"),
+    HRN_CFG_BOOL(T, high_mid_photo, "high_mid_photo", "false",
+                 "the high stage also has the photometric term of the mid render (HRN's "
+                 "multi-view fitting)"),
 };
 
 static const struct hrn_config_key LR_KEYS[] = {
@@ -84,6 +87,9 @@ static const struct hrn_config_key MAP_KEYS[] = {
                  "contour loss when a face mask or a landmark face region exists"),
     HRN_CFG_BOOL(T, valid_mask, "valid_mask", "true",
                  "HRN's valid mask (face mask sampled in UV) multiplies D and the displacement"),
+    HRN_CFG_BOOL(T, photo_face_mask, "photo_face_mask", "true",
+                 "photometric loss on the covered pixels of the face region (false: all covered "
+                 "pixels, as HRN's multi-view fitting and texture refinement)"),
 };
 
 static const struct hrn_config_key OUT_KEYS[] = {

@@ -33,6 +33,11 @@ void fit_tsv_row(FILE *fp, enum hrn_fit_stage s, int64_t iter, const struct hrn_
 /* world2uv of a plain per-vertex array attr (N,3) -> out (3,R,R) (fit_maps.c). */
 enum hrn_status fit_to_uv(struct hrn_fit *f, const struct hrn_uv_map *m, const float *attr,
                           float *out);
+/* View k's valid mask from the current base mesh: out (R*R) smoothed, out_lo (Rd*Rd) resized;
+ * all ones without a face mask (fit_maps.c). */
+enum hrn_status fit_valid_mask_view(struct hrn_fit *f, int k, float *out, float *out_lo);
+/* Allocate f->valid and f->valid_lo if they are not (contents undefined). */
+enum hrn_status fit_valid_alloc(struct hrn_fit *f);
 /* The texture-refinement stage (fit_maps.c; hrn_fit_stage calls it). */
 enum hrn_status fit_texture_stage(struct hrn_fit *f, FILE *tsv);
 

@@ -62,75 +62,92 @@ static void box_blur(float *src, int64_t R, int64_t r, float *tmp) {
         }
 }
 
-enum hrn_status hrn_fit_valid_masks(struct hrn_fit *f) {
+enum hrn_status fit_valid_mask_view(struct hrn_fit *f, int k, float *out, float *out_lo) {
     enum hrn_status st = HRN_OK;
     const struct hrn_face_model *fm = f->fm;
     int64_t R = f->cfg.disp_res, Rd = f->cfg.deform_res, nt = R * R, N = fm->n_verts;
-    int K = f->n_views;
-    float *V = malloc((size_t)(3 * N) * sizeof(float)), *pos = malloc((size_t)(3 * nt) * sizeof(float));
-    float *tmp = malloc((size_t)nt * sizeof(float));
-    if (!f->valid) f->valid = malloc((size_t)(K * nt) * sizeof(float));
-    if (!f->valid_lo) f->valid_lo = malloc((size_t)(K * Rd * Rd) * sizeof(float));
-    if (!V || !pos || !tmp || !f->valid || !f->valid_lo) {
+    const float *mask = f->views[k].mask;
+    float *V = NULL, *pos = NULL, *tmp = NULL;
+    if (!mask) {
+        for (int64_t i = 0; i < nt; i++) out[i] = 1.0f;
+        for (int64_t i = 0; i < Rd * Rd; i++) out_lo[i] = 1.0f;
+        return HRN_OK;
+    }
+    V = malloc((size_t)(3 * N) * sizeof(float));
+    pos = malloc((size_t)(3 * nt) * sizeof(float));
+    tmp = malloc((size_t)nt * sizeof(float));
+    if (!V || !pos || !tmp) {
         st = hrn_error_set(HRN_ERR_NOMEM, "valid mask: no memory");
         goto fail;
     }
-    /* compute into scratch first: D and disp must not be masked by a half-made mask */
-    float *vk = malloc((size_t)(K * nt) * sizeof(float));
-    if (!vk) {
-        st = hrn_error_set(HRN_ERR_NOMEM, "valid mask: no memory");
-        goto fail;
-    }
-    for (int k = 0; k < K; k++) {
-        float *out = vk + k * nt;
-        const float *mask = f->views[k].mask;
-        if (!mask) {
-            for (int64_t i = 0; i < nt; i++) out[i] = 1.0f;
-            continue;
-        }
-        /* the face mask sampled at each texel's position on the base mesh M0 (get_texture_map) */
-        st = hrn_fit_posed(f, k, 0, V);
-        if (st == HRN_OK) st = fit_to_uv(f, &f->uv_hi, V, pos);
-        if (st != HRN_OK) break;
-        hrn_tape_reset(&f->tape);
-        struct hrn_tensor *pm = hrn_tape_wrap(&f->tape, pos, 3, (int64_t[]){3, R, R}, "posmap");
-        struct hrn_tensor *im =
-            hrn_tape_wrap(&f->tape, (float *)mask, 3, (int64_t[]){1, 224, 224}, "face_mask");
-        struct hrn_tensor *u = hrn_uv_unwrap_op(&f->tape, &f->uv_hi, &f->cam, pm, im);
-        if (!u) {
-            st = hrn_error_prefix(HRN_ERR_INVALID, "valid mask of view %d: ", k);
-            break;
-        }
-        for (int64_t i = 0; i < nt; i++) tmp[i] = isfinite(u->data[i]) ? u->data[i] : 0.0f;
-        /* HRN's smooth_valid_mask: erode 3x3, then an 11x11 box blur */
-        erode3(tmp, R, out);
-        box_blur(out, R, 5, tmp);
-    }
+    /* the face mask sampled at each texel's position on the base mesh M0 (get_texture_map) */
+    HRN_TRY(hrn_fit_posed(f, k, 0, V));
+    HRN_TRY(fit_to_uv(f, &f->uv_hi, V, pos));
     hrn_tape_reset(&f->tape);
-    if (st == HRN_OK) {
-        memcpy(f->valid, vk, (size_t)(K * nt) * sizeof(float));
-        for (int k = 0; k < K; k++)
-            hrn_resize_bilinear(f->valid + k * nt, 1, (int)R, (int)R, f->valid_lo + k * Rd * Rd,
-                                (int)Rd, (int)Rd, 0);
-        for (int k = 0; k < K; k++) {
-            double s = 0;
-            for (int64_t i = 0; i < nt; i++) s += (double)(f->valid[k * nt + i] * f->uv_hi.mask[i]);
-            double chart = 0;
-            for (int64_t i = 0; i < nt; i++) chart += (double)f->uv_hi.mask[i];
-            hrn_log(HRN_LOG_DEBUG, "view %d (%s): valid mask covers %.1f%% of the UV chart", k,
-                    f->views[k].name, chart > 0 ? 100.0 * s / chart : 0.0);
-        }
-    } else {
-        /* a failed computation leaves no mask rather than a partial one */
+    struct hrn_tensor *pm = hrn_tape_wrap(&f->tape, pos, 3, (int64_t[]){3, R, R}, "posmap");
+    struct hrn_tensor *im =
+        hrn_tape_wrap(&f->tape, (float *)mask, 3, (int64_t[]){1, 224, 224}, "face_mask");
+    struct hrn_tensor *u = hrn_uv_unwrap_op(&f->tape, &f->uv_hi, &f->cam, pm, im);
+    if (!u) {
+        st = hrn_error_prefix(HRN_ERR_INVALID, "valid mask of view %d: ", k);
+        goto fail;
+    }
+    for (int64_t i = 0; i < nt; i++) tmp[i] = isfinite(u->data[i]) ? u->data[i] : 0.0f;
+    /* HRN's smooth_valid_mask: erode 3x3, then an 11x11 box blur */
+    erode3(tmp, R, out);
+    box_blur(out, R, 5, tmp);
+    hrn_resize_bilinear(out, 1, (int)R, (int)R, out_lo, (int)Rd, (int)Rd, 0);
+    double s = 0, chart = 0;
+    for (int64_t i = 0; i < nt; i++) {
+        s += (double)(out[i] * f->uv_hi.mask[i]);
+        chart += (double)f->uv_hi.mask[i];
+    }
+    hrn_log(HRN_LOG_DEBUG, "view %d (%s): valid mask covers %.1f%% of the UV chart", k,
+            f->views[k].name, chart > 0 ? 100.0 * s / chart : 0.0);
+fail:
+    hrn_tape_reset(&f->tape);
+    free(V);
+    free(pos);
+    free(tmp);
+    return st;
+}
+
+enum hrn_status fit_valid_alloc(struct hrn_fit *f) {
+    int64_t R = f->cfg.disp_res, Rd = f->cfg.deform_res;
+    if (!f->valid) f->valid = malloc((size_t)(f->n_views * R * R) * sizeof(float));
+    if (!f->valid_lo) f->valid_lo = malloc((size_t)(f->n_views * Rd * Rd) * sizeof(float));
+    if (!f->valid || !f->valid_lo) {
+        free(f->valid);
+        free(f->valid_lo);
+        f->valid = f->valid_lo = NULL;
+        return hrn_error_set(HRN_ERR_NOMEM, "valid mask: no memory");
+    }
+    return HRN_OK;
+}
+
+enum hrn_status hrn_fit_valid_masks(struct hrn_fit *f) {
+    enum hrn_status st = HRN_OK;
+    int64_t R = f->cfg.disp_res, Rd = f->cfg.deform_res, nt = R * R;
+    int K = f->n_views;
+    /* computed into scratch first: D and disp must not be masked by a half-made mask (the
+     * forward pass of M0 does not use the masks, but a failure must leave none) */
+    float *vk = malloc((size_t)(K * nt) * sizeof(float)), *vl = malloc((size_t)(K * Rd * Rd) * sizeof(float));
+    if (!vk || !vl) {
+        st = hrn_error_set(HRN_ERR_NOMEM, "valid mask: no memory");
+        goto fail;
+    }
+    for (int k = 0; k < K; k++) HRN_TRY(fit_valid_mask_view(f, k, vk + k * nt, vl + k * Rd * Rd));
+    HRN_TRY(fit_valid_alloc(f));
+    memcpy(f->valid, vk, (size_t)(K * nt) * sizeof(float));
+    memcpy(f->valid_lo, vl, (size_t)(K * Rd * Rd) * sizeof(float));
+fail:
+    if (st != HRN_OK) {
         free(f->valid);
         free(f->valid_lo);
         f->valid = f->valid_lo = NULL;
     }
     free(vk);
-fail:
-    free(V);
-    free(pos);
-    free(tmp);
+    free(vl);
     return st;
 }
 
@@ -176,11 +193,9 @@ enum hrn_status fit_texture_stage(struct hrn_fit *f, FILE *tsv) {
         memcpy(c2 + k * 3 * nt, o.col->data, (size_t)(3 * nt) * sizeof(float));
         memcpy(rast + k * 4 * 224 * 224, o.rast->data, 4 * 224 * 224 * sizeof(float));
         memcpy(sti + k * 2 * 224 * 224, si->data, 2 * 224 * 224 * sizeof(float));
-        const float *vm = f->views[k].mask;
-        for (int64_t p = 0; p < 224 * 224; p++) {
-            float cov = o.rast->data[4 * p + 3] > 0 ? 1.0f : 0.0f;
-            mask[k * 224 * 224 + p] = vm ? cov * vm[p] : cov;
-        }
+        /* HRN's refinement compares every covered pixel (its pred_mask), face mask or not */
+        for (int64_t p = 0; p < 224 * 224; p++)
+            mask[k * 224 * 224 + p] = o.rast->data[4 * p + 3] > 0 ? 1.0f : 0.0f;
     }
     hrn_tape_reset(&f->tape);
     int *p_off = malloc((size_t)K * sizeof(int));

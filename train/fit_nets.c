@@ -104,13 +104,10 @@ enum hrn_status hrn_fit_nets_load(const char *path, struct hrn_fit_nets *nets) {
     if (nets->has_mid) HRN_TRY(hrn_net_load(&nets->mid, path, "mid_net"));
     if (nets->has_high) HRN_TRY(hrn_net_load(&nets->high, path, "high_net"));
     if (nets->has_unet) HRN_TRY(hrn_net_load(&nets->unet, path, "generator"));
-    /* alpha and beta are optional (HRN initialises both to 0.01) */
-    struct hrn_h5 *hs = NULL;
-    HRN_TRY(hrn_h5_open(path, &hs));
-    int has_a = hrn_h5_exists(hs, "alpha"), has_b = hrn_h5_exists(hs, "beta");
-    hrn_h5_close(hs);
-    if (has_a) HRN_TRY(hrn_nets_load_scalar(path, "alpha", &nets->alpha));
-    if (has_b) HRN_TRY(hrn_nets_load_scalar(path, "beta", &nets->beta));
+    /* alpha and beta scale the generators' outputs: required with them (HRN's load_networks
+     * requires both too) */
+    if (nets->has_mid) HRN_TRY(hrn_nets_load_scalar(path, "alpha", &nets->alpha));
+    if (nets->has_high) HRN_TRY(hrn_nets_load_scalar(path, "beta", &nets->beta));
     struct hrn_net *all[4] = {&nets->recon, &nets->mid, &nets->high, &nets->unet};
     for (int i = 0; i < 4; i++) {
         all[i]->training = 0;
@@ -128,16 +125,13 @@ fail:
 
 /* --- the feed-forward start ------------------------------------------------------------------ */
 
-/* Set the fit's parameters of view k from a 257-vector of net_recon (Deep3D's split_coeff). */
-static void set_coeffs(struct hrn_fit *f, int k, const float *c, int n_views) {
+/* Set the fit's parameters of view k from a 257-vector of net_recon (Deep3D's split_coeff); the
+ * shared identity and albedo coefficients become view k's (averaged over views at the end). */
+static void set_coeffs(struct hrn_fit *f, int k, const float *c) {
     struct hrn_params *ps = &f->ps;
-    float *id = hrn_params_tensor(ps, f->p_id)->data;
-    for (int i = 0; i < 80; i++) id[i] = (k == 0 ? 0.0f : id[i]) + c[i] / (float)n_views;
+    memcpy(hrn_params_tensor(ps, f->p_id)->data, c, 80 * sizeof(float));
     if (f->p_exp[k] >= 0) memcpy(hrn_params_tensor(ps, f->p_exp[k])->data, c + 80, 64 * sizeof(float));
-    if (f->p_tex >= 0) {
-        float *tx = hrn_params_tensor(ps, f->p_tex)->data;
-        for (int i = 0; i < 80; i++) tx[i] = (k == 0 ? 0.0f : tx[i]) + c[144 + i] / (float)n_views;
-    }
+    if (f->p_tex >= 0) memcpy(hrn_params_tensor(ps, f->p_tex)->data, c + 144, 80 * sizeof(float));
     float *pose = hrn_params_tensor(ps, f->p_pose[k])->data;
     memcpy(pose, c + 224, 3 * sizeof(float));
     memcpy(pose + 3, c + 254, 3 * sizeof(float));
@@ -254,10 +248,11 @@ enum hrn_status hrn_fit_nets_high(struct hrn_fit_nets *n, int64_t R, int64_t Rd,
 enum hrn_status hrn_fit_start_from_nets(struct hrn_fit *f, struct hrn_fit_nets *nets) {
     enum hrn_status st = HRN_OK;
     const struct hrn_face_model *fm = f->fm;
-    int64_t N = fm->n_verts, R = f->cfg.disp_res, Rd = f->cfg.deform_res, nt = R * R;
+    int64_t N = fm->n_verts, R = f->cfg.disp_res, Rd = f->cfg.deform_res, nt = R * R, nd = 3 * Rd * Rd;
     int K = f->n_views;
     float *S = NULL, *V = NULL, *alb = NULL, *pos = NULL, *P = NULL, *T = NULL, *A0 = NULL;
-    float *d = NULL, *dsum = NULL;
+    float *d = NULL, *dsum = NULL, *coeffs = NULL;
+    double idsum[80] = {0}, texsum[80] = {0};
     if (nets->has_recon && (fm->n_id != 80 || fm->n_exp != 64 || fm->n_tex != 80))
         return hrn_error_set(HRN_ERR_INVALID, "network start: net_recon predicts BFM's 80 identity, "
                              "64 expression and 80 albedo coefficients; face model %s has %lld, "
@@ -278,9 +273,10 @@ enum hrn_status hrn_fit_start_from_nets(struct hrn_fit *f, struct hrn_fit_nets *
     P = malloc(m3);
     T = malloc(m3);
     A0 = malloc(m3);
-    d = malloc((size_t)(3 * Rd * Rd) * sizeof(float));
-    dsum = calloc((size_t)(3 * Rd * Rd), sizeof(float));
-    if (!S || !V || !alb || !pos || !P || !T || !A0 || !d || !dsum) {
+    d = malloc((size_t)nd * sizeof(float));
+    dsum = calloc((size_t)nd, sizeof(float));
+    coeffs = malloc((size_t)(K * HRN_RECON_N_COEFFS) * sizeof(float));
+    if (!S || !V || !alb || !pos || !P || !T || !A0 || !d || !dsum || !coeffs) {
         st = hrn_error_set(HRN_ERR_NOMEM, "network start: no memory");
         goto fail;
     }
@@ -297,19 +293,33 @@ enum hrn_status hrn_fit_start_from_nets(struct hrn_fit *f, struct hrn_fit_nets *
                 goto fail;
             }
             HRN_ASSERT(c->numel == HRN_RECON_N_COEFFS);
-            set_coeffs(f, k, c->data, K);
+            memcpy(coeffs + k * HRN_RECON_N_COEFFS, c->data, HRN_RECON_N_COEFFS * sizeof(float));
         }
-    /* 2. the valid masks from M0 */
-    if (f->cfg.valid_mask) HRN_TRY(hrn_fit_valid_masks(f));
-    if (nets->has_unet) {
+    if (f->cfg.valid_mask) HRN_TRY(fit_valid_alloc(f));
+    if (nets->has_unet && !f->albedo_uv) {
         f->albedo_uv = malloc((size_t)K * m3);
         if (!f->albedo_uv) {
             st = hrn_error_set(HRN_ERR_NOMEM, "network start: no memory");
             goto fail;
         }
     }
-    /* 3. per view: T through M0, P; A' and D */
-    for (int k = 0; k < K && (nets->has_unet || nets->has_mid); k++) {
+    /* 2. HRN's single-view chain per view, with that view's own coefficients (hrn_method.md 1, 2;
+     * forward_mvhrn then averages identity and D) */
+    float *D = hrn_params_tensor(&f->ps, f->p_deform)->data;
+    for (int k = 0; k < K; k++) {
+        if (nets->has_recon) {
+            const float *ck = coeffs + k * HRN_RECON_N_COEFFS;
+            set_coeffs(f, k, ck);
+            for (int i = 0; i < 80; i++) {
+                idsum[i] += (double)ck[i];
+                texsum[i] += (double)ck[144 + i];
+            }
+        }
+        /* the valid mask from this view's M0 */
+        if (f->valid)
+            HRN_TRY(fit_valid_mask_view(f, k, f->valid + k * nt, f->valid_lo + k * Rd * Rd));
+        if (!nets->has_unet && !nets->has_mid && !nets->has_high) continue;
+        /* T through M0 from the 512 crop, P = world2uv of the canonical M0 */
         HRN_TRY(level_verts(f, k, 0, S, V, nets->has_unet ? alb : NULL));
         HRN_TRY(texture_of(f, k, V, pos, T));
         HRN_TRY(fit_to_uv(f, &f->uv_hi, S, P));
@@ -318,31 +328,47 @@ enum hrn_status hrn_fit_start_from_nets(struct hrn_fit *f, struct hrn_fit_nets *
             HRN_TRY(hrn_fit_nets_deretouch(nets, R, T, A0, f->albedo_uv + k * 3 * nt));
         }
         if (nets->has_mid) {
-            /* D is the mean over views; the valid mask is applied where D is used */
+            /* this view's D builds its M1 (the valid mask is applied where D is used) */
             HRN_TRY(hrn_fit_nets_mid(nets, R, Rd, P, T, d));
-            for (int64_t i = 0; i < 3 * Rd * Rd; i++) dsum[i] += d[i] / (float)K;
+            memcpy(D, d, (size_t)nd * sizeof(float));
+        }
+        if (nets->has_high) {
+            /* T' through M1, then the displacement map from P, T' and the masked D */
+            HRN_TRY(level_verts(f, k, 1, S, V, NULL));
+            HRN_TRY(texture_of(f, k, V, pos, T));
+            hrn_tape_reset(&f->tape);
+            struct hrn_tensor *dk = fit_deform_map(f, k);
+            if (!dk) {
+                st = hrn_error_prefix(HRN_ERR_INVALID, "high_net input of view %d: ", k);
+                goto fail;
+            }
+            memcpy(d, dk->data, (size_t)nd * sizeof(float));
+            hrn_tape_reset(&f->tape);
+            float *disp = hrn_params_tensor(&f->ps, f->p_disp[k])->data;
+            HRN_TRY(hrn_fit_nets_high(nets, R, Rd, P, T, d, disp));
+            /* several views: HRN's multi-view fit starts from the masked map, which it masks
+             * again when using it */
+            if (K > 1 && f->valid)
+                for (int64_t i = 0; i < nt; i++) disp[i] *= f->valid[k * nt + i];
+        }
+        if (nets->has_mid) {
+            /* the shared D starts as the mean over views (of the masked maps with several
+             * views, as forward_mvhrn) */
+            const float *m = K > 1 && f->valid ? f->valid_lo + k * Rd * Rd : NULL;
+            for (int64_t c = 0; c < 3; c++)
+                for (int64_t i = 0; i < Rd * Rd; i++)
+                    dsum[c * Rd * Rd + i] += (m ? m[i] : 1.0f) * D[c * Rd * Rd + i] / (float)K;
         }
     }
-    if (nets->has_mid)
-        memcpy(hrn_params_tensor(&f->ps, f->p_deform)->data, dsum,
-               (size_t)(3 * Rd * Rd) * sizeof(float));
-    /* 4. per view: T' through M1, the displacement map from P, T' and the (masked) D */
-    for (int k = 0; k < K && nets->has_high; k++) {
-        HRN_TRY(level_verts(f, k, 0, S, V, NULL));
-        HRN_TRY(fit_to_uv(f, &f->uv_hi, S, P));
-        HRN_TRY(level_verts(f, k, 1, S, V, NULL));
-        HRN_TRY(texture_of(f, k, V, pos, T));
-        hrn_tape_reset(&f->tape);
-        struct hrn_tensor *dk = fit_deform_map(f, k);
-        if (!dk) {
-            st = hrn_error_prefix(HRN_ERR_INVALID, "high_net input of view %d: ", k);
-            goto fail;
+    if (nets->has_recon) {
+        float *id = hrn_params_tensor(&f->ps, f->p_id)->data;
+        for (int i = 0; i < 80; i++) id[i] = (float)(idsum[i] / K);
+        if (f->p_tex >= 0) {
+            float *tx = hrn_params_tensor(&f->ps, f->p_tex)->data;
+            for (int i = 0; i < 80; i++) tx[i] = (float)(texsum[i] / K);
         }
-        memcpy(d, dk->data, (size_t)(3 * Rd * Rd) * sizeof(float));
-        hrn_tape_reset(&f->tape);
-        HRN_TRY(hrn_fit_nets_high(nets, R, Rd, P, T, d,
-                                  hrn_params_tensor(&f->ps, f->p_disp[k])->data));
     }
+    if (nets->has_mid) memcpy(D, dsum, (size_t)nd * sizeof(float));
     memcpy(f->safe, f->ps.values, f->ps.n * sizeof(float));
     hrn_log(HRN_LOG_INFO, "network start: %d view(s) in %.2f s", K, hrn_time_now() - t0);
 fail:
@@ -356,5 +382,6 @@ fail:
     free(A0);
     free(d);
     free(dsum);
+    free(coeffs);
     return st;
 }

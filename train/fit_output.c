@@ -68,7 +68,6 @@ fail:
  * ones (so the PNG has no garbage outside the face). */
 static void blend_textures(int n_views, int64_t nt, const float *tex, const float *w, float *out) {
     double mean[3] = {0, 0, 0}, wsum = 0;
-    float *acc = out;
     for (int64_t i = 0; i < nt; i++) {
         double s = 0, c[3] = {0, 0, 0};
         for (int k = 0; k < n_views; k++) {
@@ -76,7 +75,7 @@ static void blend_textures(int n_views, int64_t nt, const float *tex, const floa
             s += wk;
             for (int j = 0; j < 3; j++) c[j] += wk * (double)tex[(k * 3 + j) * nt + i];
         }
-        for (int j = 0; j < 3; j++) acc[j * nt + i] = s > 1e-6 ? (float)(c[j] / s) : -1.0f;
+        for (int j = 0; j < 3; j++) out[j * nt + i] = s > 1e-6 ? (float)(c[j] / s) : NAN;
         if (s > 1e-6) {
             for (int j = 0; j < 3; j++) mean[j] += c[j];
             wsum += s;
@@ -84,7 +83,7 @@ static void blend_textures(int n_views, int64_t nt, const float *tex, const floa
     }
     for (int64_t i = 0; i < nt; i++)
         for (int j = 0; j < 3; j++)
-            if (acc[j * nt + i] < 0) acc[j * nt + i] = wsum > 0 ? (float)(mean[j] / wsum) : 0.5f;
+            if (isnan(out[j * nt + i])) out[j * nt + i] = wsum > 0 ? (float)(mean[j] / wsum) : 0.5f;
 }
 
 /* The dense detail mesh Pd = Pv + disp * Nc (hrn_dense_mesh) with per-vertex UVs at the texel

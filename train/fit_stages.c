@@ -258,6 +258,26 @@ void fit_forward(struct hrn_fit *f, int k, int level, int render, struct fit_fwd
 
 /* --- losses of one view ---------------------------------------------------------------------- */
 
+/* The photometric term of view k's render o: covered pixels, times the face region when there is
+ * one and cfg.photo_face_mask is on (HRN's multi-view fitting uses the coverage alone). */
+static struct hrn_tensor *photo_term(struct hrn_fit *f, int k, const struct fit_fwd *o) {
+    struct hrn_tape *t = &f->tape;
+    const struct hrn_fit_view *v = &f->views[k];
+    const float *face = f->cfg.photo_face_mask ? v->mask : NULL;
+    struct hrn_tensor *mask = hrn_tape_tensor(t, 4, (int64_t[]){1, 1, 224, 224}, "photo_mask");
+    if (mask && o->rast) {
+        mask->flags |= HRN_TENSOR_NO_GRAD_INPUT;
+        for (int64_t p = 0; p < 224 * 224; p++) {
+            float cov = o->rast->data[4 * p + 3] > 0 ? 1.0f : 0.0f;
+            mask->data[p] = face ? cov * face[p] : cov;
+        }
+    }
+    struct hrn_tensor *target =
+        hrn_tape_wrap(t, v->img.data, 4, (int64_t[]){1, 3, 224, 224}, "target");
+    struct hrn_tensor *img = hrn_reshape(t, o->img, 4, (int64_t[]){1, 3, 224, 224});
+    return hrn_loss_photo(t, img, target, mask);
+}
+
 static void add_view_losses(struct hrn_fit *f, int k, enum hrn_fit_stage s, struct hrn_loss_sum *ls,
                             const struct fit_fwd *o) {
     struct hrn_tape *t = &f->tape;
@@ -294,21 +314,9 @@ static void add_view_losses(struct hrn_fit *f, int k, enum hrn_fit_stage s, stru
     hrn_loss_sum_add(ls, HRN_LOSS_GAMMA,
                      hrn_loss_gamma(t, hrn_reshape(t, hrn_params_tensor(ps, f->p_light[k]), 2,
                                                    (int64_t[]){1, HRN_N_GAMMA})));
-    /* photometric on covered pixels (and the face region when there is one) */
-    struct hrn_tensor *mask = hrn_tape_tensor(t, 4, (int64_t[]){1, 1, 224, 224}, "photo_mask");
-    if (mask && o->rast) {
-        mask->flags |= HRN_TENSOR_NO_GRAD_INPUT;
-        for (int64_t p = 0; p < 224 * 224; p++) {
-            float cov = o->rast->data[4 * p + 3] > 0 ? 1.0f : 0.0f;
-            mask->data[p] = v->mask ? cov * v->mask[p] : cov;
-        }
-    }
-    struct hrn_tensor *target =
-        hrn_tape_wrap(t, v->img.data, 4, (int64_t[]){1, 3, 224, 224}, "target");
-    struct hrn_tensor *img = hrn_reshape(t, o->img, 4, (int64_t[]){1, 3, 224, 224});
     enum hrn_loss_term pt = s == HRN_FIT_COEFF ? HRN_LOSS_PHOTO
                             : s == HRN_FIT_MID ? HRN_LOSS_PHOTO_MID : HRN_LOSS_PHOTO_HIGH;
-    hrn_loss_sum_add(ls, pt, hrn_loss_photo(t, img, target, mask));
+    hrn_loss_sum_add(ls, pt, photo_term(f, k, o));
     if (f->cfg.use_contour && v->mask) {
         int64_t N = fm->n_verts;
         struct hrn_tensor *vp =
@@ -319,10 +327,17 @@ static void add_view_losses(struct hrn_fit *f, int k, enum hrn_fit_stage s, stru
             hrn_tape_wrap(t, f->contour_lr + k * 448 + 224, 2, (int64_t[]){1, 224}, "contour_r");
         hrn_loss_sum_add(ls, HRN_LOSS_CONTOUR, hrn_loss_contour(t, vp, left, right, NULL));
     }
+    /* the maps' regularizers act on the maps as used (times the valid mask), per view, as in
+     * HRN's compute_losses_for_mvhrn */
+    if (s >= HRN_FIT_MID) {
+        int64_t R = f->cfg.deform_res;
+        struct hrn_tensor *d = hrn_reshape(t, fit_deform_map(f, k), 4, (int64_t[]){1, 3, R, R});
+        hrn_loss_sum_add(ls, HRN_LOSS_SMOOTH, hrn_loss_tv(t, d));
+        hrn_loss_sum_add(ls, HRN_LOSS_SMOOTH_STD, hrn_loss_tv_std(t, d));
+    }
     if (s == HRN_FIT_HIGH) {
         int64_t R = f->cfg.disp_res;
-        struct hrn_tensor *d = hrn_reshape(t, hrn_params_tensor(ps, f->p_disp[k]), 4,
-                                           (int64_t[]){1, 1, R, R});
+        struct hrn_tensor *d = hrn_reshape(t, fit_disp_map(f, k), 4, (int64_t[]){1, 1, R, R});
         hrn_loss_sum_add(ls, HRN_LOSS_DIS_REG, hrn_loss_abs_mean(t, d));
         hrn_loss_sum_add(ls, HRN_LOSS_DIS_SMOOTH, hrn_loss_tv(t, d));
         hrn_loss_sum_add(ls, HRN_LOSS_DIS_SMOOTH_STD, hrn_loss_tv_std(t, d));
@@ -341,13 +356,12 @@ static struct hrn_tensor *stage_loss(struct hrn_fit *f, enum hrn_fit_stage s,
         struct fit_fwd o;
         fit_forward(f, k, level, s != HRN_FIT_LM, &o);
         add_view_losses(f, k, s, ls, &o);
-    }
-    if (s >= HRN_FIT_MID) {
-        int64_t R = f->cfg.deform_res;
-        struct hrn_tensor *d = hrn_reshape(t, hrn_params_tensor(&f->ps, f->p_deform), 4,
-                                           (int64_t[]){1, 3, R, R});
-        hrn_loss_sum_add(ls, HRN_LOSS_SMOOTH, hrn_loss_tv(t, d));
-        hrn_loss_sum_add(ls, HRN_LOSS_SMOOTH_STD, hrn_loss_tv_std(t, d));
+        if (s == HRN_FIT_HIGH && f->cfg.high_mid_photo) {
+            /* HRN's multi-view loss also compares the mid render (C1 on M1) */
+            struct fit_fwd o1;
+            fit_forward(f, k, 1, 1, &o1);
+            hrn_loss_sum_add(ls, HRN_LOSS_PHOTO_MID, photo_term(f, k, &o1));
+        }
     }
     struct hrn_tensor *total = hrn_loss_sum_total(ls);
     *albedo_tv = NAN;

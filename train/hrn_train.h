@@ -66,6 +66,7 @@ struct hrn_fit_config {
     int iters[HRN_FIT_N_STAGES];
     float mid_coeff_scale;  /* learning-rate factor of the coefficient groups in mid/high */
     float high_coeff_scale;
+    int high_mid_photo;     /* the high stage also compares the mid render (HRN's multi-view) */
     float lr_tex_offset;    /* Adam rate of the texture offset (HRN: 1e-2) */
     /* [lr]: Adam base rates per group (enum hrn_fit_group) */
     float lr[HRN_FIT_N_GROUPS];
@@ -84,6 +85,7 @@ struct hrn_fit_config {
     float forehead;         /* face region from landmarks: brow lift in eye-to-brow distances */
     int use_contour;        /* contour loss when a face mask (or landmark region) exists */
     int valid_mask;         /* HRN's valid (occlusion) mask multiplies D and the displacement */
+    int photo_face_mask;    /* photometric loss on coverage x face mask (else coverage only) */
     /* [output] */
     int tex_res;            /* texture PNG size (256) */
     int fused_neutral;      /* fused mesh with zero expression instead of the mean over views */
@@ -200,7 +202,7 @@ enum hrn_status hrn_fit_valid_masks(struct hrn_fit *f);
 struct hrn_fit_nets {
     struct hrn_net recon, mid, high, unet;
     int has_recon, has_mid, has_high, has_unet;
-    double alpha, beta; /* HRN's trainable output scales of mid_net / high_net (0.01 if absent) */
+    double alpha, beta; /* HRN's trainable output scales of mid_net / high_net (required with them) */
     struct hrn_tape tape; /* the networks' own (made on first use) */
 };
 /* Load every group present of path ("net_recon", "mid_net", "high_net", "generator"); at least
