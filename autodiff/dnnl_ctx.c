@@ -58,7 +58,7 @@ static struct {
     size_t tmp_cap;
     struct frozen *frozen; /* (n_frozen) reordered weights, malloc()ed */
     int n_frozen, cap_frozen;
-    uint64_t epoch; /* weights epoch: bumped by hrn__dnnl_weights_changed */
+    uint64_t epoch; /* weights epoch: bumped by hrn_dnnl_weights_changed */
 } g;
 
 /* A parameter's weights in a primitive's layout, valid while epoch == g.epoch. */
@@ -69,9 +69,9 @@ struct frozen {
     void *buf; /* 64-byte aligned, bytes of want */
 };
 
-void hrn__dnnl_weights_changed(void) { g.epoch++; }
+void hrn_dnnl_weights_changed(void) { g.epoch++; }
 
-int hrn__dnnl_frozen_count(void) {
+int hrn_dnnl_frozen_count(void) {
     int n = 0;
     for (int i = 0; i < g.n_frozen; i++) n += g.frozen[i].epoch == g.epoch;
     return n;

@@ -110,7 +110,7 @@ enum hrn_status hrn__dnnl_exec(struct hrn__dnnl_prim *p, void *const *ptr);
 
 /* Frozen weights. Bit i of frozen says input argument i is a parameter that does not change
  * between weights epochs: its reorder into the primitive's layout is kept (keyed by the buffer
- * and the wanted layout) and reused until hrn__dnnl_weights_changed() starts a new epoch.
+ * and the wanted layout) and reused until hrn_dnnl_weights_changed() starts a new epoch.
  * Callers pass a bit only for net parameters that want no gradient (inference); every writer
  * of parameter values we know of ends the epoch: hrn_optim_step, hrn_net_load, hrn_net_init,
  * hrn_net_free, hrn_net_requires_grad and hrn_layers_release. Code that writes net parameter
@@ -119,9 +119,7 @@ enum hrn_status hrn__dnnl_exec(struct hrn__dnnl_prim *p, void *const *ptr);
  * seen by the next forward even without the epoch. */
 enum hrn_status hrn__dnnl_exec_frozen(struct hrn__dnnl_prim *p, void *const *ptr,
                                       unsigned frozen);
-void hrn__dnnl_weights_changed(void);
-/* Blocked weight copies currently held (tests). */
-int hrn__dnnl_frozen_count(void);
+/* hrn_dnnl_weights_changed and hrn_dnnl_frozen_count are public (hrn_autodiff.h). */
 
 /* A plain memory descriptor: tag dnnl_nchw, dnnl_oihw, dnnl_iohw, dnnl_x ... */
 dnnl_memory_desc_t hrn__dnnl_md(int ndims, const int64_t *dims, dnnl_format_tag_t tag);
@@ -132,25 +130,8 @@ size_t hrn__dnnl_arg_bytes(const struct hrn__dnnl_prim *p, int arg_index);
 /* Drop every cached primitive and the buffers (tests; process exit). */
 void hrn__dnnl_release(void);
 
-/* --- inference fusion for model/net_common.c (declared here, not in the public header) -------
- * out = relu?(bn_eval(conv2d(x, w, b))) as one oneDNN convolution with per-channel multiply/add
- * (and ReLU) post-ops: the BatchNorm folded to scale = bn_w/sqrt(var+eps), shift = bn_b -
- * mean·scale from the values at call time. Only for nodes nothing differentiates (x, w, b and the
- * BatchNorm's parameters want no gradient; asserted). frozen_w: the weights are a net parameter
- * that wants no gradient (see hrn__dnnl_exec_frozen). bn_w/bn_b may be NULL (no affine). */
-struct hrn__conv_fuse {
-    const float *bn_w, *bn_b, *mean, *var; /* (OC) */
-    float eps;
-    int relu;
-};
-struct hrn_tensor *hrn__conv2d_fused(struct hrn_tape *t, struct hrn_tensor *x,
-                                     struct hrn_tensor *w, struct hrn_tensor *b,
-                                     const struct hrn_conv2d_params *p,
-                                     const struct hrn__conv_fuse *fuse, int frozen_w);
-/* hrn_conv_transpose2d with frozen weights (frozen_w as above). */
-struct hrn_tensor *hrn__conv_transpose2d_frozen(struct hrn_tape *t, struct hrn_tensor *x,
-                                                struct hrn_tensor *w, struct hrn_tensor *b,
-                                                const struct hrn_conv2d_params *p, int frozen_w);
+/* The inference fusion (hrn_conv2d_fused, hrn_conv_transpose2d_frozen) is public
+ * (hrn_autodiff.h); op_conv.c implements it. */
 
 /* --- profiling (HRN_PROFILE_LAYERS=1) ---------------------------------------------------------
  * Wall time per category, accumulated over the process and printed to stderr by

@@ -428,6 +428,40 @@ struct hrn_tensor *hrn_linear(struct hrn_tape *t, struct hrn_tensor *x, struct h
  * used afterwards recreate them. */
 void hrn_layers_release(void);
 
+/* Inference layers for networks that are not being trained (model/net_common.c uses them):
+ *
+ *     struct hrn_conv_fuse bn = {bn_w, bn_b, running_mean, running_var, 1e-5f, 1};
+ *     y = hrn_conv2d_fused(t, x, w, NULL, &p, &bn, 1);  // relu(bn_eval(conv(x))), one primitive
+ *
+ * hrn_conv2d_fused: out = relu?(bn_eval(conv2d(x, w, b))) as one oneDNN convolution with
+ * per-channel multiply/add (and ReLU) post-ops, the BatchNorm folded to scale = bn_w/sqrt(var +
+ * eps), shift = bn_b - mean·scale from the values at call time. fuse == NULL is a plain conv2d.
+ * With a fuse, nothing may want a gradient (x, w, b and the BatchNorm's parameters; asserted).
+ * bn_w/bn_b may be NULL (no affine).
+ * frozen_w (both functions): w is a network parameter that wants no gradient and does not change
+ * until the next hrn_dnnl_weights_changed: its reorder into oneDNN's blocked layout is kept and
+ * reused across calls instead of being redone at every forward. */
+struct hrn_conv_fuse {
+    const float *bn_w, *bn_b, *mean, *var; /* (OC) */
+    float eps;
+    int relu;
+};
+struct hrn_tensor *hrn_conv2d_fused(struct hrn_tape *t, struct hrn_tensor *x,
+                                    struct hrn_tensor *w, struct hrn_tensor *b,
+                                    const struct hrn_conv2d_params *p,
+                                    const struct hrn_conv_fuse *fuse, int frozen_w);
+/* hrn_conv_transpose2d with frozen weights (frozen_w as above). */
+struct hrn_tensor *hrn_conv_transpose2d_frozen(struct hrn_tape *t, struct hrn_tensor *x,
+                                               struct hrn_tensor *w, struct hrn_tensor *b,
+                                               const struct hrn_conv2d_params *p, int frozen_w);
+/* Start a new weights epoch: every kept reorder of frozen weights is stale. Every writer of
+ * parameter values in hrn calls it (hrn_optim_step, hrn_net_load/init/free/requires_grad,
+ * hrn_layers_release, checkpoint loading); code that writes network parameter values by hand
+ * must call it (or hrn_net_requires_grad) before the next forward. */
+void hrn_dnnl_weights_changed(void);
+/* Blocked weight copies currently kept (valid in this epoch); for tests. */
+int hrn_dnnl_frozen_count(void);
+
 /* --- parameter store ------------------------------------------------------------------------- */
 
 enum { HRN_PARAM_NAME = 64, HRN_MAX_GROUPS = 8 };

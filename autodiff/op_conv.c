@@ -7,7 +7,7 @@
  * convolutions reach about half the speed, and a plain stride-2 transposed conv falls back to a
  * reference kernel: performance.md). Weights of a frozen net parameter (inference, no gradient
  * wanted) are reordered once per weights epoch instead (hrn__dnnl_exec_frozen). Inference nodes
- * made by hrn__conv2d_fused apply an eval BatchNorm (folded to a per-channel scale and shift) and
+ * made by hrn_conv2d_fused apply an eval BatchNorm (folded to a per-channel scale and shift) and
  * a ReLU as post-ops of the convolution, saving two passes over the output.
  *
  * Backward: d x via backward-data, d w and d b via backward-weights, each ADDED into the grads
@@ -18,7 +18,7 @@
 
 #include <math.h>
 
-/* Inference epilogue of a fused conv (hrn__conv2d_fused): out = relu?(conv·scale + shift) per
+/* Inference epilogue of a fused conv (hrn_conv2d_fused): out = relu?(conv·scale + shift) per
  * output channel, the folded eval-mode BatchNorm. (OC) each, tape memory. */
 struct conv_post {
     float *scale, *shift;
@@ -37,7 +37,7 @@ _Static_assert(sizeof(struct conv_params) <= HRN_MAX_OP_PARAMS, "conv params too
 static struct hrn_tensor *conv_node(struct hrn_tape *t, struct hrn_tensor *x,
                                     struct hrn_tensor *w, struct hrn_tensor *b,
                                     const struct hrn_conv2d_params *pp, int transposed,
-                                    const struct hrn__conv_fuse *fuse, int frozen_w) {
+                                    const struct hrn_conv_fuse *fuse, int frozen_w) {
     const char *name = transposed ? "conv_transpose2d" : "conv2d";
     struct hrn_tensor *src[3] = {x, w, b};
     if (hrn__null_input(name, src, 2)) return NULL;
@@ -125,16 +125,16 @@ struct hrn_tensor *hrn_conv_transpose2d(struct hrn_tape *t, struct hrn_tensor *x
     return conv_node(t, x, w, b, p, 1, NULL, 0);
 }
 
-struct hrn_tensor *hrn__conv2d_fused(struct hrn_tape *t, struct hrn_tensor *x,
-                                     struct hrn_tensor *w, struct hrn_tensor *b,
-                                     const struct hrn_conv2d_params *p,
-                                     const struct hrn__conv_fuse *fuse, int frozen_w) {
+struct hrn_tensor *hrn_conv2d_fused(struct hrn_tape *t, struct hrn_tensor *x,
+                                    struct hrn_tensor *w, struct hrn_tensor *b,
+                                    const struct hrn_conv2d_params *p,
+                                    const struct hrn_conv_fuse *fuse, int frozen_w) {
     return conv_node(t, x, w, b, p, 0, fuse, frozen_w);
 }
 
-struct hrn_tensor *hrn__conv_transpose2d_frozen(struct hrn_tape *t, struct hrn_tensor *x,
-                                                struct hrn_tensor *w, struct hrn_tensor *b,
-                                                const struct hrn_conv2d_params *p, int frozen_w) {
+struct hrn_tensor *hrn_conv_transpose2d_frozen(struct hrn_tape *t, struct hrn_tensor *x,
+                                               struct hrn_tensor *w, struct hrn_tensor *b,
+                                               const struct hrn_conv2d_params *p, int frozen_w) {
     return conv_node(t, x, w, b, p, 1, NULL, frozen_w);
 }
 

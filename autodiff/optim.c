@@ -1,7 +1,7 @@
 /* optim.c: SGD (momentum, nesterov), Adam, AdamW, learning-rate schedules. The update rules
  * follow torch.optim 1.13 (single-tensor "for-loop" implementations) so that the fixtures made by
  * tests/reference/gen_autodiff_optim.py match to float rounding. */
-#include "dnnl_impl.h" /* hrn__dnnl_weights_changed */
+#include "ad_impl.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -140,8 +140,8 @@ static void adam_update(float *p, const float *g, float *m, float *v, size_t n, 
 
 enum hrn_status hrn_optim_step(struct hrn_optim *o, struct hrn_params *p) {
     if (!p->allocated) return hrn_error_set(HRN_ERR_INVALID, "optim: the params are not allocated");
-    /* kept oneDNN reorders of frozen weights are stale after any update (dnnl_impl.h) */
-    hrn__dnnl_weights_changed();
+    /* kept oneDNN reorders of frozen weights are stale after any update */
+    hrn_dnnl_weights_changed();
     const struct hrn_optim_config *c = &o->cfg;
     int slots = c->kind == HRN_OPTIM_SGD ? (c->momentum != 0.0f ? 1 : 0) : 2;
     if (slots > 0 && (!p->state || p->state_slots != slots)) {

@@ -3,8 +3,6 @@
  * checks the format attribute, every name and shape, and that nothing unknown is in the group. */
 #include "hrn_model.h"
 
-#include "dnnl_impl.h" /* hrn__dnnl_weights_changed */
-
 #include <stdio.h>
 #include <string.h>
 
@@ -104,7 +102,7 @@ static int find_unknown(const char *name, int is_group, void *user) {
 enum hrn_status hrn_net_load(struct hrn_net *net, const char *path, const char *group) {
     enum hrn_status st = HRN_OK;
     struct hrn_h5 *f = NULL;
-    hrn__dnnl_weights_changed(); /* new values (also on failure: partly read) */
+    hrn_dnnl_weights_changed(); /* new values (also on failure: partly read) */
     HRN_TRY(hrn_h5_open(path, &f));
     HRN_TRY(check_format(f, path));
     if (!hrn_h5_exists(f, group)) {

@@ -2,8 +2,6 @@
  * keys, init, conv / BN helpers, and the dispatch by kind. */
 #include "net_impl.h"
 
-#include "dnnl_impl.h" /* inference fusion and frozen weights (autodiff-internal) */
-
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -86,12 +84,12 @@ struct hrn_tensor *hrn__net_conv_bn(struct hrn_tape *t, struct hrn_net *net, con
     const uint32_t RG = HRN_TENSOR_REQUIRES_GRAD;
     if (bn && fz && !(x->flags & RG) && !(bw->flags & RG) && !(bb->flags & RG) &&
         !(b && (b->flags & RG))) {
-        struct hrn__conv_fuse f = {bw->data, bb->data, rm->data, rv->data, 1e-5f, relu};
-        struct hrn_tensor *y = hrn__conv2d_fused(t, x, w, b, &p, &f, 1);
+        struct hrn_conv_fuse f = {bw->data, bb->data, rm->data, rv->data, 1e-5f, relu};
+        struct hrn_tensor *y = hrn_conv2d_fused(t, x, w, b, &p, &f, 1);
         if (!y) hrn_error_prefix(HRN_ERR_INVALID, "%s", name);
         return y;
     }
-    struct hrn_tensor *y = hrn__conv2d_fused(t, x, w, b, &p, NULL, fz);
+    struct hrn_tensor *y = hrn_conv2d_fused(t, x, w, b, &p, NULL, fz);
     if (!y) {
         hrn_error_prefix(HRN_ERR_INVALID, "%s", name);
         return NULL;
@@ -109,7 +107,7 @@ struct hrn_tensor *hrn__net_convt(struct hrn_tape *t, struct hrn_net *net, const
     if (!w || !b) return NULL;
     struct hrn_conv2d_params p = {.stride = {stride, stride}, .pad = {pad, pad},
                                   .output_padding = {outpad, outpad}};
-    struct hrn_tensor *y = hrn__conv_transpose2d_frozen(t, x, w, b, &p, frozen(net, w));
+    struct hrn_tensor *y = hrn_conv_transpose2d_frozen(t, x, w, b, &p, frozen(net, w));
     if (!y) hrn_error_prefix(HRN_ERR_INVALID, "%s", name);
     return y;
 }
@@ -180,7 +178,7 @@ static void init_values(struct hrn_net *net, uint64_t seed) {
 enum hrn_status hrn_net_init(struct hrn_net *net, const struct hrn_net_config *cfg,
                              uint64_t seed) {
     enum hrn_status st = HRN_OK;
-    hrn__dnnl_weights_changed(); /* new values, possibly at a freed network's addresses */
+    hrn_dnnl_weights_changed(); /* new values, possibly at a freed network's addresses */
     memset(net, 0, sizeof *net);
     hrn_params_init(&net->params);
     hrn_params_init(&net->buffers);
@@ -218,7 +216,7 @@ fail:
 
 void hrn_net_free(struct hrn_net *net) {
     if (!net) return;
-    hrn__dnnl_weights_changed(); /* the buffers may be reused by another network */
+    hrn_dnnl_weights_changed(); /* the buffers may be reused by another network */
     hrn_params_free(&net->params);
     hrn_params_free(&net->buffers);
     memset(net, 0, sizeof *net);
@@ -226,7 +224,7 @@ void hrn_net_free(struct hrn_net *net) {
 
 void hrn_net_requires_grad(struct hrn_net *net, int on) {
     /* switching modes is also the documented way to say "I wrote parameter values by hand" */
-    hrn__dnnl_weights_changed();
+    hrn_dnnl_weights_changed();
     for (int i = 0; i < net->params.n_entries; i++) {
         struct hrn_tensor *p = &net->params.entries[i].t;
         if (on) p->flags |= HRN_TENSOR_REQUIRES_GRAD;

@@ -7,8 +7,6 @@
 #include "hrn_model.h"
 #include "hrn_test.h"
 
-#include "dnnl_impl.h" /* hrn__dnnl_frozen_count: the kept weight reorders */
-
 #define FIXTURE HRN_TEST_DATA_DIR "/nets_torch.h5"
 
 static struct hrn_h5 *g_h5;
@@ -324,10 +322,10 @@ static void test_inference_fused(void) {
         int64_t n1 = 0, n2 = 0;
         hrn_net_requires_grad(&net, 1); /* separate conv, BN, ReLU nodes; nothing kept */
         float *ref = eval_out(&net, x, &n1);
-        CHECK(hrn__dnnl_frozen_count() == 0);
+        CHECK(hrn_dnnl_frozen_count() == 0);
         hrn_net_requires_grad(&net, 0); /* fused, weights kept */
         float *got = eval_out(&net, x, &n2);
-        CHECK(hrn__dnnl_frozen_count() > 0);
+        CHECK(hrn_dnnl_frozen_count() > 0);
         if (ref && got && n1 == n2) {
             double d = rel_diff(got, ref, n1);
             CHECK_MSG(d < 2e-6, "kind %d: fused vs separate rel. max |diff| %.3g", (int)cfgs[k].kind,
