@@ -76,6 +76,13 @@ enum hrn_status hrn_align_crop(const struct hrn_image *img, const struct hrn_ali
 enum hrn_status hrn_resize_pil_bicubic(const struct hrn_image *img, int w, int h, int x0, int y0,
                                        int ww, int wh, float pad, struct hrn_image *out);
 
+/* HRN's fat_face (data/fat_face.c): warp img (C,S,S) so that the face grows outward along its
+ * jaw contour by up to about degree x the face size (HRN: 0.03 for the texture-refinement
+ * target), the inner features staying put. lm68: 68 iBUG landmarks, 0-based pixels, y down. out
+ * receives a new image. HRN_ERR_INVALID for a non-square image, degree < 0 or a NaN landmark. */
+enum hrn_status hrn_fat_face(const struct hrn_image *img, const float *lm68, float degree,
+                             struct hrn_image *out);
+
 /* A face region for images without a segmentation mask: the polygon of the jaw (0..16) closed
  * over the brows (26..17) raised by `forehead` times the eye-to-brow distance, filled into a
  * size x size mask (1 inside, 0 outside; pixel centres tested). lm: 68 points in y-up crop

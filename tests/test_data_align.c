@@ -218,6 +218,80 @@ static void test_bad_input(void) {
     hrn_image_free(&img);
 }
 
+/* HRN's fat_face on a drawn face (an ellipse with landmarks on it): the face grows outward along
+ * the jaw by a few pixels, never shrinks, and the centre, the eyes and the far background stay. */
+static void test_fat_face(void) {
+    const int S = 224;
+    const float cx = 112, cy = 120, ea = 60, eb = 80;
+    struct hrn_image img = {0}, out = {0};
+    CHECK_OK(hrn_image_init(&img, S, S, 3));
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < S; y++)
+            for (int x = 0; x < S; x++) {
+                float u = ((float)x - cx) / ea, v = ((float)y - cy) / eb;
+                *hrn_image_px(&img, c, y, x) = u * u + v * v <= 1 ? 0.3f : 0.9f;
+            }
+    float lm[68 * 2];
+    for (int i = 0; i <= 16; i++) { /* the jaw on the ellipse's lower half, left to right */
+        float th = 3.14159265f - (float)i * 3.14159265f / 16;
+        lm[2 * i] = cx + ea * cosf(th);
+        lm[2 * i + 1] = cy + eb * sinf(th);
+    }
+    for (int i = 17; i <= 26; i++) { /* brows */
+        lm[2 * i] = cx - 45 + 10 * (float)(i - 17);
+        lm[2 * i + 1] = cy - 40;
+    }
+    for (int i = 27; i <= 35; i++) { /* nose bridge and base */
+        lm[2 * i] = i <= 30 ? cx : cx - 8 + 4 * (float)(i - 31);
+        lm[2 * i + 1] = i <= 30 ? cy - 25 + 8 * (float)(i - 27) : cy + 8;
+    }
+    for (int i = 36; i <= 47; i++) { /* eyes: hexagons */
+        float ex = i < 42 ? cx - 25 : cx + 25, th = (float)((i - 36) % 6) * 3.14159265f / 3;
+        lm[2 * i] = ex + 8 * cosf(th);
+        lm[2 * i + 1] = cy - 25 + 3 * sinf(th);
+    }
+    for (int i = 48; i <= 67; i++) { /* lips: outer 12, inner 8 */
+        int n = i < 60 ? 12 : 8, j = i < 60 ? i - 48 : i - 60;
+        float r = i < 60 ? 20.0f : 14.0f, th = (float)j * 2 * 3.14159265f / (float)n;
+        lm[2 * i] = cx + r * cosf(th);
+        lm[2 * i + 1] = cy + 40 + 0.3f * r * sinf(th);
+    }
+    CHECK_OK(hrn_fat_face(&img, lm, 0.0f, &out));
+    CHECK(memcmp(out.data, img.data, (size_t)3 * S * S * sizeof(float)) == 0);
+    hrn_image_free(&out);
+    CHECK_OK(hrn_fat_face(&img, lm, 0.03f, &out));
+    int grown = 0, shrunk = 0, far_changed = 0, max_out = 0;
+    for (int y = 0; y < S; y++)
+        for (int x = 0; x < S; x++) {
+            float before = *hrn_image_px(&img, 1, y, x), after = *hrn_image_px(&out, 1, y, x);
+            float u = ((float)x - cx) / ea, v = ((float)y - cy) / eb;
+            float r = sqrtf(u * u + v * v); /* 1 on the outline */
+            if (before < 0.6f && after >= 0.6f) shrunk++;
+            if (before >= 0.6f && after < 0.6f) {
+                grown++;
+                int px = (int)lrintf((r - 1) * eb); /* an upper bound on the distance */
+                if (px > max_out) max_out = px;
+            }
+            if ((r < 0.6f || r > 1.5f) && after != before) far_changed++;
+        }
+    printf("  fat_face: %d pixels joined the face (at most ~%d px out), %d left it, %d changed far "
+           "from the outline\n", grown, max_out, shrunk, far_changed);
+    CHECK_MSG(grown > 150, "the face grew by %d pixels only", grown);
+    CHECK(shrunk == 0);
+    CHECK(far_changed == 0);
+    CHECK_MSG(max_out <= 12, "pixels up to %d px outside the outline joined the face", max_out);
+    /* the eyes and the mouth are untouched */
+    for (int i = 36; i <= 67; i++) {
+        int x = (int)lm[2 * i], y = (int)lm[2 * i + 1];
+        CHECK(*hrn_image_px(&out, 0, y, x) == *hrn_image_px(&img, 0, y, x));
+    }
+    hrn_image_free(&out);
+    lm[5] = NAN;
+    CHECK_STATUS(hrn_fat_face(&img, lm, 0.03f, &out), HRN_ERR_INVALID);
+    CHECK_ERR_HAS("landmark 2");
+    hrn_image_free(&img);
+}
+
 static void test_real_photo(void) {
     const char *rd = hrn_test_realdata();
     if (!rd) {
@@ -262,6 +336,7 @@ int main(void) {
     RUN(test_deep3d_align_exact);
     RUN(test_pos_recovers_scaled_orthographic);
     RUN(test_synthetic_round_trip);
+    RUN(test_fat_face);
     RUN(test_bad_input);
     RUN(test_real_photo);
     return hrn_test_finish();

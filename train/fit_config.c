@@ -72,6 +72,9 @@ static const struct hrn_config_key WEIGHT_KEYS[] = {
                   "texture refinement: photometric term (HRN: 1.92)"),
     HRN_CFG_FLOAT(T, w_tex_tv, "w_tex_tv", "10", 0, 1e9,
                   "texture refinement: TV of the colour offset (HRN: 10)"),
+    HRN_CFG_FLOAT(T, tex_fat_face, "tex_fat_face", "0.03", 0, 0.5,
+                  "texture refinement: the target photo's face pushed outward along the jaw by "
+                  "HRN's fat_face with this degree (0 = the photo as it is)"),
 };
 #undef W
 

@@ -169,7 +169,8 @@ enum hrn_status fit_texture_stage(struct hrn_fit *f, FILE *tsv) {
     float *rast = malloc((size_t)(K * 4 * 224 * 224) * sizeof(float));
     float *sti = malloc((size_t)(K * 2 * 224 * 224) * sizeof(float));
     float *mask = malloc((size_t)(K * 224 * 224) * sizeof(float));
-    if (!c2 || !rast || !sti || !mask) {
+    struct hrn_image *target = calloc((size_t)K, sizeof *target);
+    if (!c2 || !rast || !sti || !mask || !target) {
         st = hrn_error_set(HRN_ERR_NOMEM, "texture refinement: no memory");
         goto fail;
     }
@@ -193,6 +194,22 @@ enum hrn_status fit_texture_stage(struct hrn_fit *f, FILE *tsv) {
         memcpy(c2 + k * 3 * nt, o.col->data, (size_t)(3 * nt) * sizeof(float));
         memcpy(rast + k * 4 * 224 * 224, o.rast->data, 4 * 224 * 224 * sizeof(float));
         memcpy(sti + k * 2 * 224 * 224, si->data, 2 * 224 * 224 * sizeof(float));
+        /* the target: the photo with the face pushed outward along the jaw (HRN's fat_face), so
+         * that the texture covers the silhouette; needs the 68 landmarks */
+        const struct hrn_fit_view *v = &f->views[k];
+        int lm_ok = v->n_lm == 68 && f->cfg.tex_fat_face > 0;
+        float lm[68 * 2];
+        for (int i = 0; i < 68 && lm_ok; i++) {
+            lm[2 * i] = v->lm[2 * i];
+            lm[2 * i + 1] = 223.0f - v->lm[2 * i + 1];
+            lm_ok = isfinite(lm[2 * i]) && isfinite(lm[2 * i + 1]);
+        }
+        if (lm_ok) {
+            HRN_TRY(hrn_fat_face(&v->img, lm, f->cfg.tex_fat_face, &target[k]));
+        } else {
+            HRN_TRY(hrn_image_init(&target[k], 224, 224, 3));
+            memcpy(target[k].data, v->img.data, 3 * 224 * 224 * sizeof(float));
+        }
         /* HRN's refinement compares every covered pixel (its pred_mask), face mask or not */
         for (int64_t p = 0; p < 224 * 224; p++)
             mask[k * 224 * 224 + p] = o.rast->data[4 * p + 3] > 0 ? 1.0f : 0.0f;
@@ -236,13 +253,12 @@ enum hrn_status fit_texture_stage(struct hrn_fit *f, FILE *tsv) {
             if (ra) ra->flags |= HRN_TENSOR_NO_GRAD_INPUT;
             if (sa) sa->flags |= HRN_TENSOR_NO_GRAD_INPUT;
             struct hrn_tensor *img = hrn_texture_op(t, hrn_add(t, base, off), sa, ra);
-            struct hrn_tensor *target = hrn_tape_wrap(t, f->views[k].img.data, 4,
-                                                      (int64_t[]){1, 3, 224, 224}, "target");
+            struct hrn_tensor *tgt =
+                hrn_tape_wrap(t, target[k].data, 4, (int64_t[]){1, 3, 224, 224}, "I_tex");
             struct hrn_tensor *m = hrn_tape_wrap(t, mask + k * 224 * 224, 4,
                                                  (int64_t[]){1, 1, 224, 224}, "photo_mask");
-            /* I_tex: the photo itself (HRN warps it outward by 3% with fat_face; not done) */
             struct hrn_tensor *ph = hrn_loss_photo(
-                t, hrn_reshape(t, img, 4, (int64_t[]){1, 3, 224, 224}), target, m);
+                t, hrn_reshape(t, img, 4, (int64_t[]){1, 3, 224, 224}), tgt, m);
             struct hrn_tensor *tvk = hrn_loss_tv(t, hrn_reshape(t, off, 4, (int64_t[]){1, 3, R, R}));
             if (!ph || !tvk) {
                 st = hrn_error_prefix(HRN_ERR_INVALID, "texture refinement, iteration %d: ", it);
@@ -303,5 +319,8 @@ fail:
     free(rast);
     free(sti);
     free(mask);
+    if (target)
+        for (int k = 0; k < K; k++) hrn_image_free(&target[k]);
+    free(target);
     return st;
 }

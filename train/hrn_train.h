@@ -77,6 +77,7 @@ struct hrn_fit_config {
     float w_lm_stage_reg;   /* coefficient regularizer weight in the landmark stage */
     float w_tex_photo;      /* texture refinement: photometric weight (HRN: 1.92) */
     float w_tex_tv;         /* texture refinement: TV of the offset (HRN: 10) */
+    float tex_fat_face;     /* texture refinement target: HRN's fat_face degree (0.03; 0 = off) */
     /* [maps] */
     int deform_res;         /* 64 */
     int disp_res;           /* 256 */
