@@ -72,9 +72,6 @@ static const struct hrn_config_key WEIGHT_KEYS[] = {
                   "texture refinement: photometric term (HRN: 1.92)"),
     HRN_CFG_FLOAT(T, w_tex_tv, "w_tex_tv", "10", 0, 1e9,
                   "texture refinement: TV of the colour offset (HRN: 10)"),
-    HRN_CFG_FLOAT(T, tex_fat_face, "tex_fat_face", "0.03", 0, 0.5,
-                  "texture refinement: the target photo's face pushed outward along the jaw by "
-                  "HRN's fat_face with this degree (0 = the photo as it is)"),
 };
 #undef W
 
@@ -90,6 +87,9 @@ static const struct hrn_config_key MAP_KEYS[] = {
                  "contour loss when a face mask or a landmark face region exists"),
     HRN_CFG_BOOL(T, valid_mask, "valid_mask", "true",
                  "HRN's valid mask (face mask sampled in UV) multiplies D and the displacement"),
+    HRN_CFG_FLOAT(T, tex_fat_face, "tex_fat_face", "0.03", 0, 0.5,
+                  "texture refinement: the target photo's face pushed outward along the jaw by "
+                  "HRN's fat_face with this degree (0 = the photo as it is)"),
     HRN_CFG_BOOL(T, photo_face_mask, "photo_face_mask", "true",
                  "photometric loss on the covered pixels of the face region (false: all covered "
                  "pixels, as HRN's multi-view fitting and texture refinement)"),
