@@ -602,3 +602,88 @@ struct hrn_tensor *hrn_face_albedo_op(struct hrn_tape *t, const struct hrn_face_
                                       struct hrn_tensor *c) {
     return basis_op(t, fm, c, 1);
 }
+
+/* --- the shape at a few vertices --------------------------------------------------------------- */
+
+struct rows_ctx {
+    const struct hrn_face_model *fm;
+    struct src2 s;           /* float32 columns */
+    const struct basis16 *h; /* or the float16 copy the full op reads */
+    int64_t off;
+    const int32_t *verts;    /* (n) */
+};
+
+/* Entry (row i, column j) of the group, as the full op sees it: from the float16 copy when it
+ * reads one (so both ops give the same shape), else float32. */
+__attribute__((target("f16c"))) static float h16_at(const struct basis16 *b, int64_t i, int32_t j) {
+    uint16_t hv = b->h[((i / TILE) * b->k + j) * TILE + i % TILE];
+    return _cvtsh_ss(hv) * b->scale[j];
+}
+
+static inline float rows_at(const struct rows_ctx *c, int64_t i, int32_t j) {
+    return c->h ? h16_at(c->h, i, j) : src_at(&c->s, i, j);
+}
+
+static enum hrn_status rows_fwd(struct hrn_tape *t, struct hrn_tensor *out) {
+    (void)t;
+    const struct rows_ctx *c = hrn_custom_ctx(out);
+    const float *x = out->src[0]->data + c->off;
+    int32_t k = c->s.k0 + c->s.k1;
+    for (int64_t r = 0; r < out->shape[0]; r++)
+        for (int q = 0; q < 3; q++) {
+            int64_t i = 3 * (int64_t)c->verts[r] + q;
+            float acc = 0; /* the tile kernels' order differs: equal to rounding */
+            for (int32_t j = 0; j < k; j++) acc += rows_at(c, i, j) * x[j];
+            out->data[3 * r + q] = c->fm->mean_shape[i] + acc;
+        }
+    return HRN_OK;
+}
+
+static enum hrn_status rows_bwd(struct hrn_tape *t, struct hrn_tensor *out) {
+    (void)t;
+    if (!hrn_src_wants_grad(out, 0)) return HRN_OK;
+    const struct rows_ctx *c = hrn_custom_ctx(out);
+    float *gx = out->src[0]->grad + c->off;
+    int32_t k = c->s.k0 + c->s.k1;
+    for (int32_t j = 0; j < k; j++) {
+        double s = 0;
+        for (int64_t r = 0; r < out->shape[0]; r++)
+            for (int q = 0; q < 3; q++)
+                s += (double)rows_at(c, 3 * (int64_t)c->verts[r] + q, j) *
+                     (double)out->grad[3 * r + q];
+        gx[j] += (float)s;
+    }
+    return HRN_OK;
+}
+
+static const struct hrn_custom_op ROWS_OP = {"face_shape_rows", rows_fwd, rows_bwd, 0};
+
+struct hrn_tensor *hrn_face_shape_rows_op(struct hrn_tape *t, const struct hrn_face_model *fm,
+                                          struct hrn_tensor *c, const int32_t *verts, int64_t n) {
+    if (!c) return hrn_custom(t, &ROWS_OP, NULL, &c, 1, 1, (int64_t[]){1});
+    struct hrn_coeff_layout l = hrn_face_model_layout(fm);
+    if (c->ndim != 1 || c->shape[0] < l.total)
+        return bad_shape("face_shape_rows", c, "(n_coeffs) of the model");
+    if (n < 1) {
+        hrn_error_set(HRN_ERR_INVALID, "face_shape_rows: %lld vertices, expected at least 1",
+                      (long long)n);
+        return NULL;
+    }
+    for (int64_t r = 0; r < n; r++)
+        if (verts[r] < 0 || verts[r] >= fm->n_verts) {
+            hrn_error_set(HRN_ERR_INVALID, "face_shape_rows: vertex %d (entry %lld) is not in "
+                          "0..%lld", verts[r], (long long)r, (long long)fm->n_verts - 1);
+            return NULL;
+        }
+    struct rows_ctx *x = hrn_tape_alloc(t, sizeof *x);
+    if (!x) return NULL;
+    memset(x, 0, sizeof *x);
+    x->fm = fm;
+    x->verts = verts;
+    group_src(fm, 0, &x->s);
+    x->off = fm->id_basis && fm->n_id > 0 ? l.id : l.exp;
+    enum hrn_status st;
+    x->h = group16(fm, 0, &st);
+    if (st != HRN_OK) return NULL;
+    return hrn_custom(t, &ROWS_OP, x, &c, 1, 2, (int64_t[]){n, 3});
+}

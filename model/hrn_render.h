@@ -77,6 +77,12 @@ struct hrn_tensor *hrn_face_shape_op(struct hrn_tape *t, const struct hrn_face_m
  * hrn_face_albedo clamps for display). A model without albedo gives a constant 0.8 grey. */
 struct hrn_tensor *hrn_face_albedo_op(struct hrn_tape *t, const struct hrn_face_model *fm,
                                       struct hrn_tensor *c);
+/* The shape at n chosen vertices only: (n,3) rows verts[i] of hrn_face_shape_op's output (from
+ * the same bases, float16 or float32), without the pass over all 3N basis rows; for steps that
+ * need a few vertices, such as a landmark-only fit. verts must stay valid until the tape is
+ * reset. HRN_ERR_INVALID (NULL) on a vertex out of range. */
+struct hrn_tensor *hrn_face_shape_rows_op(struct hrn_tape *t, const struct hrn_face_model *fm,
+                                          struct hrn_tensor *c, const int32_t *verts, int64_t n);
 /* Which storage the basis ops read (process-wide; set it before ops run, not while other threads
  * run them). AUTO: float16 with AVX-512 kernels, else AVX2+F16C kernels, else float32; under AUTO
  * the environment variable HRN_BASIS=f32 (or f16, f16-avx2) chooses, for A/B runs of the tools. */

@@ -1,7 +1,8 @@
 /* test_face_basis.c: the float16 copy of the face-model bases read by hrn_face_shape_op and
  * hrn_face_albedo_op (model/face_basis.c): forward and backward against the float32 arrays within
  * the bound float16 rounding allows, every row and column reached (tiles, tails, threads), the
- * gradient checks of both kernel sets, and the cache's rebuild, drop and NaN fallback. */
+ * gradient checks of both kernel sets, the cache's rebuild, drop and NaN fallback, and the shape
+ * at a few vertices (hrn_face_shape_rows_op). */
 #include "hrn_model.h"
 #include "hrn_test.h"
 
@@ -226,9 +227,10 @@ static void test_f16_gradcheck(void) {
         for (int a = 0; a < 2; a++) {
             /* the op is linear: a large step has no truncation error and keeps the float
              * rounding of the 12003-row sums small next to the difference */
-            struct hrn_gradcheck_opts o = {.h = 1.0, .seed = 3, .max_per_input = 16};
+            struct hrn_gradcheck_opts o = {.h = 1.0, .seed = 3, .max_per_input = 96};
             struct hrn_gradcheck_report rep;
             enum hrn_status s = hrn_gradcheck(&t, &c, 1, fn_basis, &a, &o, &rep);
+            if (getenv("HRN_TEST_VERBOSE")) printf("    store %d %s: %s\n", (int)st[q], a ? "albedo" : "shape", rep.msg);
             CHECK_MSG(s == HRN_OK && rep.n_checked > 0, "store %d %s: %s", (int)st[q],
                       a ? "albedo" : "shape", s == HRN_OK ? rep.msg : hrn_error_msg());
         }
@@ -286,6 +288,80 @@ static void test_cache(void) {
     free(g);
 }
 
+/* hrn_face_shape_rows_op: the rows of hrn_face_shape_op at a few vertices (same bases, so equal
+ * to the float rounding of a k-term sum), its gradient that of the full op seeded on those rows,
+ * and a gradient check; in every store. */
+static enum hrn_status fn_rows(struct hrn_tape *t, struct hrn_tensor *const *in, int n, void *u,
+                               struct hrn_tensor **out) {
+    (void)n;
+    *out = hrn_face_shape_rows_op(t, &g_fm, in[0], (const int32_t *)u, 6);
+    return *out ? HRN_OK : HRN_ERR_INVALID;
+}
+
+static void test_shape_rows(void) {
+    static const int32_t verts[6] = {0, 17, 1234, 2000, 3999, 4000}; /* the last in the tail tile */
+    enum hrn_basis_store st[3] = {HRN_BASIS_F32, HRN_BASIS_F32, HRN_BASIS_F32};
+    int ns = n_f16_stores(st);
+    st[ns++] = HRN_BASIS_F32;
+    int64_t nc = hrn_face_model_n_coeffs(&g_fm), n = 3 * g_fm.n_verts;
+    int32_t k = g_fm.n_id + g_fm.n_exp;
+    float *c = malloc((size_t)nc * sizeof(float)), *seed = calloc((size_t)n, sizeof(float));
+    float *full = malloc((size_t)n * sizeof(float)), *gfull = malloc((size_t)nc * sizeof(float));
+    struct hrn_rng r;
+    hrn_rng_seed(&r, 13);
+    hrn_rng_fill_normal(&r, c, (size_t)nc, 0, 1);
+    float rs[18];
+    for (int i = 0; i < 18; i++) rs[i] = 2 * hrn_rng_uniformf(&r) - 1;
+    for (int v = 0; v < 6; v++)
+        for (int q = 0; q < 3; q++) seed[3 * verts[v] + q] = rs[3 * v + q];
+    for (int q = 0; q < ns; q++) {
+        CHECK_OK(hrn_basis_store_set(st[q]));
+        run_op(0, c, seed, full, gfull);
+        struct hrn_tape t;
+        CHECK_OK(hrn_tape_init(&t, 1u << 20));
+        struct hrn_tensor *x = hrn_tape_tensor(&t, 1, &nc, "c");
+        memcpy(x->data, c, (size_t)nc * sizeof(float));
+        CHECK_OK(hrn_tape_requires_grad(&t, x));
+        struct hrn_tensor *y = hrn_face_shape_rows_op(&t, &g_fm, x, verts, 6);
+        CHECK(y != NULL && y->ndim == 2 && y->shape[0] == 6 && y->shape[1] == 3);
+        if (!y) {
+            hrn_tape_free(&t);
+            continue;
+        }
+        for (int v = 0; v < 6; v++)
+            for (int d = 0; d < 3; d++) {
+                int64_t i = 3 * verts[v] + d;
+                double mag = fabs((double)g_fm.mean_shape[i]);
+                for (int32_t j = 0; j < k; j++) mag += fabs((double)col_at(0, i, j) * (double)c[j]);
+                CHECK_NEAR(y->data[3 * v + d], full[i], 2.0 * (k + 1) * ldexp(mag, -24), 0);
+            }
+        CHECK_OK(hrn_tape_backward_seed(&t, y, rs));
+        for (int32_t j = 0; j < k; j++) {
+            double mag = 0;
+            for (int v = 0; v < 6; v++)
+                for (int d = 0; d < 3; d++)
+                    mag += fabs((double)col_at(0, 3 * verts[v] + d, j) * (double)rs[3 * v + d]);
+            CHECK_NEAR(x->grad[j], gfull[j], 2.0 * 512 * ldexp(mag, -24) + 1e-30, 0);
+        }
+        for (int64_t j = k; j < nc; j++) CHECK(x->grad[j] == 0);
+        struct hrn_gradcheck_opts o = {.h = 1.0, .seed = 3, .max_per_input = 16};
+        struct hrn_gradcheck_report rep;
+        enum hrn_status s = hrn_gradcheck(&t, &x, 1, fn_rows, (void *)verts, &o, &rep);
+        CHECK_MSG(s == HRN_OK && rep.n_checked > 0, "store %d: %s", (int)st[q],
+                  s == HRN_OK ? rep.msg : hrn_error_msg());
+        /* a vertex out of range */
+        int32_t bad = (int32_t)g_fm.n_verts;
+        CHECK(hrn_face_shape_rows_op(&t, &g_fm, x, &bad, 1) == NULL);
+        CHECK_ERR_HAS("face_shape_rows");
+        hrn_tape_free(&t);
+    }
+    CHECK_OK(hrn_basis_store_set(HRN_BASIS_AUTO));
+    free(c);
+    free(seed);
+    free(full);
+    free(gfull);
+}
+
 static void test_store_choice(void) {
     CHECK_STATUS(hrn_basis_store_set((enum hrn_basis_store)9), HRN_ERR_INVALID);
     CHECK_OK(hrn_basis_store_set(HRN_BASIS_F32));
@@ -302,6 +378,7 @@ int main(void) {
     RUN(test_f16_one_thread);
     RUN(test_f16_gradcheck);
     RUN(test_cache);
+    RUN(test_shape_rows);
     hrn_face_model_free(&g_fm);
     return hrn_test_finish();
 }
