@@ -19,7 +19,8 @@ struct fit_fwd {
 };
 
 /* Record view k's forward pass at a level (0 base, 1 mid, 2 high) on f->tape; render = 0 stops
- * after the landmarks. Failures leave NULLs (the message is kept). */
+ * after the landmarks; render < 0 computes only the landmarks (o->c and o->lm), from the shape at
+ * the landmark vertices alone (level 0). Failures leave NULLs (the message is kept). */
 void fit_forward(struct hrn_fit *f, int k, int level, int render, struct fit_fwd *o);
 const char *fit_group_name(int g);
 /* The deformation map of view k as used: D, times the view's valid mask when there is one

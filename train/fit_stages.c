@@ -23,6 +23,8 @@ void hrn_fit_free(struct hrn_fit *f) {
     hrn_csr_free(&f->albedo_sampler);
     hrn_csr_free(&f->lmk_op[0]);
     hrn_csr_free(&f->lmk_op[1]);
+    hrn_csr_free(&f->lmk_rows_op[0]);
+    hrn_csr_free(&f->lmk_rows_op[1]);
     hrn_uv_map_free(&f->uv_hi);
     free(f->st);
     free(f->contour_lr);
@@ -67,7 +69,33 @@ static enum hrn_status init_lmk_ops(struct hrn_fit *f) {
             val[nnz++] = 1.0f / (float)n;
         }
     }
-    return hrn_csr_from_coo(&f->lmk_op[1], 5, fm->n_verts, nnz, row, col, val);
+    st = hrn_csr_from_coo(&f->lmk_op[1], 5, fm->n_verts, nnz, row, col, val);
+    if (st != HRN_OK) return st;
+    /* the same operators over only the vertices they use (the landmark stage computes the shape
+     * at those rows alone: hrn_face_shape_rows_op) */
+    f->n_lmk_verts = 0;
+    for (int o = 0; o < 2; o++) {
+        const struct hrn_csr *A = &f->lmk_op[o];
+        for (int64_t j = 0; j < A->rowptr[A->rows]; j++) {
+            int v = A->col[j], seen = 0;
+            for (int i = 0; i < f->n_lmk_verts && !seen; i++) seen = f->lmk_verts[i] == v;
+            if (!seen) f->lmk_verts[f->n_lmk_verts++] = v;
+        }
+    }
+    for (int o = 0; o < 2 && st == HRN_OK; o++) {
+        const struct hrn_csr *A = &f->lmk_op[o];
+        int64_t n = 0;
+        for (int64_t r = 0; r < A->rows; r++)
+            for (int64_t j = A->rowptr[r]; j < A->rowptr[r + 1]; j++) {
+                int c = 0;
+                while (f->lmk_verts[c] != A->col[j]) c++;
+                row[n] = (int32_t)r;
+                col[n] = c;
+                val[n++] = A->val[j];
+            }
+        st = hrn_csr_from_coo(&f->lmk_rows_op[o], A->rows, f->n_lmk_verts, n, row, col, val);
+    }
+    return st;
 }
 
 enum hrn_status hrn_fit_init(struct hrn_fit *f, const struct hrn_face_model *fm,
@@ -219,12 +247,20 @@ void fit_forward(struct hrn_fit *f, int k, int level, int render, struct fit_fwd
     struct hrn_coeff_layout l = hrn_face_model_layout(fm);
     memset(o, 0, sizeof *o);
     o->c = coeff_vector(f, k);
+    int n_lm = f->views[k].n_lm == 5 ? 5 : 68;
+    if (render < 0) {
+        /* landmarks only: the shape at the landmark vertices, posed and projected */
+        struct hrn_tensor *sr = hrn_face_shape_rows_op(t, fm, o->c, f->lmk_verts, f->n_lmk_verts);
+        struct hrn_tensor *ur = hrn_project_op(t, &f->cam, hrn_rigid_op(t, sr, o->c, l.angle, l.trans));
+        struct hrn_tensor *lr = hrn_spmm(t, &f->lmk_rows_op[n_lm == 5], ur);
+        o->lm = hrn_reshape(t, hrn_slice(t, lr, 1, 0, 2), 3, (int64_t[]){1, n_lm, 2});
+        return;
+    }
     o->S = hrn_face_shape_op(t, fm, o->c);
     if (level >= 1) o->S = hrn_add(t, o->S, hrn_uv_to_vertex(t, &f->deform_sampler,
                                                             fit_deform_map(f, k)));
     o->V = hrn_rigid_op(t, o->S, o->c, l.angle, l.trans);
     o->uvz = hrn_project_op(t, &f->cam, o->V);
-    int n_lm = f->views[k].n_lm == 5 ? 5 : 68;
     struct hrn_tensor *lm3 = hrn_spmm(t, &f->lmk_op[n_lm == 5], o->uvz);  /* (n_lm,3) */
     o->lm = hrn_reshape(t, hrn_slice(t, lm3, 1, 0, 2), 3, (int64_t[]){1, n_lm, 2});
     if (!render) return;
@@ -354,7 +390,7 @@ static struct hrn_tensor *stage_loss(struct hrn_fit *f, enum hrn_fit_stage s,
     int level = s == HRN_FIT_MID ? 1 : s == HRN_FIT_HIGH ? 2 : 0;
     for (int k = 0; k < f->n_views; k++) {
         struct fit_fwd o;
-        fit_forward(f, k, level, s != HRN_FIT_LM, &o);
+        fit_forward(f, k, level, s == HRN_FIT_LM ? -1 : 1, &o);
         add_view_losses(f, k, s, ls, &o);
         if (s == HRN_FIT_HIGH && f->cfg.high_mid_photo) {
             /* HRN's multi-view loss also compares the mid render (C1 on M1) */

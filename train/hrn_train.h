@@ -150,6 +150,9 @@ struct hrn_fit {
     struct hrn_camera cam;
     struct hrn_topo topo, grid;
     struct hrn_csr deform_sampler, albedo_sampler, lmk_op[2]; /* lmk_op: 68-point and 5-point */
+    struct hrn_csr lmk_rows_op[2]; /* the same over lmk_verts only (landmark stage) */
+    int32_t lmk_verts[68 + 10];    /* the vertices the landmark operators use */
+    int n_lmk_verts;
     struct hrn_uv_map uv_hi;
     int has_uv;
     float *st;                  /* (n_uvs,2) texture coordinates */
