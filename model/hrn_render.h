@@ -96,7 +96,7 @@ enum hrn_basis_store {
 enum hrn_status hrn_basis_store_set(enum hrn_basis_store s);
 /* What the ops use now: HRN_BASIS_F32, HRN_BASIS_F16 (AVX-512) or HRN_BASIS_F16_AVX2. */
 enum hrn_basis_store hrn_basis_store_active(void);
-/* Make the float16 copy now instead of on the ops' first use (about 0.1 s at BFM size). The copy
+/* Make the float16 copy now instead of on the ops' first use (~40 ms at BFM size). The copy
  * is remade when the bases' pointers, sizes or 64 sampled entries change (an in-place rescale
  * such as hrn_fit_normalize_model's); after other in-place edits of the float32 bases call
  * hrn_face_model_drop_compact. A basis with a NaN or Inf keeps float32. HRN_ERR_NOMEM. */

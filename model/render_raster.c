@@ -3,7 +3,8 @@
  * differentiable in the barycentrics and depth with the pixel centres fixed), interpolate
  * (attributes -> image; gradients to the attributes and to rast), texture (bilinear, wrap;
  * gradients to the texture and the texture coordinates). Scatters in the backward passes go to
- * per-thread buffers summed in thread order: deterministic for a given thread count. */
+ * the gradient (thread 0) and per-thread buffers (the others) added in thread order:
+ * deterministic for a given thread count. */
 #include "hrn_model.h"
 
 #include <math.h>
