@@ -456,6 +456,20 @@ enum hrn_status hrn_fit_stage(struct hrn_fit *f, enum hrn_fit_stage s, FILE *tsv
         if (st != HRN_OK) return st;
     }
     struct hrn_optim opt;
+    struct hrn_progress prog;
+    int prog_on = 0, moving = 0;
+    /* parameters this stage does not move are constants of its tapes: no backward through what
+     * only they feed (with high_coeff_scale 0 the high stage skips the whole mesh's backward) */
+    uint8_t *frozen = calloc((size_t)f->ps.n_entries + 1, 1);
+    if (!frozen) return hrn_error_set(HRN_ERR_NOMEM, "fit: no memory");
+    for (int e = 0; e < f->ps.n_entries; e++) {
+        struct hrn_tensor *x = &f->ps.entries[e].t;
+        if (group_lr(f, s, f->ps.entries[e].group) == 0.0f && (x->flags & HRN_TENSOR_REQUIRES_GRAD)) {
+            x->flags &= ~(uint32_t)HRN_TENSOR_REQUIRES_GRAD;
+            frozen[e] = 1; /* restored at the end */
+        }
+        moving |= !frozen[e] && (x->flags & HRN_TENSOR_REQUIRES_GRAD);
+    }
     /* constant rates: a cosine decay within the stage converged less far in the demo */
     struct hrn_optim_config oc = {.kind = HRN_OPTIM_ADAM, .lr = 1e-3f};
     HRN_TRY(hrn_optim_init(&opt, &oc));
@@ -464,8 +478,8 @@ enum hrn_status hrn_fit_stage(struct hrn_fit *f, enum hrn_fit_stage s, FILE *tsv
     memcpy(f->safe, f->ps.values, f->ps.n * sizeof(float));
     char label[32];
     snprintf(label, sizeof label, "fit %s", hrn_fit_stage_name(s));
-    struct hrn_progress prog;
     hrn_progress_begin(&prog, label, iters);
+    prog_on = 1;
     double t0 = hrn_time_now();
     for (int it = 0; it < iters; it++) {
         double ti = hrn_time_now();
@@ -498,6 +512,13 @@ enum hrn_status hrn_fit_stage(struct hrn_fit *f, enum hrn_fit_stage s, FILE *tsv
             goto fail;
         }
         f->last = lg;
+        if (!moving) { /* every rate of the stage is 0: the losses are logged, nothing moves */
+            if (tsv && (it % f->cfg.log_every == 0 || it == iters - 1))
+                fit_tsv_row(tsv, s, f->iter, &lg, 1e3 * (hrn_time_now() - ti));
+            f->iter++;
+            hrn_progress_update(&prog, it + 1, "loss %.5g", lg.total);
+            continue;
+        }
         st = hrn_tape_backward(&f->tape, total);
         if (st != HRN_OK) {
             st = hrn_error_prefix(st, "fit stage %s, iteration %d: ", hrn_fit_stage_name(s), it);
@@ -522,7 +543,10 @@ enum hrn_status hrn_fit_stage(struct hrn_fit *f, enum hrn_fit_stage s, FILE *tsv
     f->ms_per_iter[s] = 1e3 * (hrn_time_now() - t0) / iters;
     f->stage_done[s] = 1;
 fail:
-    hrn_progress_end(&prog);
+    for (int e = 0; e < f->ps.n_entries; e++)
+        if (frozen[e]) f->ps.entries[e].t.flags |= HRN_TENSOR_REQUIRES_GRAD;
+    free(frozen);
+    if (prog_on) hrn_progress_end(&prog);
     return st;
 }
 
