@@ -5,6 +5,8 @@
 
 #include "hrn_train.h"
 
+#include <sys/wait.h>
+
 static struct hrn_face_model g_fm;
 
 static void small_config(struct hrn_fit_config *cfg) {
@@ -582,6 +584,65 @@ static void test_fit_nets_chain_torch(void) {
     hrn_fit_nets_free(&fn);
 }
 
+static int run_cmd(const char *cmd) {
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* hrn-fit on the command line: HRN's inference from a checkpoint on the photo written by
+ * test_fit_photo_path_and_bad_inputs with the networks of test_fit_from_checkpoint; a missing
+ * checkpoint and a bad command line fail with their exit codes. */
+static void test_fit_cli(void) {
+    const char *exe = "../train/hrn-fit";
+    struct stat sb;
+    if (stat(exe, &sb) != 0) {
+        SKIP("%s not built", exe);
+        return;
+    }
+    const char *dir = hrn_test_tmpdir("fit_cli");
+    char model[600], cmd[6000];
+    snprintf(model, sizeof model, "%s/model.h5", dir);
+    CHECK_OK(hrn_face_model_save(&g_fm, model));
+    snprintf(cmd, sizeof cmd, "%s --help > /dev/null", exe);
+    CHECK(run_cmd(cmd) == 0);
+    snprintf(cmd, sizeof cmd, "%s --image x.png 2> /dev/null", exe);
+    CHECK(run_cmd(cmd) == 2);
+    snprintf(cmd, sizeof cmd,
+             "%s -q --model %s --image tmp_fit_photo/face.png --checkpoint tmp_fit_ckpt/nets.h5 "
+             "--config %s/configs/hrn.ini --set stages.tex=3 --out %s/out > %s/stdout.txt",
+             exe, model, HRN_SOURCE_DIR, dir, dir);
+    CHECK_MSG(run_cmd(cmd) == 0, "%s failed", cmd);
+    char p[600];
+    snprintf(p, sizeof p, "%s/out", dir);
+    static const char *const files[] = {"face_mid.obj", "face_mid_tex.png", "face_high.obj",
+                                        "face_overlay.png", "fit.h5", "losses.tsv", "config.ini"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        CHECK_MSG(file_exists(p, files[i]), "%s/%s missing", p, files[i]);
+    /* the fit.h5 has the de-retouched albedo and the refined texture */
+    struct hrn_h5 *h = NULL;
+    snprintf(p, sizeof p, "%s/out/fit.h5", dir);
+    CHECK_OK(hrn_h5_open(p, &h));
+    if (h) {
+        CHECK(hrn_h5_exists(h, "view0/albedo_deretouched"));
+        CHECK(hrn_h5_exists(h, "view0/texture"));
+        CHECK(hrn_h5_exists(h, "view0/valid_mask"));
+    }
+    hrn_h5_close(h);
+    snprintf(cmd, sizeof cmd,
+             "%s -q --model %s --image tmp_fit_photo/face.png --checkpoint %s/none.h5 --out %s/out2 "
+             "2> %s/stderr.txt",
+             exe, model, dir, dir, dir);
+    CHECK(run_cmd(cmd) == 1);
+    snprintf(p, sizeof p, "%s/stderr.txt", dir);
+    FILE *fp = fopen(p, "r");
+    char line[2048] = {0};
+    if (fp) {
+        if (!fgets(line, sizeof line, fp)) line[0] = 0;
+        fclose(fp);
+    }
+    CHECK_MSG(strstr(line, "none.h5") != NULL, "the error does not name the file: %s", line);
+}
+
 static void test_fit_config_files(void) {
     struct hrn_fit_config cfg, def;
     char p[1100];
@@ -618,6 +679,7 @@ int main(void) {
     RUN(test_fit_texture_refinement);
     RUN(test_fit_from_checkpoint);
     RUN(test_fit_nets_chain_torch);
+    RUN(test_fit_cli);
     hrn_face_model_free(&g_fm);
     hrn_layers_release();
     return hrn_test_finish();
