@@ -195,7 +195,7 @@ void hrn_progress_format(const struct hrn_progress *p, double now, const char *e
 }
 
 static void progress_print(struct hrn_progress *p, double now, const char *extra, int final) {
-    if (hrn_log_get_level() >= HRN_LOG_NONE) return;
+    if (hrn_log_get_level() >= HRN_LOG_ERROR) return; /* -q: errors only */
     char line[512];
     hrn_progress_format(p, now, extra, line, sizeof line);
     if (p->is_tty) {

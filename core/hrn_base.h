@@ -158,7 +158,7 @@ const char *hrn_blas_suggested_core(void);
 /* Progress over `total` steps. On a terminal (stderr is a tty) it redraws one line with a bar,
  * rate and ETA at most 10 times a second; otherwise it prints a plain line at most every
  * `interval_s` seconds (default 5) and at the end, so logs and CI stay readable.
- * Output goes through stderr unless the log level is NONE. */
+ * Output goes through stderr at log levels up to WARN (-q, level ERROR or NONE, silences it). */
 struct hrn_progress {
     char label[32];
     int64_t total;
