@@ -120,6 +120,11 @@ uint64_t hrn_rng_below(struct hrn_rng *r, uint64_t n);
 double hrn_rng_uniform(struct hrn_rng *r);  /* [0, 1), 53 bits */
 float hrn_rng_uniformf(struct hrn_rng *r);  /* [0, 1), 24 bits */
 double hrn_rng_normal(struct hrn_rng *r);   /* N(0, 1) */
+/* A counter-based stream: the generator seeded from (seed, k1, k2, k3) through splitmix64, so
+ * the numbers of, say, (dataset seed, epoch, sample index, purpose) are the same whichever thread
+ * or process draws them and in whatever order (training data, augmentation, resume). Distinct
+ * keys give unrelated streams. */
+void hrn_rng_seed_keyed(struct hrn_rng *r, uint64_t seed, uint64_t k1, uint64_t k2, uint64_t k3);
 /* Fill x[n] with uniform values in [lo, hi) or N(mean, std^2). */
 void hrn_rng_fill_uniform(struct hrn_rng *r, float *x, size_t n, float lo, float hi);
 void hrn_rng_fill_normal(struct hrn_rng *r, float *x, size_t n, float mean, float std);

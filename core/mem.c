@@ -154,6 +154,18 @@ void hrn_rng_seed(struct hrn_rng *r, uint64_t seed) {
     r->spare = 0.0;
 }
 
+void hrn_rng_seed_keyed(struct hrn_rng *r, uint64_t seed, uint64_t k1, uint64_t k2, uint64_t k3) {
+    /* each key word goes through a full splitmix64 round before the next is mixed in, so
+     * (1,2,3) and (2,1,3) differ */
+    uint64_t x = seed, k[3] = {k1, k2, k3};
+    uint64_t h = splitmix64(&x);
+    for (int i = 0; i < 3; i++) {
+        x = h ^ (k[i] + 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1));
+        h = splitmix64(&x);
+    }
+    hrn_rng_seed(r, h);
+}
+
 uint64_t hrn_rng_u64(struct hrn_rng *r) {
     uint64_t *s = r->s;
     uint64_t result = rotl(s[1] * 5, 7) * 9;

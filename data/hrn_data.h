@@ -89,6 +89,235 @@ enum hrn_status hrn_fat_face(const struct hrn_image *img, const float *lm68, flo
  * coordinates (what hrn_align_crop returns). */
 enum hrn_status hrn_face_region_mask(const float *lm68_yup, int size, float forehead, float *mask);
 
+/* === training data (data/sample.c, data/synth_data.c, data/dataset.c, data/augment.c,
+ *     data/loader.c) ===========================================================================
+ *
+ * Usage (what hrn-train does; ../shared/spec/training.md 5, 6.3):
+ *
+ *     struct hrn_synth_data_config sc;
+ *     hrn_synth_data_defaults(&sc);                     // seed 1, 1000 samples, every level
+ *     struct hrn_dataset ds = {0};
+ *     HRN_TRY(hrn_dataset_open_synth(&ds, &fm, &sc));    // on the fly: nothing on disk
+ *     // or: hrn_dataset_open_folder(&ds, &fm, "data/faces", "data/faces/datalist/train.txt",
+ *     //                              HRN_DATASET_STRICT, stderr);
+ *     struct hrn_augment aug;
+ *     hrn_augment_defaults(&aug);                        // Deep3D's shift/scale/rot/flip
+ *     struct hrn_loader *ld = NULL;
+ *     HRN_TRY(hrn_loader_open(&ld, &ds, &aug, &(struct hrn_loader_config){
+ *             .seed = 7, .batch = 8, .shuffle = 1, .threads = 2}, 0, 0));
+ *     struct hrn_batch b = {0};
+ *     for (int step = 0; step < 100; step++) {
+ *         HRN_TRY(hrn_loader_next(ld, &b));              // b.n samples, b.epoch, b.pos after it
+ *         ... b.s[i].img, b.s[i].lm, b.s[i].mask, b.s[i].gt ...
+ *     }
+ *   fail:
+ *     hrn_batch_free(&b); hrn_loader_close(ld); hrn_dataset_free(&ds);
+ *
+ * Every sample is a pure function of (dataset, index) and its augmentation of (loader seed, epoch,
+ * index): the bytes do not depend on the number of threads, on the order in which samples are
+ * made, or on whether a run was resumed.
+ *
+ * Frames. A sample is what net_recon sees: the aligned 224x224 crop of hrn_method.md 1.1 step 7,
+ * landmarks in y-up crop pixels (Deep3D's convention inside the networks and losses), masks with
+ * row 0 at the top. A real photo is aligned from its landmarks when it is loaded; a synthetic
+ * sample is rendered directly in this frame with HRN's camera (hrn_camera_default), its variation
+ * in position and size standing in for the alignment's jitter, so its ground-truth pose and
+ * translation are exact for the crop.
+ */
+
+/* Ground truth of a sample; every array NULL when unknown (real photos have none). Units: the
+ * face model's (hrn_fit_normalize_model's decimetres for hrn-train). */
+struct hrn_sample_gt {
+    float *coeffs;        /* (n_coeffs) id | exp | tex | angle | gamma | trans (model layout) */
+    int64_t n_coeffs;
+    float *verts;         /* (N,3) canonical (un-posed) level-1 vertices: S0 + D at the vertices */
+    int64_t n_verts;
+    float *deform;        /* (3,64,64) deformation map D, canonical frame (hrn_method.md 2.2) */
+    float *disp;          /* (1,256,256) displacement map (2.3) */
+    float *albedo;        /* (3,256,256) clean UV albedo A (the de-retouching target) */
+    float *albedo_detail; /* (3,256,256) albedo with freckles/blemishes/uneven tone: what the
+                           * image shows (A + detail) */
+    float *skin;          /* (256*256) UV skin region (0/1) where the detail maps apply */
+};
+
+struct hrn_sample {
+    int64_t index;        /* in its dataset */
+    char name[64];        /* file stem, or "synth_<seed>_<index>" */
+    struct hrn_image img; /* (3,224,224) RGB in [0,1] */
+    float lm[68 * 2];     /* 68 iBUG points, y-up crop pixels; NaN where unknown */
+    float *mask;          /* (224*224) face region (1 face, 0 not; occluders 0), row 0 at the top;
+                           * NULL when the dataset has none */
+    struct hrn_sample_gt gt;
+    /* augmentation applied (hrn_augment_apply): the 2x3 matrix taking original crop pixels (x, y
+     * down) to augmented ones, and whether the sample was mirrored */
+    float aug_affine[6];
+    int aug_flip;
+};
+void hrn_sample_free(struct hrn_sample *s); /* NULL-safe; frees every array and zeroes s */
+/* Deep copy (HRN_ERR_NOMEM). */
+enum hrn_status hrn_sample_copy(struct hrn_sample *dst, const struct hrn_sample *src);
+
+/* --- synthetic samples (data/synth_data.c) ------------------------------------------------------- */
+
+/* Distributions of the generator; docs/TRAINING_DATA.md says what each draws and why. */
+struct hrn_synth_data_config {
+    uint64_t seed;             /* the dataset: sample i is a pure function of (model, seed, i) */
+    int64_t count;             /* samples in the dataset */
+    float id_std, tex_std;     /* Gaussian coefficient scales (1 = the model's prior) */
+    float exp_std;             /* Gaussian expression scale; bounded expression bases (ICT) draw
+                                * from [0, 1] instead */
+    float yaw_deg, pitch_deg, roll_deg; /* uniform ranges +-: 60, 30, 20 */
+    float trans_px, dist_frac; /* position jitter (crop pixels) and distance jitter (fraction) */
+    float deform_mm;           /* typical peak of the deformation map (a few mm) */
+    float disp_mm;             /* typical peak of the displacement map (sub-mm to 1 mm) */
+    float detail_strength;     /* albedo detail (freckles, blemishes, uneven tone) amplitude */
+    float occluder_p;          /* probability of an occluder (hair fringe, glasses, hand) */
+    float noise_max;           /* sensor noise std up to this (uniform) */
+    float jpeg_p;              /* probability of JPEG compression (quality 40..95) */
+    int background;            /* 1: textured random background; 0: black (HRN's renders) */
+    int levels;                /* 0: coefficients only; 1: + deformation; 2: + displacement */
+};
+void hrn_synth_data_defaults(struct hrn_synth_data_config *c);
+
+/* Make sample `index` of the synthetic dataset (thread-safe: any number of threads may call it
+ * at once on the same model; call hrn_face_model_compact(fm) first). The model must have UVs and
+ * 68 landmarks and be in HRN's frame (hrn_fit_normalize_model). The image is rendered with HRN's
+ * forward pass at the level asked for (M1 geometry, detail-normal shading of the displacement,
+ * the detail albedo in UV), then the background, occluders, noise and compression are applied;
+ * lm are the projected landmark vertices of M1 (jaw points as HRN's landmarks are, on the
+ * silhouette side: the projected vertex), mask the rendered face region minus occluders. */
+enum hrn_status hrn_synth_sample(const struct hrn_face_model *fm,
+                                 const struct hrn_synth_data_config *c, int64_t index,
+                                 struct hrn_sample *out);
+/* Render a sample's ground truth again (same model and config; no background, occluders, noise
+ * or compression) into img (3,224,224), allocated; *cover (may be NULL) gets the coverage
+ * (224*224, malloc()ed). For tests: it must equal the sample's face pixels to rendering
+ * precision where no occluder is. */
+enum hrn_status hrn_synth_render_gt(const struct hrn_face_model *fm,
+                                    const struct hrn_synth_data_config *c,
+                                    const struct hrn_sample_gt *gt, struct hrn_image *img,
+                                    float **cover);
+
+/* Write samples [first, first+n) to a dataset folder (the layout of hrn_dataset_open_folder, with
+ * `aligned = true` in its dataset.ini since the images are crops already, and the ground truth in
+ * gt/<name>.h5 plus gt/<name>.obj, the canonical mesh, for hrn-eval), and the list files
+ * datalist/train.txt and datalist/val.txt (the last n_val samples). Files are written atomically. */
+enum hrn_status hrn_synth_write_folder(const struct hrn_face_model *fm,
+                                       const struct hrn_synth_data_config *c, int64_t first,
+                                       int64_t n, int64_t n_val, const char *root, int threads);
+/* A contact sheet: n samples (image with landmarks | mask | deformation map | displacement map |
+ * clean albedo | albedo detail), one row each, to a PNG. */
+enum hrn_status hrn_synth_contact_sheet(const struct hrn_sample *s, int n, const char *path);
+
+/* Ground truth HDF5 (gt/<name>.h5): datasets coeffs, verts, deform, disp, albedo, albedo_detail,
+ * skin, each optional, with their shapes above. Errors name the file and dataset. */
+enum hrn_status hrn_sample_gt_save(const char *path, const struct hrn_sample_gt *gt);
+enum hrn_status hrn_sample_gt_load(const char *path, struct hrn_sample_gt *gt);
+
+/* --- datasets (data/dataset.c) ------------------------------------------------------------------- */
+
+enum hrn_dataset_kind { HRN_DATASET_SYNTH = 0, HRN_DATASET_FOLDER };
+enum hrn_dataset_policy {
+    HRN_DATASET_STRICT = 0, /* any bad entry: HRN_ERR_INVALID after reporting all of them */
+    HRN_DATASET_SKIP_BAD,   /* report and count the bad entries, continue without them */
+};
+
+/* A folder in Deep3DFaceRecon's layout (training.md 1.1):
+ *   <root>/<...>/<stem>.{jpg,png}      the photo
+ *   <dir>/landmarks/<stem>.txt         68 points, x y per line, Deep3D's y-up (y' = H-1-y)
+ *   <dir>/detections/<stem>.txt        5 points, y down (used when landmarks/ lacks the stem)
+ *   <dir>/mask/<stem>.png              face/skin mask of the photo's size (optional: without
+ *                                      it the face region comes from the landmarks)
+ *   <dir>/gt/<stem>.h5                 optional ground truth (hrn_sample_gt_save)
+ * where <dir> is the photo's directory. A list file names one photo per line (relative to root
+ * or absolute; '#' comments and blank lines skipped); a line that names a mask path
+ * (".../mask/<stem>.png", as Deep3D's datalist/<split>/masks.txt) is mapped to its photo as Deep3D's
+ * loader does. Photos are aligned (hrn_align_fit, hrn_align_crop at 224) on load, unless the
+ * root's dataset.ini says `aligned = true` (then they must be 224x224 and landmarks are taken as
+ * crop coordinates). */
+struct hrn_dataset {
+    enum hrn_dataset_kind kind;
+    const struct hrn_face_model *fm; /* borrowed */
+    struct hrn_synth_data_config synth;
+    char root[512];
+    char **paths;       /* (n) photo paths of the good entries */
+    int64_t n;
+    int aligned;
+    int64_t n_bad;      /* entries reported and left out */
+    float lm5_3d[15];   /* the model's alignment points */
+};
+/* Synthetic dataset of c->count samples, made on the fly by hrn_dataset_get. */
+enum hrn_status hrn_dataset_open_synth(struct hrn_dataset *ds, const struct hrn_face_model *fm,
+                                       const struct hrn_synth_data_config *c);
+/* Read and validate the whole list before anything trains: every line's photo, landmarks (count,
+ * finite), mask (size) and ground truth (shapes) is checked; each problem is reported to `report`
+ * (may be NULL) as "list:line: file: what is wrong" and counted. STRICT fails with the count and
+ * the first problem in the message; SKIP_BAD keeps the good entries (HRN_ERR_INVALID when none
+ * is left). */
+enum hrn_status hrn_dataset_open_folder(struct hrn_dataset *ds, const struct hrn_face_model *fm,
+                                        const char *root, const char *list,
+                                        enum hrn_dataset_policy policy, FILE *report);
+void hrn_dataset_free(struct hrn_dataset *ds); /* NULL-safe */
+/* Sample i (0 <= i < ds->n), not augmented. Thread-safe. */
+enum hrn_status hrn_dataset_get(const struct hrn_dataset *ds, int64_t i, struct hrn_sample *out);
+
+/* --- augmentation (data/augment.c) --------------------------------------------------------------- */
+
+/* Deep3D's shift_scale_rot_flip (data/base_dataset.py get_affine_mat): shift uniform +-shift_px,
+ * scale 1 + uniform +-scale_delta, rotation uniform +-rot_deg about the crop centre, a mirror
+ * with probability flip_p. */
+struct hrn_augment {
+    int enabled;
+    float shift_px;    /* 10 */
+    float scale_delta; /* 0.1 */
+    float rot_deg;     /* 10 */
+    float flip_p;      /* 0.5 */
+};
+void hrn_augment_defaults(struct hrn_augment *a);
+/* Apply in place, with every random choice from hrn_rng_seed_keyed(seed, epoch, s->index,
+ * purpose "augment"): the image (bilinear, black outside) and mask (bilinear) warped, the
+ * landmarks mapped (and on a flip permuted with the 68-point left/right mirror table, so point k
+ * is again iBUG point k), the UV ground-truth maps mirrored on a flip (u -> 1-u; the deformation
+ * map's x component negated). A 2-D similarity of a perspective image has no exact 3-D pose, so
+ * an augmented sample's gt.coeffs and gt.verts are dropped (freed, NULL) unless the transform is
+ * the identity; the maps stay. Records aug_affine and aug_flip. */
+enum hrn_status hrn_augment_apply(const struct hrn_augment *a, uint64_t seed, int64_t epoch,
+                                  struct hrn_sample *s);
+/* The iBUG 68-point mirror permutation: point k of a mirrored face is point perm[k] of the
+ * original. */
+extern const int hrn_lm68_flip_perm[68];
+
+/* --- the prefetching loader (data/loader.c) ------------------------------------------------------ */
+
+struct hrn_loader_config {
+    uint64_t seed;  /* epoch permutations and augmentation */
+    int batch;      /* samples per hrn_loader_next */
+    int shuffle;    /* permutation of epoch e = f(seed, e); else dataset order */
+    int drop_last;  /* 1: an epoch's last partial batch is skipped (Deep3D's drop_last) */
+    int threads;    /* worker threads making samples ahead (0 = make them in the caller) */
+    int prefetch;   /* batches made ahead (0 = 2) */
+};
+struct hrn_batch {
+    struct hrn_sample *s; /* (n) */
+    int n;
+    int64_t epoch, pos;   /* the loader's position AFTER this batch (what a checkpoint saves) */
+    int64_t first_epoch, first_pos; /* where this batch started */
+};
+void hrn_batch_free(struct hrn_batch *b); /* NULL-safe */
+
+struct hrn_loader;
+/* Start at (epoch, pos): pos is the index into epoch's order of the next sample (a checkpoint's
+ * saved position resumes exactly). The dataset must outlive the loader. */
+enum hrn_status hrn_loader_open(struct hrn_loader **out, const struct hrn_dataset *ds,
+                                const struct hrn_augment *aug, const struct hrn_loader_config *c,
+                                int64_t epoch, int64_t pos);
+/* The next batch, in the same order and with the same bytes whatever the thread count. Frees
+ * what b held before. A failing sample fails the call with its name in the message. */
+enum hrn_status hrn_loader_next(struct hrn_loader *l, struct hrn_batch *b);
+void hrn_loader_close(struct hrn_loader *l); /* NULL-safe; joins the workers */
+/* Sample index at position pos of epoch's order. */
+int64_t hrn_loader_order(const struct hrn_loader *l, int64_t epoch, int64_t pos);
+
 #ifdef __cplusplus
 }
 #endif
