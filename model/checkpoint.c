@@ -22,12 +22,10 @@ fail:
     return st;
 }
 
-enum hrn_status hrn_nets_save(const char *path, struct hrn_net *const *nets,
-                              const char *const *groups, int n, const char *const *scalar_names,
-                              const double *scalars, int n_scalars) {
+enum hrn_status hrn_nets_write(struct hrn_h5 *f, struct hrn_net *const *nets,
+                               const char *const *groups, int n, const char *const *scalar_names,
+                               const double *scalars, int n_scalars) {
     enum hrn_status st = HRN_OK;
-    struct hrn_h5 *f = NULL;
-    HRN_TRY(hrn_h5_create(path, &f));
     HRN_TRY(hrn_h5_attr_write_str(f, "/", "hrn_format", FORMAT));
     HRN_TRY(hrn_h5_attr_write_i64(f, "/", "hrn_format_version", FORMAT_VERSION));
     for (int k = 0; k < n; k++) {
@@ -38,6 +36,17 @@ enum hrn_status hrn_nets_save(const char *path, struct hrn_net *const *nets,
         float v = (float)scalars[k];
         HRN_TRY(hrn_h5_write_f32(f, scalar_names[k], 1, (int64_t[]){1}, &v));
     }
+fail:
+    return st;
+}
+
+enum hrn_status hrn_nets_save(const char *path, struct hrn_net *const *nets,
+                              const char *const *groups, int n, const char *const *scalar_names,
+                              const double *scalars, int n_scalars) {
+    enum hrn_status st = HRN_OK;
+    struct hrn_h5 *f = NULL;
+    HRN_TRY(hrn_h5_create(path, &f));
+    HRN_TRY(hrn_nets_write(f, nets, groups, n, scalar_names, scalars, n_scalars));
     st = hrn_h5_commit(f);
     f = NULL;
     if (st != HRN_OK) goto fail;

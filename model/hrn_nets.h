@@ -95,6 +95,12 @@ struct hrn_tensor *hrn_net_forward(struct hrn_tape *t, struct hrn_net *net, stru
 enum hrn_status hrn_nets_save(const char *path, struct hrn_net *const *nets,
                               const char *const *groups, int n, const char *const *scalar_names,
                               const double *scalars, int n_scalars);
+/* The same into a file the caller opened with hrn_h5_create (and commits), so a training
+ * checkpoint can hold the networks beside its own state and still be read by hrn_net_load. */
+struct hrn_h5;
+enum hrn_status hrn_nets_write(struct hrn_h5 *f, struct hrn_net *const *nets,
+                               const char *const *groups, int n, const char *const *scalar_names,
+                               const double *scalars, int n_scalars);
 /* Read a network's parameters and buffers from group `group` of path. Every entry must exist with
  * its shape, and the group must hold no other dataset: HRN_ERR_FORMAT naming the file, the
  * dataset and the expected shape otherwise. On error the network's values are unspecified. */

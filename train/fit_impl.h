@@ -23,6 +23,10 @@ struct fit_fwd {
  * the landmark vertices alone (level 0). Failures leave NULLs (the message is kept). */
 void fit_forward(struct hrn_fit *f, int k, int level, int render, struct fit_fwd *o);
 const char *fit_group_name(int g);
+/* The loss of one iteration of stage s over every view (the terms summed over views, weighted
+ * by cfg.w); *albedo_tv gets the UV albedo map's TV (NaN when there is none). On f->tape. */
+struct hrn_tensor *fit_stage_loss(struct hrn_fit *f, enum hrn_fit_stage s, struct hrn_loss_sum *ls,
+                                  double *albedo_tv);
 /* The deformation map of view k as used: D, times the view's valid mask when there is one
  * (3,Rd,Rd); the displacement map of view k likewise (1,R,R). On f->tape. */
 struct hrn_tensor *fit_deform_map(struct hrn_fit *f, int k);

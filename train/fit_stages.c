@@ -207,6 +207,11 @@ fail:
 static struct hrn_tensor *coeff_vector(struct hrn_fit *f, int k) {
     struct hrn_tape *t = &f->tape;
     const struct hrn_face_model *fm = f->fm;
+    if (f->coeffs_in && f->coeffs_in[k]) return f->coeffs_in[k];
+    if (f->coeffs_fixed) {
+        int64_t nc = hrn_face_model_n_coeffs(fm);
+        return hrn_tape_wrap(t, (float *)f->coeffs_fixed + nc * k, 1, (int64_t[]){nc}, "coeffs");
+    }
     struct hrn_tensor *pose = hrn_params_tensor(&f->ps, f->p_pose[k]);
     struct hrn_tensor *tail[3] = {hrn_slice(t, pose, 0, 0, 3),
                                   hrn_params_tensor(&f->ps, f->p_light[k]),
@@ -226,7 +231,8 @@ static struct hrn_tensor *coeff_vector(struct hrn_fit *f, int k) {
 }
 
 struct hrn_tensor *fit_deform_map(struct hrn_fit *f, int k) {
-    struct hrn_tensor *d = hrn_params_tensor(&f->ps, f->p_deform);
+    struct hrn_tensor *d = f->deform_in && f->deform_in[k] ? f->deform_in[k]
+                                                           : hrn_params_tensor(&f->ps, f->p_deform);
     if (!f->valid_lo) return d;
     int64_t R = f->cfg.deform_res;
     return hrn_mask_mul(&f->tape, d, hrn_tape_wrap(&f->tape, f->valid_lo + R * R * k, 3,
@@ -234,7 +240,8 @@ struct hrn_tensor *fit_deform_map(struct hrn_fit *f, int k) {
 }
 
 struct hrn_tensor *fit_disp_map(struct hrn_fit *f, int k) {
-    struct hrn_tensor *d = hrn_params_tensor(&f->ps, f->p_disp[k]);
+    struct hrn_tensor *d = f->disp_in && f->disp_in[k] ? f->disp_in[k]
+                                                       : hrn_params_tensor(&f->ps, f->p_disp[k]);
     if (!f->valid) return d;
     int64_t R = f->cfg.disp_res;
     return hrn_mask_mul(&f->tape, d, hrn_tape_wrap(&f->tape, f->valid + R * R * k, 3,
@@ -333,23 +340,24 @@ static void add_view_losses(struct hrn_fit *f, int k, enum hrn_fit_stage s, stru
                          n_lm == 5 ? hrn_loss_landmark5(t, o->lm, gt, valid)
                                    : hrn_loss_landmark68(t, o->lm, gt, valid));
     }
-    /* coefficient regularizer (per view, as HRN's per-view losses are summed) */
-    struct hrn_params *ps = &f->ps;
-    struct hrn_tensor *id = hrn_reshape(t, hrn_params_tensor(ps, f->p_id), 2,
+    /* coefficient regularizer (per view, as HRN's per-view losses are summed), on the
+     * coefficients as used (the parameters, or a client's such as a network's output) */
+    struct hrn_coeff_layout l = hrn_face_model_layout(fm);
+    struct hrn_tensor *id = hrn_reshape(t, hrn_slice(t, o->c, 0, l.id, fm->n_id), 2,
                                         (int64_t[]){1, fm->n_id});
-    struct hrn_tensor *ex = f->p_exp[k] >= 0
-        ? hrn_reshape(t, hrn_params_tensor(ps, f->p_exp[k]), 2, (int64_t[]){1, fm->n_exp})
+    struct hrn_tensor *ex = fm->n_exp > 0
+        ? hrn_reshape(t, hrn_slice(t, o->c, 0, l.exp, fm->n_exp), 2, (int64_t[]){1, fm->n_exp})
         : NULL;
-    struct hrn_tensor *tx = f->p_tex >= 0
-        ? hrn_reshape(t, hrn_params_tensor(ps, f->p_tex), 2, (int64_t[]){1, fm->n_tex})
+    struct hrn_tensor *tx = fm->n_tex > 0 && fm->mean_albedo
+        ? hrn_reshape(t, hrn_slice(t, o->c, 0, l.tex, fm->n_tex), 2, (int64_t[]){1, fm->n_tex})
         : NULL;
     hrn_loss_sum_add(ls, HRN_LOSS_REG, hrn_loss_coeff_reg(t, id, ex, tx, f->cfg.w.w_id,
                                                           f->cfg.w.w_exp, f->cfg.w.w_tex));
     if (s == HRN_FIT_LM) return;
 
     hrn_loss_sum_add(ls, HRN_LOSS_GAMMA,
-                     hrn_loss_gamma(t, hrn_reshape(t, hrn_params_tensor(ps, f->p_light[k]), 2,
-                                                   (int64_t[]){1, HRN_N_GAMMA})));
+                     hrn_loss_gamma(t, hrn_reshape(t, hrn_slice(t, o->c, 0, l.gamma, HRN_N_GAMMA),
+                                                   2, (int64_t[]){1, HRN_N_GAMMA})));
     enum hrn_loss_term pt = s == HRN_FIT_COEFF ? HRN_LOSS_PHOTO
                             : s == HRN_FIT_MID ? HRN_LOSS_PHOTO_MID : HRN_LOSS_PHOTO_HIGH;
     hrn_loss_sum_add(ls, pt, photo_term(f, k, o));
@@ -381,8 +389,8 @@ static void add_view_losses(struct hrn_fit *f, int k, enum hrn_fit_stage s, stru
 }
 
 /* Every term of one iteration over all views; *albedo_tv receives the albedo map's TV (or NULL). */
-static struct hrn_tensor *stage_loss(struct hrn_fit *f, enum hrn_fit_stage s,
-                                     struct hrn_loss_sum *ls, double *albedo_tv) {
+struct hrn_tensor *fit_stage_loss(struct hrn_fit *f, enum hrn_fit_stage s, struct hrn_loss_sum *ls,
+                                  double *albedo_tv) {
     struct hrn_tape *t = &f->tape;
     struct hrn_loss_weights w = f->cfg.w;
     if (s == HRN_FIT_LM) w.w_reg = f->cfg.w_lm_stage_reg;
@@ -446,6 +454,47 @@ static float group_lr(const struct hrn_fit *f, enum hrn_fit_stage s, int g) {
     }
 }
 
+/* The driver's loss callback of a fit stage: every view's terms, for the log and the guard. */
+struct stage_job {
+    struct hrn_fit *f;
+    enum hrn_fit_stage s;
+    struct hrn_loss_sum ls;
+    double albedo_tv;
+};
+
+static struct hrn_tensor *stage_job_loss(void *user, struct hrn_tape *t,
+                                         struct hrn_driver_terms *tm) {
+    struct stage_job *j = user;
+    (void)t; /* the fit's own tape, which the driver was given */
+    struct hrn_tensor *total = fit_stage_loss(j->f, j->s, &j->ls, &j->albedo_tv);
+    for (int i = 0; i < HRN_LOSS_TERM_COUNT; i++)
+        if (j->ls.count[i]) hrn_driver_terms_add(tm, hrn_loss_term_name(i), j->ls.value[i]);
+    if (j->f->p_albedo >= 0 && j->s != HRN_FIT_LM)
+        hrn_driver_terms_add(tm, "albedo_smooth", j->albedo_tv);
+    return total;
+}
+
+/* Parameters a stage does not move are constants of its tapes: no backward through what only
+ * they feed (with high_coeff_scale 0 the high stage skips the whole mesh's backward). Marks them
+ * in frozen[] (restored by thaw) and says whether anything moves. */
+static int freeze_still(struct hrn_fit *f, enum hrn_fit_stage s, uint8_t *frozen) {
+    int moving = 0;
+    for (int e = 0; e < f->ps.n_entries; e++) {
+        struct hrn_tensor *x = &f->ps.entries[e].t;
+        if (group_lr(f, s, f->ps.entries[e].group) == 0.0f && (x->flags & HRN_TENSOR_REQUIRES_GRAD)) {
+            x->flags &= ~(uint32_t)HRN_TENSOR_REQUIRES_GRAD;
+            frozen[e] = 1;
+        }
+        moving |= !frozen[e] && (x->flags & HRN_TENSOR_REQUIRES_GRAD);
+    }
+    return moving;
+}
+
+static void thaw(struct hrn_fit *f, const uint8_t *frozen) {
+    for (int e = 0; e < f->ps.n_entries; e++)
+        if (frozen[e]) f->ps.entries[e].t.flags |= HRN_TENSOR_REQUIRES_GRAD;
+}
+
 enum hrn_status hrn_fit_stage(struct hrn_fit *f, enum hrn_fit_stage s, FILE *tsv) {
     enum hrn_status st = HRN_OK;
     int iters = f->cfg.iters[s];
@@ -455,97 +504,49 @@ enum hrn_status hrn_fit_stage(struct hrn_fit *f, enum hrn_fit_stage s, FILE *tsv
         st = hrn_fit_valid_masks(f);
         if (st != HRN_OK) return st;
     }
-    struct hrn_optim opt;
+    struct hrn_driver drv = {.tape = &f->tape};
     struct hrn_progress prog;
-    int prog_on = 0, moving = 0;
-    /* parameters this stage does not move are constants of its tapes: no backward through what
-     * only they feed (with high_coeff_scale 0 the high stage skips the whole mesh's backward) */
+    int prog_on = 0;
     uint8_t *frozen = calloc((size_t)f->ps.n_entries + 1, 1);
     if (!frozen) return hrn_error_set(HRN_ERR_NOMEM, "fit: no memory");
-    for (int e = 0; e < f->ps.n_entries; e++) {
-        struct hrn_tensor *x = &f->ps.entries[e].t;
-        if (group_lr(f, s, f->ps.entries[e].group) == 0.0f && (x->flags & HRN_TENSOR_REQUIRES_GRAD)) {
-            x->flags &= ~(uint32_t)HRN_TENSOR_REQUIRES_GRAD;
-            frozen[e] = 1; /* restored at the end */
-        }
-        moving |= !frozen[e] && (x->flags & HRN_TENSOR_REQUIRES_GRAD);
-    }
-    /* constant rates: a cosine decay within the stage converged less far in the demo */
+    int moving = freeze_still(f, s, frozen);
+    /* constant rates: a cosine decay within the stage converged less far in the demo; each stage
+     * starts with fresh moments */
     struct hrn_optim_config oc = {.kind = HRN_OPTIM_ADAM, .lr = 1e-3f};
-    HRN_TRY(hrn_optim_init(&opt, &oc));
-    for (int g = 0; g < HRN_FIT_N_GROUPS; g++) HRN_TRY(hrn_optim_set_group_lr(&opt, g, group_lr(f, s, g)));
-    if (f->ps.state) memset(f->ps.state, 0, (size_t)f->ps.state_slots * f->ps.n * sizeof(float));
-    memcpy(f->safe, f->ps.values, f->ps.n * sizeof(float));
-    char label[32];
+    HRN_TRY(hrn_driver_add(&drv, "fit", &f->ps, &oc, f->cfg.clip_norm, NULL));
+    for (int g = 0; g < HRN_FIT_N_GROUPS; g++)
+        HRN_TRY(hrn_optim_set_group_lr(&drv.o[0].opt, g, group_lr(f, s, g)));
+    hrn_driver_restart(&drv, 0);
+    char label[32], ctx[128];
     snprintf(label, sizeof label, "fit %s", hrn_fit_stage_name(s));
     hrn_progress_begin(&prog, label, iters);
     prog_on = 1;
     double t0 = hrn_time_now();
+    struct stage_job job = {.f = f, .s = s};
     for (int it = 0; it < iters; it++) {
         double ti = hrn_time_now();
-        hrn_tape_reset(&f->tape);
-        hrn_params_zero_grad(&f->ps);
-        struct hrn_loss_sum ls;
-        double atv;
-        struct hrn_tensor *total = stage_loss(f, s, &ls, &atv);
-        if (!total) {
-            st = hrn_error_prefix(HRN_ERR_INVALID, "fit stage %s, iteration %d: ",
-                                  hrn_fit_stage_name(s), it);
-            goto fail;
-        }
-        struct hrn_fit_term_log lg = {.total = (double)total->data[0], .albedo_smooth = atv,
+        snprintf(ctx, sizeof ctx, "fit stage %s, iteration %d (overall %lld)",
+                 hrn_fit_stage_name(s), it, (long long)f->iter);
+        struct hrn_driver_result r;
+        st = hrn_driver_step(&drv, 0, stage_job_loss, &job, ctx, moving, &r);
+        if (st != HRN_OK) goto fail;
+        struct hrn_fit_term_log lg = {.total = r.total, .albedo_smooth = job.albedo_tv,
                                       .tex_tv = NAN};
-        memcpy(lg.value, ls.value, sizeof lg.value);
-        memcpy(lg.count, ls.count, sizeof lg.count);
-        if (!isfinite(lg.total)) {
-            const char *bad = "total";
-            for (int i = 0; i < HRN_LOSS_TERM_COUNT; i++)
-                if (ls.count[i] && !isfinite(ls.value[i])) {
-                    bad = hrn_loss_term_name(i);
-                    break;
-                }
-            if (!strcmp(bad, "total") && !isfinite(atv) && f->p_albedo >= 0) bad = "albedo_smooth";
-            memcpy(f->ps.values, f->safe, f->ps.n * sizeof(float));
-            st = hrn_error_set(HRN_ERR_NUMERIC, "fit stage %s, iteration %d (overall %lld): term "
-                               "'%s' is not finite; stopped, the last finite state is kept",
-                               hrn_fit_stage_name(s), it, (long long)f->iter, bad);
-            goto fail;
-        }
+        memcpy(lg.value, job.ls.value, sizeof lg.value);
+        memcpy(lg.count, job.ls.count, sizeof lg.count);
         f->last = lg;
-        if (!moving) { /* every rate of the stage is 0: the losses are logged, nothing moves */
-            if (tsv && (it % f->cfg.log_every == 0 || it == iters - 1))
-                fit_tsv_row(tsv, s, f->iter, &lg, 1e3 * (hrn_time_now() - ti));
-            f->iter++;
-            hrn_progress_update(&prog, it + 1, "loss %.5g", lg.total);
-            continue;
-        }
-        st = hrn_tape_backward(&f->tape, total);
-        if (st != HRN_OK) {
-            st = hrn_error_prefix(st, "fit stage %s, iteration %d: ", hrn_fit_stage_name(s), it);
-            goto fail;
-        }
-        if (f->cfg.clip_norm > 0) hrn_params_clip_grad_norm(&f->ps, f->cfg.clip_norm);
-        memcpy(f->safe, f->ps.values, f->ps.n * sizeof(float));
-        st = hrn_optim_step(&opt, &f->ps);
-        if (st != HRN_OK) {
-            memcpy(f->ps.values, f->safe, f->ps.n * sizeof(float));
-            st = hrn_error_prefix(st, "fit stage %s, iteration %d (overall %lld), a gradient of "
-                                  "the loss: stopped, the last finite state is kept: ",
-                                  hrn_fit_stage_name(s), it, (long long)f->iter);
-            goto fail;
-        }
-        double ms = 1e3 * (hrn_time_now() - ti);
         if (tsv && (it % f->cfg.log_every == 0 || it == iters - 1))
-            fit_tsv_row(tsv, s, f->iter, &lg, ms);
+            fit_tsv_row(tsv, s, f->iter, &lg, 1e3 * (hrn_time_now() - ti));
         f->iter++;
         hrn_progress_update(&prog, it + 1, "loss %.5g", lg.total);
     }
     f->ms_per_iter[s] = 1e3 * (hrn_time_now() - t0) / iters;
     f->stage_done[s] = 1;
 fail:
-    for (int e = 0; e < f->ps.n_entries; e++)
-        if (frozen[e]) f->ps.entries[e].t.flags |= HRN_TENSOR_REQUIRES_GRAD;
+    memcpy(f->safe, f->ps.values, f->ps.n * sizeof(float));
+    thaw(f, frozen);
     free(frozen);
+    hrn_driver_free(&drv);
     if (prog_on) hrn_progress_end(&prog);
     return st;
 }

@@ -46,6 +46,73 @@
 extern "C" {
 #endif
 
+/* --- the optimization driver (train/driver.c): one step loop for hrn-fit and hrn-train ------- */
+
+/* A job (a fit stage, a training step, a discriminator step) is a loss callback plus the
+ * parameters an optimizer moves; the driver does the rest of each step the same way for all:
+ *
+ *     struct hrn_driver d = {.tape = &tape};
+ *     HRN_TRY(hrn_driver_add(&d, "nets", &params, &(struct hrn_optim_config){.kind = HRN_OPTIM_ADAM,
+ *                            .lr = 1e-4f}, 0.0, NULL));
+ *     for (step...) {
+ *         struct hrn_driver_result r;
+ *         HRN_TRY(hrn_driver_step(&d, 0, my_loss, my_state, "step 12", 1, &r)); // r.total, r.terms
+ *     }
+ *
+ * A step: reset the tape, zero the gradients, call the loss callback, stop with HRN_ERR_NUMERIC
+ * naming the first non-finite term (the parameters go back to the last values whose loss was
+ * finite), backward, clip the global gradient norm, keep the values, take the optimizer step, and
+ * restore the kept values when a gradient was NaN/Inf. The optimizer state (step count, so the
+ * schedule's position, and the moments) is saved to and restored from a checkpoint exactly. */
+enum { HRN_DRIVER_MAX_OPTS = 4, HRN_DRIVER_MAX_TERMS = 40 };
+
+/* The loss's terms, for the log and the NaN guard (names must outlive the step). */
+struct hrn_driver_terms {
+    int n;
+    const char *name[HRN_DRIVER_MAX_TERMS];
+    double value[HRN_DRIVER_MAX_TERMS];
+};
+void hrn_driver_terms_add(struct hrn_driver_terms *tm, const char *name, double value);
+/* Build the step's scalar loss on t (the driver reset it) and fill terms; NULL on failure (the
+ * error message set). */
+typedef struct hrn_tensor *(*hrn_driver_loss_fn)(void *user, struct hrn_tape *t,
+                                                 struct hrn_driver_terms *terms);
+
+struct hrn_driver_opt {
+    char name[32];          /* checkpoint group optim/<name> */
+    struct hrn_params *ps;  /* borrowed */
+    struct hrn_optim opt;   /* its cfg, group rates and step count t */
+    double clip_norm;       /* 0 = off */
+    float *safe;            /* (ps->n) the values before the last step */
+};
+struct hrn_driver {
+    struct hrn_tape *tape;  /* borrowed: reset at every step */
+    struct hrn_driver_opt o[HRN_DRIVER_MAX_OPTS];
+    int n_opt;
+    int64_t step;           /* updates taken over all optimizers */
+};
+struct hrn_driver_result {
+    double total;
+    struct hrn_driver_terms terms;
+    double grad_norm;       /* before clipping (NaN when there was no update) */
+    float lr;               /* group 0's rate at this step */
+};
+/* Add an optimizer over ps (allocated). HRN_ERR_INVALID for bad settings (naming it). */
+enum hrn_status hrn_driver_add(struct hrn_driver *d, const char *name, struct hrn_params *ps,
+                               const struct hrn_optim_config *oc, double clip_norm, int *index);
+void hrn_driver_free(struct hrn_driver *d); /* NULL-safe; the stores are the caller's */
+/* Forget optimizer oi's history (step count and moments), as a new stage does. */
+void hrn_driver_restart(struct hrn_driver *d, int oi);
+/* One step of optimizer oi; update = 0 only evaluates the loss (and guards it). ctx names the
+ * step in error messages ("fit stage coeff, iteration 3 (overall 153)", "step 120, samples
+ * synth_1_17 ..."). */
+enum hrn_status hrn_driver_step(struct hrn_driver *d, int oi, hrn_driver_loss_fn fn, void *user,
+                                const char *ctx, int update, struct hrn_driver_result *r);
+/* Every optimizer's step count and state (moments) as optim/<name>/{t,state} of an open file;
+ * loading checks the sizes (HRN_ERR_FORMAT naming path) and leaves the kept values current. */
+enum hrn_status hrn_driver_save(const struct hrn_driver *d, struct hrn_h5 *h);
+enum hrn_status hrn_driver_load(struct hrn_driver *d, struct hrn_h5 *h, const char *path);
+
 /* --- configuration (schema "fit"; configs/fit.ini, configs/fit_multiview.ini) ---------------- */
 
 enum hrn_fit_group {
@@ -179,6 +246,13 @@ struct hrn_fit {
     /* After the texture stage: C2 + O per view (n_views, 3, disp_res^2), the lit colour map HRN
      * writes as the mesh texture; NULL before. */
     float *tex_refined;
+    /* Inputs a client such as hrn-train supplies instead of the parameters (NULL = use the
+     * parameters): per view, a coefficient vector of the current tape (n_coeffs; e.g. a row of a
+     * network's output), or plain coefficients (n_views, n_coeffs) that stay valid across steps;
+     * and the deformation (3,Rd,Rd) and displacement (1,R,R) maps of the current tape (a
+     * network's). The valid masks still multiply the maps. */
+    struct hrn_tensor **coeffs_in, **deform_in, **disp_in; /* (n_views) each, entries may be NULL */
+    const float *coeffs_fixed;
 };
 
 /* Set up parameters (zero coefficients, pose and maps; ambient light; albedo map grey) and the
