@@ -11,6 +11,7 @@
 static const struct hrn_config_schema *const SCHEMAS[] = {
     &hrn_config_optim_schema,
     &hrn_fit_schema,
+    &hrn_train_schema,
 };
 enum { N_SCHEMAS = (int)(sizeof SCHEMAS / sizeof SCHEMAS[0]) };
 

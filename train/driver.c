@@ -58,36 +58,67 @@ static const char *bad_term(const struct hrn_driver_terms *tm) {
     return "total";
 }
 
-enum hrn_status hrn_driver_step(struct hrn_driver *d, int oi, hrn_driver_loss_fn fn, void *user,
-                                const char *ctx, int update, struct hrn_driver_result *r) {
-    HRN_ASSERT(oi >= 0 && oi < d->n_opt);
-    struct hrn_driver_opt *o = &d->o[oi];
+static void restore(struct hrn_driver *d, unsigned opts) {
+    for (int i = 0; i < d->n_opt; i++)
+        if (opts & (1u << i))
+            memcpy(d->o[i].ps->values, d->o[i].safe, d->o[i].ps->n * sizeof(float));
+    hrn_dnnl_weights_changed();
+}
+
+/* Global gradient norm over the optimizers in opts, clipped to the first one's clip_norm (PyTorch
+ * clip_grad_norm_ over all their parameters); returns the norm before clipping. */
+static double clip_all(struct hrn_driver *d, unsigned opts) {
+    double s2 = 0, clip = 0;
+    for (int i = 0; i < d->n_opt; i++)
+        if (opts & (1u << i)) {
+            double n = hrn_params_grad_norm(d->o[i].ps);
+            s2 += n * n;
+            if (clip == 0) clip = d->o[i].clip_norm;
+        }
+    double norm = sqrt(s2);
+    if (clip > 0 && norm > clip) {
+        float f = (float)(clip / (norm + 1e-6));
+        for (int i = 0; i < d->n_opt; i++)
+            if (opts & (1u << i))
+                for (size_t k = 0; k < d->o[i].ps->n; k++) d->o[i].ps->grads[k] *= f;
+    }
+    return norm;
+}
+
+enum hrn_status hrn_driver_step(struct hrn_driver *d, unsigned opts, hrn_driver_loss_fn fn,
+                                void *user, const char *ctx, int update,
+                                struct hrn_driver_result *r) {
+    HRN_ASSERT(opts != 0 && opts < (1u << d->n_opt));
     enum hrn_status st = HRN_OK;
     memset(r, 0, sizeof *r);
     r->grad_norm = NAN;
     hrn_tape_reset(d->tape);
-    hrn_params_zero_grad(o->ps);
+    int first = -1;
+    for (int i = 0; i < d->n_opt; i++)
+        if (opts & (1u << i)) {
+            hrn_params_zero_grad(d->o[i].ps);
+            if (first < 0) first = i;
+        }
     struct hrn_tensor *total = fn(user, d->tape, &r->terms);
     if (!total) return hrn_error_prefix(HRN_ERR_INVALID, "%s: ", ctx);
     r->total = (double)total->data[0];
-    r->lr = hrn_optim_lr(&o->opt, 0);
+    r->lr = hrn_optim_lr(&d->o[first].opt, 0);
     if (!isfinite(r->total)) {
         /* back to the values before the last step, the last ones whose loss was finite */
-        memcpy(o->ps->values, o->safe, o->ps->n * sizeof(float));
-        hrn_dnnl_weights_changed();
+        restore(d, opts);
         return hrn_error_set(HRN_ERR_NUMERIC, "%s: term '%s' is not finite; stopped, the last "
                              "finite state is kept", ctx, bad_term(&r->terms));
     }
     if (!update) return HRN_OK;
     st = hrn_tape_backward(d->tape, total);
     if (st != HRN_OK) return hrn_error_prefix(st, "%s: ", ctx);
-    r->grad_norm = o->clip_norm > 0 ? hrn_params_clip_grad_norm(o->ps, o->clip_norm)
-                                    : hrn_params_grad_norm(o->ps);
-    memcpy(o->safe, o->ps->values, o->ps->n * sizeof(float));
-    st = hrn_optim_step(&o->opt, o->ps);
+    r->grad_norm = clip_all(d, opts);
+    for (int i = 0; i < d->n_opt; i++)
+        if (opts & (1u << i)) memcpy(d->o[i].safe, d->o[i].ps->values, d->o[i].ps->n * sizeof(float));
+    for (int i = 0; i < d->n_opt && st == HRN_OK; i++)
+        if (opts & (1u << i)) st = hrn_optim_step(&d->o[i].opt, d->o[i].ps);
     if (st != HRN_OK) {
-        memcpy(o->ps->values, o->safe, o->ps->n * sizeof(float));
-        hrn_dnnl_weights_changed();
+        restore(d, opts);
         return hrn_error_prefix(st, "%s, a gradient of the loss: stopped, the last finite state "
                                 "is kept: ", ctx);
     }

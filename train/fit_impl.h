@@ -43,6 +43,9 @@ enum hrn_status fit_to_uv(struct hrn_fit *f, const struct hrn_uv_map *m, const f
 enum hrn_status fit_valid_mask_view(struct hrn_fit *f, int k, float *out, float *out_lo);
 /* Allocate f->valid and f->valid_lo if they are not (contents undefined). */
 enum hrn_status fit_valid_alloc(struct hrn_fit *f);
+/* HRN's get_texture_map of view k's 512 crop (or its 224 one) through posed vertices V (N,3):
+ * pos (3,R,R) receives the position map, tex (3,R,R) the texture in [0,1]. Resets f->tape. */
+enum hrn_status fit_texture_of(struct hrn_fit *f, int k, const float *V, float *pos, float *tex);
 /* The texture-refinement stage (fit_maps.c; hrn_fit_stage calls it). */
 enum hrn_status fit_texture_stage(struct hrn_fit *f, FILE *tsv);
 

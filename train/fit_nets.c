@@ -157,7 +157,7 @@ static enum hrn_status level_verts(struct hrn_fit *f, int k, int level, float *S
 
 /* HRN's get_texture_map of view k's 512 crop (or the 224 one) through posed vertices V -> tex
  * (3,R,R) in [0,1]. */
-static enum hrn_status texture_of(struct hrn_fit *f, int k, const float *V, float *pos, float *tex) {
+enum hrn_status fit_texture_of(struct hrn_fit *f, int k, const float *V, float *pos, float *tex) {
     int64_t R = f->uv_hi.res;
     const struct hrn_image *src = f->views[k].img_hd.data ? &f->views[k].img_hd : &f->views[k].img;
     enum hrn_status st = fit_to_uv(f, &f->uv_hi, V, pos);
@@ -321,7 +321,7 @@ enum hrn_status hrn_fit_start_from_nets(struct hrn_fit *f, struct hrn_fit_nets *
         if (!nets->has_unet && !nets->has_mid && !nets->has_high) continue;
         /* T through M0 from the 512 crop, P = world2uv of the canonical M0 */
         HRN_TRY(level_verts(f, k, 0, S, V, nets->has_unet ? alb : NULL));
-        HRN_TRY(texture_of(f, k, V, pos, T));
+        HRN_TRY(fit_texture_of(f, k, V, pos, T));
         HRN_TRY(fit_to_uv(f, &f->uv_hi, S, P));
         if (nets->has_unet) {
             HRN_TRY(fit_to_uv(f, &f->uv_hi, alb, A0));
@@ -335,7 +335,7 @@ enum hrn_status hrn_fit_start_from_nets(struct hrn_fit *f, struct hrn_fit_nets *
         if (nets->has_high) {
             /* T' through M1, then the displacement map from P, T' and the masked D */
             HRN_TRY(level_verts(f, k, 1, S, V, NULL));
-            HRN_TRY(texture_of(f, k, V, pos, T));
+            HRN_TRY(fit_texture_of(f, k, V, pos, T));
             hrn_tape_reset(&f->tape);
             struct hrn_tensor *dk = fit_deform_map(f, k);
             if (!dk) {

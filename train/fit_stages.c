@@ -528,7 +528,7 @@ enum hrn_status hrn_fit_stage(struct hrn_fit *f, enum hrn_fit_stage s, FILE *tsv
         snprintf(ctx, sizeof ctx, "fit stage %s, iteration %d (overall %lld)",
                  hrn_fit_stage_name(s), it, (long long)f->iter);
         struct hrn_driver_result r;
-        st = hrn_driver_step(&drv, 0, stage_job_loss, &job, ctx, moving, &r);
+        st = hrn_driver_step(&drv, 1u, stage_job_loss, &job, ctx, moving, &r);
         if (st != HRN_OK) goto fail;
         struct hrn_fit_term_log lg = {.total = r.total, .albedo_smooth = job.albedo_tv,
                                       .tex_tv = NAN};

@@ -56,7 +56,7 @@ extern "C" {
  *                            .lr = 1e-4f}, 0.0, NULL));
  *     for (step...) {
  *         struct hrn_driver_result r;
- *         HRN_TRY(hrn_driver_step(&d, 0, my_loss, my_state, "step 12", 1, &r)); // r.total, r.terms
+ *         HRN_TRY(hrn_driver_step(&d, 1u << 0, my_loss, my_state, "step 12", 1, &r)); // r.total
  *     }
  *
  * A step: reset the tape, zero the gradients, call the loss callback, stop with HRN_ERR_NUMERIC
@@ -103,11 +103,13 @@ enum hrn_status hrn_driver_add(struct hrn_driver *d, const char *name, struct hr
 void hrn_driver_free(struct hrn_driver *d); /* NULL-safe; the stores are the caller's */
 /* Forget optimizer oi's history (step count and moments), as a new stage does. */
 void hrn_driver_restart(struct hrn_driver *d, int oi);
-/* One step of optimizer oi; update = 0 only evaluates the loss (and guards it). ctx names the
- * step in error messages ("fit stage coeff, iteration 3 (overall 153)", "step 120, samples
- * synth_1_17 ..."). */
-enum hrn_status hrn_driver_step(struct hrn_driver *d, int oi, hrn_driver_loss_fn fn, void *user,
-                                const char *ctx, int update, struct hrn_driver_result *r);
+/* One step of the optimizers in the bit set opts (bit i = optimizer i) over one loss: their
+ * gradients are zeroed, the global norm over all of them clipped with the first one's clip_norm,
+ * each takes its step. update = 0 only evaluates the loss (and guards it). ctx names the step in
+ * error messages ("fit stage coeff, iteration 3 (overall 153)", "step 120 (samples ...)"). */
+enum hrn_status hrn_driver_step(struct hrn_driver *d, unsigned opts, hrn_driver_loss_fn fn,
+                                void *user, const char *ctx, int update,
+                                struct hrn_driver_result *r);
 /* Every optimizer's step count and state (moments) as optim/<name>/{t,state} of an open file;
  * loading checks the sizes (HRN_ERR_FORMAT naming path) and leaves the kept values current. */
 enum hrn_status hrn_driver_save(const struct hrn_driver *d, struct hrn_h5 *h);
@@ -335,6 +337,75 @@ enum hrn_status hrn_fit_write_outputs(struct hrn_fit *f, const char *dir);
 
 /* mkdir -p (HRN_ERR_IO naming the directory). */
 enum hrn_status hrn_fit_mkdirs(const char *dir);
+
+/* --- hrn-train (train/trainer.c; schema "train", configs/train_*.ini) ------------------------- */
+
+enum hrn_train_stage { HRN_TRAIN_RECON = 0, HRN_TRAIN_MID, HRN_TRAIN_GEOMETRY };
+
+struct hrn_train_config {
+    /* [run] */
+    int stage;               /* enum hrn_train_stage */
+    char out[512];
+    int seed;
+    char init[512];          /* checkpoint to start from, "" = none */
+    int arena_mb;
+    /* [data] */
+    int data_kind;           /* 0 synthetic, 1 folder */
+    char model[512];         /* synth-small | synth-bfm | a model file */
+    char root[512], train_list[256], val_list[256];
+    int policy;              /* enum hrn_dataset_policy */
+    int synth_count, synth_val, synth_seed;
+    float deform_mm, disp_mm, occluder_p, noise_max, jpeg_p;
+    int background, loader_threads, augment;
+    /* [nets] */
+    int recon_width, mid_width, high_width, n_blocks;
+    float dropout, alpha0, beta0;
+    int train_recon, train_mid, train_high;
+    int base;                /* 0: ground-truth coefficients, 1: a frozen net_recon */
+    /* [optim] */
+    struct hrn_config_optim optim;
+    /* [lr] factors of optim.lr */
+    float lr_recon, lr_mid, lr_high, lr_scales;
+    /* [weights] */
+    struct hrn_loss_weights w;
+    float w_coeff_sup, w_prior_mid, w_prior_high;
+    /* [batch] */
+    int batch;
+    /* [ckpt] */
+    int ckpt_every;
+    double ckpt_minutes;
+    int keep_last;
+    /* [log] */
+    int val_every, val_samples, vis_samples;
+};
+extern const struct hrn_config_schema hrn_train_schema;
+
+/* A training run (train/trainer.c):
+ *
+ *     struct hrn_train_config cfg;
+ *     HRN_TRY(hrn_config_load(&hrn_train_schema, "configs/train_recon.ini", &cfg));
+ *     struct hrn_trainer *tr = NULL;
+ *     HRN_TRY(hrn_trainer_open(&tr, &cfg, 1));   // 1: resume from cfg.out's newest checkpoint
+ *     HRN_TRY(hrn_trainer_run(tr, NULL, NULL));  // to optim.iterations steps
+ *   fail:
+ *     hrn_trainer_close(tr);
+ *
+ * Opening loads the face model, opens and validates the data (a folder's whole list is checked
+ * before step 1), builds the stage's networks (from run.init where it has them) and writes
+ * <out>/config.ini. The run writes <out>/losses.tsv (a row per step: step, epoch, lr, total, every
+ * term, grad_norm; no timings, so a resumed run's file is byte-identical to an uninterrupted
+ * one's), <out>/val.tsv (held-out metrics every log.val_every steps) and <out>/ckpt_<step>.h5
+ * (every ckpt.every_steps or every_minutes and at the end; the last ckpt.keep_last kept). A
+ * checkpoint is a network file hrn-fit --checkpoint and run.init read (groups net_recon, mid_net,
+ * high_net; alpha, beta) plus the optimizer state and the run's position. */
+struct hrn_trainer;
+enum hrn_status hrn_trainer_open(struct hrn_trainer **out, const struct hrn_train_config *cfg,
+                                 int resume);
+/* Called after every step (and its checkpoint, if one was due); a non-OK status stops the run. */
+typedef enum hrn_status (*hrn_train_hook)(void *user, int64_t step);
+enum hrn_status hrn_trainer_run(struct hrn_trainer *tr, hrn_train_hook hook, void *user);
+int64_t hrn_trainer_step(const struct hrn_trainer *tr);
+void hrn_trainer_close(struct hrn_trainer *tr); /* NULL-safe */
 
 /* --- the demo (fit_demo.c) ------------------------------------------------------------------- */
 

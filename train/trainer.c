@@ -1,0 +1,914 @@
+/* trainer.c: hrn-train's run: a dataset and its loader, the networks of a stage, the shared
+ * optimization driver, the batched forward model and losses of hrn-fit (one "view" per sample),
+ * the loss log, validation and checkpoints that resume bit for bit (architecture.md).
+ *
+ * Exact resume: every random choice is counter-based (the loader's epoch order and augmentation,
+ * the synthetic samples) or saved (each network's dropout seed), and a checkpoint holds the
+ * networks with their BatchNorm buffers, alpha and beta, every optimizer's step count and moments,
+ * the loader position, the step and the number of losses.tsv rows it covers. */
+#include "hrn_train.h"
+#include "fit_impl.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TRY_RET(expr)                                  \
+    do {                                               \
+        enum hrn_status s_ = (expr);                   \
+        if (s_ != HRN_OK) return s_;                   \
+    } while (0)
+
+static const char *const STAGE_NAME[] = {"recon", "mid", "geometry"};
+static const char *CKPT_FORMAT = "hrn-train-state";
+
+struct hrn_trainer {
+    struct hrn_train_config cfg;
+    struct hrn_face_model fm;
+    int64_t nc;
+    struct hrn_dataset ds, ds_val;
+    int has_val;
+    struct hrn_augment aug;
+    struct hrn_loader *ld;
+    struct hrn_batch batch;
+    struct hrn_fit fit;           /* B views: hrn-fit's forward model and losses */
+    struct hrn_fit_view *views;   /* (B) borrowing the batch's arrays */
+    int B;
+    struct hrn_net recon, mid, high;
+    int has_recon, has_mid, has_high;
+    struct hrn_params scales;     /* alpha, beta */
+    int p_alpha, p_beta;
+    struct hrn_driver drv;
+    unsigned opts;                /* the optimizers a step moves */
+    float *coeffs_fixed;          /* (B, nc) base coefficients of the geometry stages */
+    float *P, *T;                 /* (B,3,R,R) position maps and textures */
+    struct hrn_tensor **cin, **din, **xin; /* (B) per-sample tape tensors */
+    int64_t step, epoch, pos, rows;
+    double last_ckpt_time;
+    char losses_path[1100], val_path[1100];
+    FILE *losses, *val;
+    int n_terms;                  /* columns of losses.tsv after the first row */
+};
+
+/* --- setup ------------------------------------------------------------------------------------ */
+
+static enum hrn_status load_model(const char *spec, struct hrn_face_model *fm) {
+    if (!strcmp(spec, "synth-small") || !strcmp(spec, "synth-bfm")) {
+        enum hrn_synth_preset p = !strcmp(spec, "synth-bfm") ? HRN_SYNTH_BFM : HRN_SYNTH_SMALL;
+        TRY_RET(hrn_synth_face(fm, &(struct hrn_synth_params){.preset = p, .seed = 1}));
+        return hrn_fit_normalize_model(fm);
+    }
+    return hrn_fit_load_model(spec, fm);
+}
+
+static void synth_config(const struct hrn_train_config *c, uint64_t seed, int64_t count,
+                         struct hrn_synth_data_config *sc) {
+    hrn_synth_data_defaults(sc);
+    sc->seed = seed;
+    sc->count = count;
+    sc->deform_mm = c->deform_mm;
+    sc->disp_mm = c->disp_mm;
+    sc->occluder_p = c->occluder_p;
+    sc->noise_max = c->noise_max;
+    sc->jpeg_p = c->jpeg_p;
+    sc->background = c->background;
+    sc->levels = c->stage == HRN_TRAIN_RECON ? 1 : 2;
+}
+
+static enum hrn_status open_data(struct hrn_trainer *tr) {
+    const struct hrn_train_config *c = &tr->cfg;
+    if (c->data_kind == HRN_DATASET_SYNTH) {
+        struct hrn_synth_data_config sc;
+        synth_config(c, (uint64_t)c->synth_seed, c->synth_count, &sc);
+        TRY_RET(hrn_dataset_open_synth(&tr->ds, &tr->fm, &sc));
+        if (c->synth_val > 0) {
+            /* held out: another seed, so no validation sample is a training sample */
+            synth_config(c, (uint64_t)c->synth_seed + 1000003u, c->synth_val, &sc);
+            TRY_RET(hrn_dataset_open_synth(&tr->ds_val, &tr->fm, &sc));
+            tr->has_val = 1;
+        }
+        return HRN_OK;
+    }
+    char list[1100];
+    snprintf(list, sizeof list, "%s/%s", c->root, c->train_list);
+    TRY_RET(hrn_dataset_open_folder(&tr->ds, &tr->fm, c->root, list,
+                                        (enum hrn_dataset_policy)c->policy, stderr));
+    if (c->val_list[0]) {
+        snprintf(list, sizeof list, "%s/%s", c->root, c->val_list);
+        TRY_RET(hrn_dataset_open_folder(&tr->ds_val, &tr->fm, c->root, list,
+                                            (enum hrn_dataset_policy)c->policy, stderr));
+        tr->has_val = 1;
+    }
+    return HRN_OK;
+}
+
+static enum hrn_status optim_config(const struct hrn_config_optim *o, float factor,
+                                    struct hrn_optim_config *oc) {
+    memset(oc, 0, sizeof *oc);
+    switch (o->method) {
+    case HRN_CONFIG_OPTIM_ADAM: oc->kind = HRN_OPTIM_ADAM; break;
+    case HRN_CONFIG_OPTIM_ADAMW: oc->kind = HRN_OPTIM_ADAMW; break;
+    case HRN_CONFIG_OPTIM_SGD: oc->kind = HRN_OPTIM_SGD; break;
+    default:
+        return hrn_error_set(HRN_ERR_CONFIG, "optim.method: hrn-train takes adam, adamw or sgd "
+                             "(L-BFGS is for per-subject fitting)");
+    }
+    oc->lr = (float)(o->lr * (double)factor);
+    oc->beta1 = (float)o->beta1;
+    oc->beta2 = (float)o->beta2;
+    oc->eps = (float)o->eps;
+    oc->weight_decay = (float)o->weight_decay;
+    oc->momentum = (float)o->momentum;
+    struct hrn_lr_schedule *s = &oc->schedule;
+    switch (o->schedule) {
+    case HRN_CONFIG_LR_STEP:
+        s->kind = HRN_LR_STEP;
+        s->step_size = o->step_size > 0 ? o->step_size : 1;
+        s->gamma = (float)o->gamma;
+        break;
+    case HRN_CONFIG_LR_WARMUP_COSINE:
+        s->warmup_steps = o->warmup;
+        s->warmup_start = 0.0f;
+        /* fall through */
+    case HRN_CONFIG_LR_COSINE:
+        s->kind = HRN_LR_COSINE;
+        s->total_steps = o->iterations - s->warmup_steps > 1 ? o->iterations - s->warmup_steps : 1;
+        break;
+    default: s->kind = HRN_LR_CONSTANT;
+    }
+    return HRN_OK;
+}
+
+static enum hrn_status add_opt(struct hrn_trainer *tr, const char *name, struct hrn_params *ps,
+                               float factor) {
+    struct hrn_optim_config oc;
+    int idx = 0;
+    TRY_RET(optim_config(&tr->cfg.optim, factor, &oc));
+    TRY_RET(hrn_driver_add(&tr->drv, name, ps, &oc, tr->cfg.optim.clip_norm, &idx));
+    tr->opts |= 1u << idx;
+    return HRN_OK;
+}
+
+/* A network of the stage: initialised from the seed, then from the init checkpoint when that
+ * holds its group. */
+static enum hrn_status make_net(struct hrn_trainer *tr, struct hrn_net *net,
+                                const struct hrn_net_config *nc, const char *group, int salt,
+                                int required) {
+    const struct hrn_train_config *c = &tr->cfg;
+    TRY_RET(hrn_net_init(net, nc, (uint64_t)c->seed * 7919u + (uint64_t)salt));
+    if (c->init[0]) {
+        enum hrn_status st = hrn_net_load(net, c->init, group);
+        if (st == HRN_OK) hrn_log(HRN_LOG_INFO, "%s: %s loaded", c->init, group);
+        else if (required) return hrn_error_prefix(st, "run.init: ");
+        else hrn_log(HRN_LOG_INFO, "%s: no %s (%s); initialised", c->init, group, hrn_error_msg());
+    } else if (required) {
+        return hrn_error_set(HRN_ERR_CONFIG, "nets.base = net needs a net_recon: set run.init to "
+                             "a checkpoint that has one");
+    }
+    return HRN_OK;
+}
+
+static enum hrn_status make_nets(struct hrn_trainer *tr) {
+    const struct hrn_train_config *c = &tr->cfg;
+    float lr = 1.0f;
+    if (c->stage == HRN_TRAIN_RECON || c->base == 1) {
+        if (tr->nc != HRN_RECON_N_COEFFS)
+            return hrn_error_set(HRN_ERR_CONFIG, "data.model: net_recon predicts 257 coefficients "
+                                 "(80 identity, 64 expression, 80 albedo); %s has %lld",
+                                 tr->fm.name, (long long)tr->nc);
+        int train = c->stage == HRN_TRAIN_RECON && c->train_recon;
+        TRY_RET(make_net(tr, &tr->recon, &(struct hrn_net_config){.kind = HRN_NET_RESNET50,
+                             .width = c->recon_width}, "net_recon", 1, c->stage != HRN_TRAIN_RECON));
+        tr->has_recon = 1;
+        tr->recon.training = train;
+        hrn_net_requires_grad(&tr->recon, train);
+        if (train) TRY_RET(add_opt(tr, "net_recon", &tr->recon.params, c->lr_recon * lr));
+    }
+    if (c->stage == HRN_TRAIN_RECON) return HRN_OK;
+    struct hrn_net_config mc = {.kind = HRN_NET_PIX2PIX, .in_ch = 6, .out_ch = 3,
+                                .width = c->mid_width, .n_blocks = c->n_blocks,
+                                .dropout = c->dropout};
+    TRY_RET(make_net(tr, &tr->mid, &mc, "mid_net", 2, 0));
+    tr->has_mid = 1;
+    tr->mid.training = c->train_mid;
+    hrn_net_requires_grad(&tr->mid, c->train_mid);
+    if (c->train_mid) TRY_RET(add_opt(tr, "mid_net", &tr->mid.params, c->lr_mid));
+    if (c->stage == HRN_TRAIN_GEOMETRY) {
+        struct hrn_net_config hc = mc;
+        hc.in_ch = 9;
+        hc.out_ch = 1;
+        hc.width = c->high_width;
+        TRY_RET(make_net(tr, &tr->high, &hc, "high_net", 3, 0));
+        tr->has_high = 1;
+        tr->high.training = c->train_high;
+        hrn_net_requires_grad(&tr->high, c->train_high);
+        if (c->train_high) TRY_RET(add_opt(tr, "high_net", &tr->high.params, c->lr_high));
+    }
+    /* alpha and beta: HRN's trainable output scales (0.01 at the start) */
+    hrn_params_init(&tr->scales);
+    TRY_RET(hrn_params_add(&tr->scales, "alpha", 1, (int64_t[]){1}, 0, &tr->p_alpha));
+    TRY_RET(hrn_params_add(&tr->scales, "beta", 1, (int64_t[]){1}, 0, &tr->p_beta));
+    TRY_RET(hrn_params_alloc(&tr->scales));
+    double a = c->alpha0, b = c->beta0;
+    if (c->init[0] && hrn_nets_load_scalar(c->init, "alpha", &a) == HRN_OK)
+        hrn_nets_load_scalar(c->init, "beta", &b);
+    hrn_params_tensor(&tr->scales, tr->p_alpha)->data[0] = (float)a;
+    hrn_params_tensor(&tr->scales, tr->p_beta)->data[0] = (float)b;
+    return add_opt(tr, "scales", &tr->scales, c->lr_scales);
+}
+
+static enum hrn_status make_fit(struct hrn_trainer *tr) {
+    const struct hrn_train_config *c = &tr->cfg;
+    struct hrn_fit_config fc;
+    TRY_RET(hrn_config_defaults(&hrn_fit_schema, &fc));
+    fc.w = c->w;
+    fc.valid_mask = c->stage != HRN_TRAIN_RECON;
+    fc.high_mid_photo = 1;
+    fc.photo_face_mask = 1;
+    fc.use_contour = 1;
+    tr->views = calloc((size_t)tr->B, sizeof *tr->views);
+    tr->cin = calloc((size_t)tr->B * 3, sizeof *tr->cin);
+    tr->coeffs_fixed = calloc((size_t)(tr->B * tr->nc), sizeof(float));
+    if (!tr->views || !tr->cin || !tr->coeffs_fixed)
+        return hrn_error_set(HRN_ERR_NOMEM, "hrn-train: no memory");
+    tr->din = tr->cin + tr->B;
+    tr->xin = tr->din + tr->B;
+    for (int k = 0; k < tr->B; k++) {
+        snprintf(tr->views[k].name, sizeof tr->views[k].name, "sample%d", k);
+        tr->views[k].n_lm = 68;
+    }
+    TRY_RET(hrn_fit_init(&tr->fit, &tr->fm, &fc, tr->views, tr->B));
+    /* the networks' activations share the fit's tape: a larger reservation */
+    hrn_tape_free(&tr->fit.tape);
+    TRY_RET(hrn_tape_init(&tr->fit.tape, (size_t)c->arena_mb << 20));
+    tr->drv.tape = &tr->fit.tape;
+    if (c->stage != HRN_TRAIN_RECON) {
+        int64_t R = fc.disp_res;
+        tr->P = malloc((size_t)(tr->B * 3 * R * R) * sizeof(float));
+        tr->T = malloc((size_t)(tr->B * 3 * R * R) * sizeof(float));
+        if (!tr->P || !tr->T) return hrn_error_set(HRN_ERR_NOMEM, "hrn-train: no memory");
+    }
+    return HRN_OK;
+}
+
+/* --- one step --------------------------------------------------------------------------------- */
+
+/* The batch's samples become the fit's views (borrowed arrays; contour targets from the masks). */
+static void set_views(struct hrn_trainer *tr) {
+    for (int k = 0; k < tr->B; k++) {
+        struct hrn_fit_view *v = &tr->views[k];
+        const struct hrn_sample *s = &tr->batch.s[k];
+        v->img = s->img;
+        memcpy(v->lm, s->lm, sizeof v->lm);
+        v->mask = s->mask;
+        snprintf(v->name, sizeof v->name, "%s", s->name);
+        if (s->mask)
+            hrn_contour_targets(s->mask, 1, 224, tr->fit.contour_lr + k * 448,
+                                tr->fit.contour_lr + k * 448 + 224);
+    }
+}
+
+static struct hrn_tensor *batch_images(struct hrn_trainer *tr, struct hrn_tape *t) {
+    struct hrn_tensor *x = hrn_tape_tensor(t, 4, (int64_t[]){tr->B, 3, 224, 224}, "images");
+    if (!x) return NULL;
+    for (int k = 0; k < tr->B; k++)
+        memcpy(x->data + (int64_t)k * 3 * 224 * 224, tr->batch.s[k].img.data,
+               (size_t)3 * 224 * 224 * sizeof(float));
+    return x;
+}
+
+/* Mean squared error of each sample's coefficients against its ground truth, averaged over the
+ * samples that have it; NULL-free: a zero when none has. */
+static struct hrn_tensor *coeff_sup(struct hrn_trainer *tr, struct hrn_tape *t, int *n_used) {
+    struct hrn_tensor *sum = NULL;
+    *n_used = 0;
+    for (int k = 0; k < tr->B; k++) {
+        const struct hrn_sample_gt *g = &tr->batch.s[k].gt;
+        if (!g->coeffs || g->n_coeffs != tr->nc) continue;
+        struct hrn_tensor *gt = hrn_tape_wrap(t, g->coeffs, 1, (int64_t[]){tr->nc}, "coeffs_gt");
+        struct hrn_tensor *e = hrn_mean_all(t, hrn_square(t, hrn_sub(t, tr->cin[k], gt)));
+        sum = sum ? hrn_add(t, sum, e) : e;
+        (*n_used)++;
+    }
+    if (!sum) return hrn_tape_tensor(t, 1, (int64_t[]){1}, "zero");
+    return hrn_scale(t, sum, 1.0f / (float)*n_used);
+}
+
+/* The fit's stage losses (summed over the samples) as a batch mean, with their terms logged. */
+static struct hrn_tensor *fit_terms(struct hrn_trainer *tr, struct hrn_tape *t,
+                                    enum hrn_fit_stage s, struct hrn_driver_terms *tm) {
+    struct hrn_loss_sum ls;
+    double atv;
+    struct hrn_tensor *total = fit_stage_loss(&tr->fit, s, &ls, &atv);
+    if (!total) return NULL;
+    for (int i = 0; i < HRN_LOSS_TERM_COUNT; i++)
+        if (ls.count[i]) hrn_driver_terms_add(tm, hrn_loss_term_name(i), ls.value[i] / tr->B);
+    return hrn_scale(t, total, 1.0f / (float)tr->B);
+}
+
+static struct hrn_tensor *recon_loss(void *user, struct hrn_tape *t, struct hrn_driver_terms *tm) {
+    struct hrn_trainer *tr = user;
+    struct hrn_tensor *x = batch_images(tr, t);
+    struct hrn_tensor *out = hrn_net_forward(t, &tr->recon, x); /* (B,257) */
+    if (!out) return NULL;
+    for (int k = 0; k < tr->B; k++)
+        tr->cin[k] = hrn_reshape(t, hrn_slice(t, out, 0, k, 1), 1, (int64_t[]){tr->nc});
+    tr->fit.coeffs_in = tr->cin;
+    tr->fit.coeffs_fixed = NULL;
+    struct hrn_tensor *total = fit_terms(tr, t, HRN_FIT_COEFF, tm);
+    int n_sup = 0;
+    struct hrn_tensor *sup = coeff_sup(tr, t, &n_sup);
+    if (!total || !sup) return NULL;
+    hrn_driver_terms_add(tm, "coeff_sup", n_sup ? (double)sup->data[0] : (double)NAN);
+    if (n_sup && tr->cfg.w_coeff_sup > 0)
+        total = hrn_add(t, total, hrn_scale(t, sup, tr->cfg.w_coeff_sup));
+    return total;
+}
+
+/* 2x-1 of a texture */
+static void to_pm1(const float *x, int64_t n, float *out) {
+    for (int64_t i = 0; i < n; i++) out[i] = 2.0f * x[i] - 1.0f;
+}
+
+/* mid_net and high_net on the batch: D (B,3,Rd,Rd) into din, disp (B,1,R,R) into xin (HRN's
+ * forward_hrn, hrn_method.md 3; T stands in for T', see prepare_geometry). */
+static enum hrn_status geometry_nets(struct hrn_trainer *tr, struct hrn_tape *t) {
+    int64_t B = tr->B, R = tr->fit.cfg.disp_res, Rd = tr->fit.cfg.deform_res, n = 3 * R * R;
+    struct hrn_tensor *x = hrn_tape_tensor(t, 4, (int64_t[]){B, 6, R, R}, "mid_in");
+    if (!x) return HRN_ERR_NOMEM;
+    for (int64_t k = 0; k < B; k++) {
+        memcpy(x->data + k * 2 * n, tr->P + k * n, (size_t)n * sizeof(float));
+        to_pm1(tr->T + k * n, n, x->data + k * 2 * n + n);
+    }
+    struct hrn_tensor *alpha = hrn_params_tensor(&tr->scales, tr->p_alpha);
+    struct hrn_tensor *beta = hrn_params_tensor(&tr->scales, tr->p_beta);
+    struct hrn_tensor *d = hrn_net_forward(t, &tr->mid, hrn_interp_bilinear(t, x, Rd, Rd, 0));
+    d = hrn_mul(t, d, hrn_scale(t, alpha, 0.1f)); /* (B,3,Rd,Rd) */
+    if (!d) return hrn_error_prefix(HRN_ERR_INVALID, "mid_net: ");
+    for (int64_t k = 0; k < B; k++)
+        tr->din[k] = hrn_reshape(t, hrn_slice(t, d, 0, k, 1), 3, (int64_t[]){3, Rd, Rd});
+    tr->fit.deform_in = tr->din;
+    if (!tr->has_high) return HRN_OK;
+    struct hrn_tensor *parts[3] = {hrn_slice(t, x, 1, 0, 3), hrn_slice(t, x, 1, 3, 3),
+                                   hrn_interp_bilinear(t, d, R, R, 0)};
+    struct hrn_tensor *disp = hrn_net_forward(t, &tr->high, hrn_concat(t, parts, 3, 1));
+    disp = hrn_mul(t, disp, hrn_scale(t, beta, 0.1f)); /* (B,1,R,R) */
+    if (!disp) return hrn_error_prefix(HRN_ERR_INVALID, "high_net: ");
+    for (int64_t k = 0; k < B; k++)
+        tr->xin[k] = hrn_reshape(t, hrn_slice(t, disp, 0, k, 1), 3, (int64_t[]){1, R, R});
+    tr->fit.disp_in = tr->xin;
+    return HRN_OK;
+}
+
+/* 3D priors (hrn_method.md 4.4): masked L1 of the maps as used against the ground truth times
+ * the valid mask, averaged over the samples that have it. */
+static struct hrn_tensor *prior(struct hrn_trainer *tr, struct hrn_tape *t, int high, int *n) {
+    struct hrn_tensor *sum = NULL;
+    int64_t R = high ? tr->fit.cfg.disp_res : tr->fit.cfg.deform_res, C = high ? 1 : 3;
+    *n = 0;
+    for (int k = 0; k < tr->B; k++) {
+        const struct hrn_sample_gt *g = &tr->batch.s[k].gt;
+        float *gt = high ? g->disp : g->deform;
+        if (!gt) continue;
+        struct hrn_tensor *pred = high ? fit_disp_map(&tr->fit, k) : fit_deform_map(&tr->fit, k);
+        struct hrn_tensor *gtt = hrn_tape_wrap(t, gt, 4, (int64_t[]){1, C, R, R}, "map_gt");
+        const float *vm = high ? tr->fit.valid : tr->fit.valid_lo;
+        struct hrn_tensor *m = vm ? hrn_tape_wrap(t, (float *)vm + k * R * R, 4,
+                                                   (int64_t[]){1, 1, R, R}, "valid")
+                                  : NULL;
+        if (m) gtt = hrn_mask_mul(t, gtt, m);
+        struct hrn_tensor *e = hrn_loss_map_l1(t, hrn_reshape(t, pred, 4, (int64_t[]){1, C, R, R}),
+                                               gtt, m);
+        sum = sum ? hrn_add(t, sum, e) : e;
+        (*n)++;
+    }
+    if (!sum) return hrn_tape_tensor(t, 1, (int64_t[]){1}, "zero");
+    return hrn_scale(t, sum, 1.0f / (float)*n);
+}
+
+static struct hrn_tensor *geometry_loss(void *user, struct hrn_tape *t,
+                                        struct hrn_driver_terms *tm) {
+    struct hrn_trainer *tr = user;
+    tr->fit.coeffs_in = NULL;
+    tr->fit.coeffs_fixed = tr->coeffs_fixed;
+    if (geometry_nets(tr, t) != HRN_OK) return NULL;
+    enum hrn_fit_stage s = tr->has_high ? HRN_FIT_HIGH : HRN_FIT_MID;
+    struct hrn_tensor *total = fit_terms(tr, t, s, tm);
+    if (!total) return NULL;
+    for (int high = 0; high <= tr->has_high; high++) {
+        int n = 0;
+        struct hrn_tensor *p = prior(tr, t, high, &n);
+        if (!p) return NULL;
+        hrn_driver_terms_add(tm, high ? "prior_disp" : "prior_deform",
+                             n ? (double)p->data[0] : (double)NAN);
+        float w = high ? tr->cfg.w_prior_high : tr->cfg.w_prior_mid;
+        if (n && w > 0) total = hrn_add(t, total, hrn_scale(t, p, w));
+    }
+    return total;
+}
+
+/* Base coefficients of the batch: the ground truth, or a frozen net_recon's prediction. */
+static enum hrn_status base_coeffs(struct hrn_trainer *tr) {
+    if (tr->cfg.base == 1) {
+        struct hrn_tape *t = &tr->fit.tape;
+        hrn_tape_reset(t);
+        struct hrn_tensor *out = hrn_net_forward(t, &tr->recon, batch_images(tr, t));
+        if (!out) return hrn_error_prefix(HRN_ERR_INVALID, "net_recon: ");
+        memcpy(tr->coeffs_fixed, out->data, (size_t)(tr->B * tr->nc) * sizeof(float));
+        hrn_tape_reset(t);
+        return HRN_OK;
+    }
+    for (int k = 0; k < tr->B; k++) {
+        const struct hrn_sample *s = &tr->batch.s[k];
+        if (!s->gt.coeffs || s->gt.n_coeffs != tr->nc)
+            return hrn_error_set(HRN_ERR_INVALID, "sample %s has no ground-truth coefficients "
+                                 "(nets.base = gt needs them; augmentation drops them; or use "
+                                 "nets.base = net)", s->name);
+        memcpy(tr->coeffs_fixed + k * tr->nc, s->gt.coeffs, (size_t)tr->nc * sizeof(float));
+    }
+    return HRN_OK;
+}
+
+/* Everything the geometry networks take that does not depend on their weights: the base mesh's
+ * valid masks, position maps P and textures T (HRN precomputes these offline, training.md 1.2).
+ * HRN feeds high_net the texture T' re-sampled through M1; here T stands in for it (the two
+ * differ by the deformation's few-millimetre shift of the sampling positions). */
+static enum hrn_status prepare_geometry(struct hrn_trainer *tr) {
+    struct hrn_fit *f = &tr->fit;
+    int64_t N = tr->fm.n_verts, R = f->cfg.disp_res, Rd = f->cfg.deform_res, n = 3 * R * R;
+    TRY_RET(base_coeffs(tr));
+    f->coeffs_fixed = tr->coeffs_fixed;
+    f->coeffs_in = f->deform_in = f->disp_in = NULL;
+    enum hrn_status st = HRN_OK;
+    float *S = malloc((size_t)(6 * N) * sizeof(float)), *pos = malloc((size_t)n * sizeof(float));
+    if (!S || !pos) {
+        st = hrn_error_set(HRN_ERR_NOMEM, "hrn-train: no memory");
+        goto fail;
+    }
+    HRN_TRY(fit_valid_alloc(f));
+    for (int k = 0; k < tr->B; k++) {
+        HRN_TRY(fit_valid_mask_view(f, k, f->valid + k * R * R, f->valid_lo + k * Rd * Rd));
+        HRN_TRY(hrn_fit_shape(f, k, 0, S));
+        HRN_TRY(fit_to_uv(f, &f->uv_hi, S, tr->P + k * n));
+        HRN_TRY(hrn_fit_posed(f, k, 0, S + 3 * N));
+        HRN_TRY(fit_texture_of(f, k, S + 3 * N, pos, tr->T + k * n));
+    }
+fail:
+    free(S);
+    free(pos);
+    return st;
+}
+
+/* --- the loss log ------------------------------------------------------------------------------ */
+
+static void losses_header(struct hrn_trainer *tr, const struct hrn_driver_terms *tm) {
+    fprintf(tr->losses, "step\tepoch\tlr\ttotal");
+    for (int i = 0; i < tm->n; i++) fprintf(tr->losses, "\t%s", tm->name[i]);
+    fprintf(tr->losses, "\tgrad_norm\n");
+    tr->n_terms = tm->n;
+}
+
+/* One row per step; no timings, so a resumed run's file equals an uninterrupted one's. */
+static void losses_row(struct hrn_trainer *tr, const struct hrn_driver_result *r) {
+    if (!tr->n_terms && tr->rows == 0) losses_header(tr, &r->terms);
+    fprintf(tr->losses, "%lld\t%lld\t%.9g\t%.9g", (long long)tr->step, (long long)tr->epoch,
+            (double)r->lr, r->total);
+    for (int i = 0; i < r->terms.n; i++) fprintf(tr->losses, "\t%.9g", r->terms.value[i]);
+    fprintf(tr->losses, "\t%.9g\n", r->grad_norm);
+    fflush(tr->losses);
+    tr->rows++;
+}
+
+/* --- validation ----------------------------------------------------------------------------- */
+
+/* Metrics over held-out samples, in inference mode: landmark RMS (crop pixels), mean vertex
+ * error (mm, level 1 against the ground truth), map errors (mm, where known) and the loss. */
+struct val_metrics {
+    double lm_px, vert_mm, deform_mm, disp_mm, loss;
+    int n, n_vert, n_deform, n_disp;
+};
+
+static void val_accumulate(struct hrn_trainer *tr, struct val_metrics *m, double loss) {
+    struct hrn_fit *f = &tr->fit;
+    int64_t N = tr->fm.n_verts, R = f->cfg.disp_res, Rd = f->cfg.deform_res;
+    double mmu = (double)tr->fm.mm_per_unit;
+    float *S = malloc((size_t)(3 * N) * sizeof(float));
+    for (int k = 0; k < tr->B && S; k++) {
+        const struct hrn_sample_gt *g = &tr->batch.s[k].gt;
+        m->lm_px += hrn_fit_landmark_rms(f, k, NULL);
+        m->loss += loss;
+        m->n++;
+        if (g->verts && g->n_verts == N && hrn_fit_shape(f, k, 1, S) == HRN_OK) {
+            double e = 0;
+            for (int64_t i = 0; i < N; i++) {
+                double dx = S[3 * i] - g->verts[3 * i], dy = S[3 * i + 1] - g->verts[3 * i + 1];
+                double dz = S[3 * i + 2] - g->verts[3 * i + 2];
+                e += sqrt(dx * dx + dy * dy + dz * dz);
+            }
+            m->vert_mm += e / (double)N * mmu;
+            m->n_vert++;
+        }
+        if (g->deform && f->deform_in && f->deform_in[k]) {
+            double e = 0;
+            const float *d = f->deform_in[k]->data, *v = f->valid_lo ? f->valid_lo + k * Rd * Rd : NULL;
+            for (int64_t i = 0; i < 3 * Rd * Rd; i++) {
+                float w = v ? v[i % (Rd * Rd)] : 1.0f;
+                e += fabs((double)(d[i] * w - g->deform[i] * w));
+            }
+            m->deform_mm += e / (double)(3 * Rd * Rd) * mmu;
+            m->n_deform++;
+        }
+        if (g->disp && f->disp_in && f->disp_in[k]) {
+            double e = 0;
+            const float *d = f->disp_in[k]->data, *v = f->valid ? f->valid + k * R * R : NULL;
+            for (int64_t i = 0; i < R * R; i++) {
+                float w = v ? v[i] : 1.0f;
+                e += fabs((double)(d[i] * w - g->disp[i] * w));
+            }
+            m->disp_mm += e / (double)(R * R) * mmu;
+            m->n_disp++;
+        }
+    }
+    free(S);
+}
+
+static void set_training(struct hrn_trainer *tr, int on) {
+    if (tr->has_recon) tr->recon.training = on && tr->cfg.stage == HRN_TRAIN_RECON &&
+                                            tr->cfg.train_recon;
+    if (tr->has_mid) tr->mid.training = on && tr->cfg.train_mid;
+    if (tr->has_high) tr->high.training = on && tr->cfg.train_high;
+}
+
+/* The loss and the metrics of the first val_samples held-out samples (dataset order, no
+ * augmentation), batch by batch with the training batch size. */
+static enum hrn_status validate(struct hrn_trainer *tr, struct val_metrics *m) {
+    enum hrn_status st = HRN_OK;
+    memset(m, 0, sizeof *m);
+    if (!tr->has_val || tr->cfg.val_samples <= 0) return HRN_OK;
+    int64_t n = tr->cfg.val_samples < tr->ds_val.n ? tr->cfg.val_samples : tr->ds_val.n;
+    struct hrn_batch keep = tr->batch;
+    struct hrn_batch vb = {0};
+    uint64_t seeds[3] = {tr->recon.dropout_seed, tr->mid.dropout_seed, tr->high.dropout_seed};
+    set_training(tr, 0);
+    vb.s = calloc((size_t)tr->B, sizeof *vb.s);
+    if (!vb.s) {
+        st = hrn_error_set(HRN_ERR_NOMEM, "validation: no memory");
+        goto fail;
+    }
+    vb.n = tr->B;
+    tr->batch = vb;
+    for (int64_t first = 0; first + tr->B <= n || first == 0; first += tr->B) {
+        for (int k = 0; k < tr->B; k++) {
+            hrn_sample_free(&vb.s[k]);
+            HRN_TRY(hrn_dataset_get(&tr->ds_val, (first + k) % tr->ds_val.n, &vb.s[k]));
+        }
+        set_views(tr);
+        struct hrn_driver_result r;
+        if (tr->cfg.stage != HRN_TRAIN_RECON) HRN_TRY(prepare_geometry(tr));
+        hrn_driver_loss_fn fn = tr->cfg.stage == HRN_TRAIN_RECON ? recon_loss : geometry_loss;
+        /* evaluate only: optimizer 0 is named for the guard, nothing moves */
+        HRN_TRY(hrn_driver_step(&tr->drv, 1u, fn, tr, "validation", 0, &r));
+        if (tr->cfg.stage == HRN_TRAIN_RECON) {
+            for (int k = 0; k < tr->B; k++)
+                memcpy(tr->coeffs_fixed + k * tr->nc, tr->cin[k]->data,
+                       (size_t)tr->nc * sizeof(float));
+            /* the metrics read the predicted coefficients through the fit */
+            tr->fit.coeffs_in = NULL;
+            tr->fit.coeffs_fixed = tr->coeffs_fixed;
+        }
+        val_accumulate(tr, m, r.total);
+        if (first + tr->B >= n) break;
+    }
+fail:
+    for (int k = 0; vb.s && k < vb.n; k++) hrn_sample_free(&vb.s[k]);
+    free(vb.s);
+    tr->batch = keep;
+    tr->fit.coeffs_in = tr->fit.deform_in = tr->fit.disp_in = NULL;
+    tr->recon.dropout_seed = seeds[0];
+    tr->mid.dropout_seed = seeds[1];
+    tr->high.dropout_seed = seeds[2];
+    set_training(tr, 1);
+    if (tr->batch.s) set_views(tr);
+    return st;
+}
+
+static double mean_or_nan(double s, int n) { return n ? s / n : (double)NAN; }
+
+static enum hrn_status validate_and_log(struct hrn_trainer *tr) {
+    struct val_metrics m;
+    TRY_RET(validate(tr, &m));
+    if (!m.n) return HRN_OK;
+    if (!tr->val) {
+        tr->val = fopen(tr->val_path, "a");
+        if (!tr->val) return hrn_error_set(HRN_ERR_IO, "%s: cannot open: %s", tr->val_path,
+                                           strerror(errno));
+        if (ftell(tr->val) == 0)
+            fprintf(tr->val, "step\tsamples\tloss\tlm_px\tvert_mm\tdeform_mm\tdisp_mm\n");
+    }
+    fprintf(tr->val, "%lld\t%d\t%.9g\t%.6g\t%.6g\t%.6g\t%.6g\n", (long long)tr->step, m.n,
+            m.loss / m.n, m.lm_px / m.n, mean_or_nan(m.vert_mm, m.n_vert),
+            mean_or_nan(m.deform_mm, m.n_deform), mean_or_nan(m.disp_mm, m.n_disp));
+    fflush(tr->val);
+    hrn_log(HRN_LOG_INFO, "validation at step %lld: loss %.5g, landmarks %.3f px, vertices %.3f "
+            "mm, D %.4f mm, disp %.4f mm (%d samples)", (long long)tr->step, m.loss / m.n,
+            m.lm_px / m.n, mean_or_nan(m.vert_mm, m.n_vert), mean_or_nan(m.deform_mm, m.n_deform),
+            mean_or_nan(m.disp_mm, m.n_disp), m.n);
+    return HRN_OK;
+}
+
+/* --- checkpoints ------------------------------------------------------------------------------ */
+
+static void ckpt_path(const struct hrn_trainer *tr, int64_t step, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s/ckpt_%08lld.h5", tr->cfg.out, (long long)step);
+}
+
+/* Steps of the checkpoints in the run directory, ascending; returns how many (at most cap). */
+static int list_ckpts(const char *dir, int64_t *steps, int cap) {
+    DIR *d = opendir(dir);
+    int n = 0;
+    if (!d) return 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < cap) {
+        long long s;
+        char tail[8];
+        if (sscanf(e->d_name, "ckpt_%lld.%7s", &s, tail) == 2 && !strcmp(tail, "h5"))
+            steps[n++] = s;
+    }
+    closedir(d);
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && steps[j - 1] > steps[j]; j--) {
+            int64_t x = steps[j];
+            steps[j] = steps[j - 1];
+            steps[j - 1] = x;
+        }
+    return n;
+}
+
+static enum hrn_status save_ckpt(struct hrn_trainer *tr) {
+    enum hrn_status st = HRN_OK;
+    struct hrn_h5 *h = NULL;
+    char path[1100];
+    ckpt_path(tr, tr->step, path, sizeof path);
+    struct hrn_net *nets[3];
+    const char *groups[3];
+    int n = 0;
+    if (tr->has_recon) nets[n] = &tr->recon, groups[n++] = "net_recon";
+    if (tr->has_mid) nets[n] = &tr->mid, groups[n++] = "mid_net";
+    if (tr->has_high) nets[n] = &tr->high, groups[n++] = "high_net";
+    const char *sn[2] = {"alpha", "beta"};
+    double sv[2] = {0, 0};
+    int ns = tr->scales.allocated ? 2 : 0;
+    if (ns) {
+        sv[0] = hrn_params_tensor(&tr->scales, tr->p_alpha)->data[0];
+        sv[1] = hrn_params_tensor(&tr->scales, tr->p_beta)->data[0];
+    }
+    HRN_TRY(hrn_h5_create(path, &h));
+    HRN_TRY(hrn_nets_write(h, nets, groups, n, sn, sv, ns));
+    if (ns) HRN_TRY(hrn_h5_write_f32(h, "state/scales", 1, (int64_t[]){2},
+                                      tr->scales.values)); /* exact float bits */
+    HRN_TRY(hrn_driver_save(&tr->drv, h));
+    HRN_TRY(hrn_h5_attr_write_str(h, "/", "hrn_train_format", CKPT_FORMAT));
+    HRN_TRY(hrn_h5_attr_write_str(h, "/", "stage", STAGE_NAME[tr->cfg.stage]));
+    HRN_TRY(hrn_h5_attr_write_i64(h, "/", "step", tr->step));
+    HRN_TRY(hrn_h5_attr_write_i64(h, "/", "epoch", tr->epoch));
+    HRN_TRY(hrn_h5_attr_write_i64(h, "/", "pos", tr->pos));
+    HRN_TRY(hrn_h5_attr_write_i64(h, "/", "losses_rows", tr->rows));
+    HRN_TRY(hrn_h5_attr_write_i64(h, "/", "driver_step", tr->drv.step));
+    for (int i = 0; i < n; i++) {
+        char a[64];
+        snprintf(a, sizeof a, "dropout_seed_%s", groups[i]);
+        /* as a string: the seed is a full 64-bit value */
+        char v[32];
+        snprintf(v, sizeof v, "%llu", (unsigned long long)nets[i]->dropout_seed);
+        HRN_TRY(hrn_h5_attr_write_str(h, "/", a, v));
+    }
+    st = hrn_h5_commit(h);
+    h = NULL;
+    if (st != HRN_OK) goto fail;
+    tr->last_ckpt_time = hrn_time_now();
+    /* keep the last keep_last */
+    int64_t steps[4096];
+    int nc = list_ckpts(tr->cfg.out, steps, 4096);
+    for (int i = 0; i + tr->cfg.keep_last < nc; i++) {
+        ckpt_path(tr, steps[i], path, sizeof path);
+        remove(path);
+    }
+    return HRN_OK;
+fail:
+    hrn_h5_close(h);
+    return hrn_error_prefix(st, "checkpoint at step %lld: ", (long long)tr->step);
+}
+
+static enum hrn_status load_ckpt(struct hrn_trainer *tr, const char *path) {
+    enum hrn_status st = HRN_OK;
+    struct hrn_h5 *h = NULL;
+    char fmt[64], stage[32];
+    int64_t v[5];
+    if (tr->has_recon) HRN_TRY(hrn_net_load(&tr->recon, path, "net_recon"));
+    if (tr->has_mid) HRN_TRY(hrn_net_load(&tr->mid, path, "mid_net"));
+    if (tr->has_high) HRN_TRY(hrn_net_load(&tr->high, path, "high_net"));
+    HRN_TRY(hrn_h5_open(path, &h));
+    if (hrn_h5_attr_read_str(h, "/", "hrn_train_format", fmt, sizeof fmt) != HRN_OK ||
+        strcmp(fmt, CKPT_FORMAT)) {
+        st = hrn_error_set(HRN_ERR_FORMAT, "%s: not an hrn-train checkpoint", path);
+        goto fail;
+    }
+    HRN_TRY(hrn_h5_attr_read_str(h, "/", "stage", stage, sizeof stage));
+    if (strcmp(stage, STAGE_NAME[tr->cfg.stage])) {
+        st = hrn_error_set(HRN_ERR_FORMAT, "%s: a checkpoint of stage %s, this run is %s", path,
+                           stage, STAGE_NAME[tr->cfg.stage]);
+        goto fail;
+    }
+    static const char *const KEYS[5] = {"step", "epoch", "pos", "losses_rows", "driver_step"};
+    for (int i = 0; i < 5; i++) HRN_TRY(hrn_h5_attr_read_i64(h, "/", KEYS[i], &v[i]));
+    tr->step = v[0], tr->epoch = v[1], tr->pos = v[2], tr->rows = v[3], tr->drv.step = v[4];
+    if (tr->scales.allocated)
+        HRN_TRY(hrn_h5_read_f32(h, "state/scales", 1, (int64_t[]){2}, tr->scales.values));
+    HRN_TRY(hrn_driver_load(&tr->drv, h, path));
+    struct hrn_net *nets[3] = {&tr->recon, &tr->mid, &tr->high};
+    const char *groups[3] = {"net_recon", "mid_net", "high_net"};
+    int has[3] = {tr->has_recon, tr->has_mid, tr->has_high};
+    for (int i = 0; i < 3; i++) {
+        if (!has[i]) continue;
+        char a[64], s[32];
+        snprintf(a, sizeof a, "dropout_seed_%s", groups[i]);
+        HRN_TRY(hrn_h5_attr_read_str(h, "/", a, s, sizeof s));
+        nets[i]->dropout_seed = strtoull(s, NULL, 10);
+    }
+    hrn_dnnl_weights_changed();
+fail:
+    hrn_h5_close(h);
+    return st == HRN_OK ? st : hrn_error_prefix(st, "resuming from %s: ", path);
+}
+
+/* Keep the header and the first `rows` rows of a log (what the checkpoint covers). */
+static enum hrn_status truncate_log(const char *path, int64_t rows) {
+    enum hrn_status st = HRN_OK;
+    FILE *in = fopen(path, "r");
+    struct hrn_tmpfile tf = {0};
+    if (!in) return rows == 0 ? HRN_OK : hrn_error_set(HRN_ERR_IO, "%s: cannot open: %s", path,
+                                                        strerror(errno));
+    HRN_TRY(hrn_tmpfile_open(&tf, path));
+    char line[8192];
+    int64_t kept = -1; /* the header is row -1 */
+    while (kept < rows && fgets(line, sizeof line, in)) {
+        fputs(line, tf.fp);
+        kept++;
+    }
+    fclose(in);
+    in = NULL;
+    if (kept < rows) {
+        hrn_tmpfile_close(&tf, 0);
+        return hrn_error_set(HRN_ERR_FORMAT, "%s: %lld rows, the checkpoint covers %lld", path,
+                             (long long)kept, (long long)rows);
+    }
+    return hrn_tmpfile_close(&tf, 1);
+fail:
+    if (in) fclose(in);
+    hrn_tmpfile_close(&tf, 0);
+    return st;
+}
+
+/* --- open, run, close ----------------------------------------------------------------------- */
+
+static enum hrn_status resume(struct hrn_trainer *tr, int *resumed) {
+    int64_t steps[4096];
+    *resumed = 0;
+    int n = list_ckpts(tr->cfg.out, steps, 4096);
+    if (n == 0) return HRN_OK;
+    char path[1100];
+    ckpt_path(tr, steps[n - 1], path, sizeof path);
+    TRY_RET(load_ckpt(tr, path));
+    TRY_RET(truncate_log(tr->losses_path, tr->rows));
+    hrn_log(HRN_LOG_INFO, "resumed from %s: step %lld, epoch %lld", path, (long long)tr->step,
+            (long long)tr->epoch);
+    *resumed = 1;
+    return HRN_OK;
+}
+
+enum hrn_status hrn_trainer_open(struct hrn_trainer **out, const struct hrn_train_config *cfg,
+                                 int want_resume) {
+    enum hrn_status st = HRN_OK;
+    struct hrn_trainer *tr = calloc(1, sizeof *tr);
+    *out = NULL;
+    if (!tr) return hrn_error_set(HRN_ERR_NOMEM, "hrn-train: no memory");
+    tr->cfg = *cfg;
+    tr->B = cfg->batch;
+    hrn_params_init(&tr->scales);
+    HRN_TRY(hrn_fit_mkdirs(cfg->out));
+    snprintf(tr->losses_path, sizeof tr->losses_path, "%s/losses.tsv", cfg->out);
+    snprintf(tr->val_path, sizeof tr->val_path, "%s/val.tsv", cfg->out);
+    HRN_TRY(load_model(cfg->model, &tr->fm));
+    tr->nc = hrn_face_model_n_coeffs(&tr->fm);
+    HRN_TRY(hrn_face_model_compact(&tr->fm));
+    HRN_TRY(open_data(tr)); /* validates a folder list before anything trains */
+    HRN_TRY(make_fit(tr));
+    HRN_TRY(make_nets(tr));
+    int resumed = 0;
+    if (want_resume) HRN_TRY(resume(tr, &resumed));
+    if (!resumed) {
+        /* a fresh run: no stale logs or checkpoints of another run */
+        remove(tr->losses_path);
+        remove(tr->val_path);
+    }
+    char cfgp[1100];
+    snprintf(cfgp, sizeof cfgp, "%s/config.ini", cfg->out);
+    HRN_TRY(hrn_config_save(&hrn_train_schema, cfg, cfgp));
+    tr->losses = fopen(tr->losses_path, "a");
+    if (!tr->losses) {
+        st = hrn_error_set(HRN_ERR_IO, "%s: cannot open: %s", tr->losses_path, strerror(errno));
+        goto fail;
+    }
+    if (tr->rows > 0) tr->n_terms = -1; /* the header is there */
+    hrn_augment_defaults(&tr->aug);
+    tr->aug.enabled = cfg->augment;
+    HRN_TRY(hrn_loader_open(&tr->ld, &tr->ds, &tr->aug,
+                            &(struct hrn_loader_config){.seed = (uint64_t)cfg->seed,
+                                                        .batch = tr->B, .shuffle = 1,
+                                                        .drop_last = 1,
+                                                        .threads = cfg->loader_threads},
+                            tr->epoch, tr->pos));
+    tr->last_ckpt_time = hrn_time_now();
+    *out = tr;
+    return HRN_OK;
+fail:
+    hrn_trainer_close(tr);
+    return st;
+}
+
+void hrn_trainer_close(struct hrn_trainer *tr) {
+    if (!tr) return;
+    hrn_loader_close(tr->ld);
+    hrn_batch_free(&tr->batch);
+    if (tr->losses) fclose(tr->losses);
+    if (tr->val) fclose(tr->val);
+    for (int k = 0; tr->views && k < tr->B; k++) memset(&tr->views[k], 0, sizeof tr->views[k]);
+    hrn_fit_free(&tr->fit);
+    free(tr->views);
+    free(tr->cin);
+    free(tr->coeffs_fixed);
+    free(tr->P);
+    free(tr->T);
+    hrn_driver_free(&tr->drv);
+    hrn_net_free(&tr->recon);
+    hrn_net_free(&tr->mid);
+    hrn_net_free(&tr->high);
+    hrn_params_free(&tr->scales);
+    hrn_dataset_free(&tr->ds);
+    hrn_dataset_free(&tr->ds_val);
+    hrn_face_model_free(&tr->fm);
+    free(tr);
+}
+
+int64_t hrn_trainer_step(const struct hrn_trainer *tr) { return tr->step; }
+
+static enum hrn_status train_step(struct hrn_trainer *tr, struct hrn_driver_result *r) {
+    TRY_RET(hrn_loader_next(tr->ld, &tr->batch));
+    set_views(tr);
+    if (tr->cfg.stage != HRN_TRAIN_RECON) TRY_RET(prepare_geometry(tr));
+    char ctx[256];
+    int n = snprintf(ctx, sizeof ctx, "step %lld (samples", (long long)tr->step + 1);
+    for (int k = 0; k < tr->B && n < (int)sizeof ctx - 40; k++)
+        n += snprintf(ctx + n, sizeof ctx - (size_t)n, " %s", tr->batch.s[k].name);
+    snprintf(ctx + n, sizeof ctx - (size_t)n, ")");
+    hrn_driver_loss_fn fn = tr->cfg.stage == HRN_TRAIN_RECON ? recon_loss : geometry_loss;
+    TRY_RET(hrn_driver_step(&tr->drv, tr->opts, fn, tr, ctx, 1, r));
+    tr->step++;
+    tr->epoch = tr->batch.epoch;
+    tr->pos = tr->batch.pos;
+    losses_row(tr, r);
+    return HRN_OK;
+}
+
+enum hrn_status hrn_trainer_run(struct hrn_trainer *tr, hrn_train_hook hook, void *user) {
+    enum hrn_status st = HRN_OK;
+    const struct hrn_train_config *c = &tr->cfg;
+    int64_t total = c->optim.iterations;
+    struct hrn_progress prog;
+    hrn_progress_begin(&prog, STAGE_NAME[c->stage], total);
+    double t0 = hrn_time_now();
+    int64_t first = tr->step;
+    if (tr->step == 0 && c->val_every > 0) HRN_TRY(validate_and_log(tr));
+    while (tr->step < total) {
+        struct hrn_driver_result r;
+        HRN_TRY(train_step(tr, &r));
+        double el = hrn_time_now() - t0;
+        hrn_progress_update(&prog, tr->step, "loss %.5g lr %.2e %.1f samples/s", r.total,
+                            (double)r.lr, (double)((tr->step - first) * tr->B) / (el > 0 ? el : 1));
+        int last = tr->step == total;
+        if ((c->val_every > 0 && tr->step % c->val_every == 0) || last)
+            HRN_TRY(validate_and_log(tr));
+        if (tr->step % c->ckpt_every == 0 || last ||
+            (c->ckpt_minutes > 0 && hrn_time_now() - tr->last_ckpt_time > 60 * c->ckpt_minutes))
+            HRN_TRY(save_ckpt(tr));
+        if (hook) HRN_TRY(hook(user, tr->step));
+    }
+fail:
+    hrn_progress_end(&prog);
+    return st;
+}
