@@ -54,6 +54,8 @@ enum hrn_status hrn_face_model_save(const struct hrn_face_model *fm, const char 
     HRN_TRY(hrn_h5_attr_write_str(f, "/", "licence", fm->licence));
     HRN_TRY(hrn_h5_attr_write_f64(f, "/", "mm_per_unit", (double)fm->mm_per_unit));
     HRN_TRY(hrn_h5_attr_write_i64(f, "/", "uv_v_up", 1));
+    HRN_TRY(hrn_h5_attr_write_str(f, "/", "expression_prior",
+                                  fm->exp_bounded ? "blendshapes" : "gaussian"));
     HRN_TRY(hrn_h5_write_f32(f, "shape/mean", 1, &n3, fm->mean_shape));
     if (fm->n_id > 0)
         HRN_TRY(hrn_h5_write_f32(f, "shape/basis", 2, (int64_t[]){n3, fm->n_id}, fm->id_basis));
@@ -172,6 +174,12 @@ enum hrn_status hrn_face_model_load(const char *path, struct hrn_face_model *out
         fm.n_exp = ndim == 2 ? (int32_t)shape[1] : 0;
         HRN_TRY(read_alloc_f32(f, "expression/basis", 2, (int64_t[]){n3, fm.n_exp},
                                &fm.exp_basis));
+        char prior[32] = "";
+        if (hrn_h5_attr_read_str(f, "/", "expression_prior", prior, sizeof prior) == HRN_OK)
+            fm.exp_bounded = strcmp(prior, "blendshapes") == 0;
+        else /* the shared SFM/ICT files: named blendshape targets */
+            fm.exp_bounded = hrn_h5_exists(f, "expression/names");
+        hrn_error_clear();
     }
     if (hrn_h5_exists(f, "albedo/mean")) {
         HRN_TRY(read_alloc_f32(f, "albedo/mean", 1, &n3, &fm.mean_albedo));
@@ -331,4 +339,29 @@ void hrn_sh_shade(const float *normals, const float *albedo, const float *gamma,
             out_rgb[3 * v + c] = s * albedo[3 * v + c];
         }
     }
+}
+
+enum hrn_status hrn_face_model_to_hrn_frame(struct hrn_face_model *fm) {
+    if (!fm->mean_shape || fm->n_verts < 3)
+        return hrn_error_set(HRN_ERR_INVALID, "face model %s: no mean shape", fm->name);
+    if (!(fm->mm_per_unit > 0) || !isfinite(fm->mm_per_unit))
+        return hrn_error_set(HRN_ERR_FORMAT, "face model %s: mm_per_unit %g is not positive",
+                             fm->name, (double)fm->mm_per_unit);
+    int64_t N = fm->n_verts;
+    double c[3] = {0, 0, 0};
+    for (int64_t v = 0; v < N; v++)
+        for (int k = 0; k < 3; k++) c[k] += (double)fm->mean_shape[3 * v + k];
+    float k = fm->mm_per_unit / 100.0f;
+    for (int64_t v = 0; v < N; v++)
+        for (int j = 0; j < 3; j++)
+            fm->mean_shape[3 * v + j] =
+                (float)(((double)fm->mean_shape[3 * v + j] - c[j] / (double)N) * (double)k);
+    if (k != 1.0f) {
+        if (fm->id_basis)
+            for (int64_t i = 0; i < 3 * N * fm->n_id; i++) fm->id_basis[i] *= k;
+        if (fm->exp_basis)
+            for (int64_t i = 0; i < 3 * N * fm->n_exp; i++) fm->exp_basis[i] *= k;
+    }
+    fm->mm_per_unit = 100.0f;
+    return HRN_OK;
 }

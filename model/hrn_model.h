@@ -64,6 +64,12 @@ struct hrn_face_model {
     float mm_per_unit;    /* millimetres per model unit */
     char name[64];        /* e.g. "hrn-synthetic-small" */
     char licence[128];
+    /* 1 when the expression basis holds blendshape offsets whose weights live in [0,1] (ARKit-
+     * style targets: ICT, SFM's six emotions), 0 for a Gaussian (PCA-like) basis with weights
+     * ~N(0,1). Read from the root attribute expression_prior ("blendshapes" / "gaussian"); a file
+     * without it is taken as blendshapes when it names its expressions (/expression/names, which
+     * PCA bases do not have). Generators draw expressions from this prior. */
+    int32_t exp_bounded;
     /* float16 copy of the bases read by hrn_face_shape_op / hrn_face_albedo_op, made on their
      * first use (or by hrn_face_model_compact) and freed with the model; NULL until then. A cache:
      * the float32 arrays above stay the model. */
@@ -109,6 +115,12 @@ enum hrn_status hrn_face_model_import_eos(const char *bin, const char *blendshap
 enum hrn_status hrn_face_model_import_bfm_mat(const char *path, struct hrn_face_model *out);
 enum hrn_status hrn_face_model_import_bfm2017(const char *path, struct hrn_face_model *out);
 enum hrn_status hrn_face_model_import(const char *path, struct hrn_face_model *out);
+
+/* Bring a loaded model into HRN's frame: recentre the mean shape on its centroid (Deep3D's
+ * ParametricFaceModel recenter=True) and scale shape and bases to decimetres (mm_per_unit 100),
+ * the units HRN's camera (focal 1015, camera_d 10) assumes. HRN_ERR_INVALID without a mean shape,
+ * HRN_ERR_FORMAT for a bad mm_per_unit. */
+enum hrn_status hrn_face_model_to_hrn_frame(struct hrn_face_model *fm);
 
 /* --- synthetic model -------------------------------------------------------------------------- */
 

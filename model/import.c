@@ -239,6 +239,7 @@ enum hrn_status hrn_face_model_import_eos(const char *bin, const char *blendshap
             goto fail;
         }
         fm.n_exp = (int32_t)n_bs;
+        fm.exp_bounded = 1; /* eos fits these weights with non-negative least squares */
         fm.exp_basis = calloc((size_t)(3 * fm.n_verts) * n_bs, sizeof(float));
         if (!fm.exp_basis && n_bs) {
             st = hrn_error_set(HRN_ERR_NOMEM, "%s: no memory", blendshapes);

@@ -14,31 +14,9 @@ void hrn_fit_view_free(struct hrn_fit_view *v) {
     memset(v, 0, sizeof *v);
 }
 
+/* moved to the model module (hrn_face_model_to_hrn_frame) so data/ can use it without train/ */
 enum hrn_status hrn_fit_normalize_model(struct hrn_face_model *fm) {
-    if (!fm->mean_shape || fm->n_verts < 3)
-        return hrn_error_set(HRN_ERR_INVALID, "face model %s: no mean shape", fm->name);
-    if (!(fm->mm_per_unit > 0) || !isfinite(fm->mm_per_unit))
-        return hrn_error_set(HRN_ERR_FORMAT, "face model %s: mm_per_unit %g is not positive",
-                             fm->name, (double)fm->mm_per_unit);
-    int64_t N = fm->n_verts;
-    /* recentre (ParametricFaceModel recenter=True), then scale to decimetres: the camera
-     * (focal 1015, camera_d 10) assumes BFM's units */
-    double c[3] = {0, 0, 0};
-    for (int64_t v = 0; v < N; v++)
-        for (int k = 0; k < 3; k++) c[k] += (double)fm->mean_shape[3 * v + k];
-    float k = fm->mm_per_unit / 100.0f;
-    for (int64_t v = 0; v < N; v++)
-        for (int j = 0; j < 3; j++)
-            fm->mean_shape[3 * v + j] =
-                (float)(((double)fm->mean_shape[3 * v + j] - c[j] / (double)N) * (double)k);
-    if (k != 1.0f) {
-        if (fm->id_basis)
-            for (int64_t i = 0; i < 3 * N * fm->n_id; i++) fm->id_basis[i] *= k;
-        if (fm->exp_basis)
-            for (int64_t i = 0; i < 3 * N * fm->n_exp; i++) fm->exp_basis[i] *= k;
-    }
-    fm->mm_per_unit = 100.0f;
-    return HRN_OK;
+    return hrn_face_model_to_hrn_frame(fm);
 }
 
 enum hrn_status hrn_fit_load_model(const char *path, struct hrn_face_model *fm) {
