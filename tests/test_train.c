@@ -24,7 +24,7 @@ static void base_cmd(char *cmd, size_t cap, const char *stage, const char *out, 
     snprintf(cmd, cap,
              "%s -q --config %s/configs/train_%s.ini --out %s --set data.model=synth-small "
              "--set data.synth_count=64 --set data.synth_val=4 --set data.loader_threads=1 "
-             "--set nets.recon_width=4 --set nets.mid_width=4 --set nets.high_width=2 "
+             "--set nets.recon_width=4 --set nets.mid_width=4 --set nets.high_width=4 "
              "--set nets.n_blocks=1 --set batch.size=2 --set optim.iterations=%d "
              "--set optim.lr=1e-3 --set optim.schedule=constant --set ckpt.every_steps=3 "
              "--set ckpt.keep_last=3 --set log.val_every=4 --set log.val_samples=2 "
@@ -71,7 +71,10 @@ static void test_train_loss_falls(void) {
     if (!have_exe()) SKIP("%s not built", EXE);
     char cmd[4096], p[512];
     const char *dir = hrn_test_tmpdir("train_falls");
-    base_cmd(cmd, sizeof cmd, "recon", dir, 40);
+    /* four samples, so that 40 steps of batch 2 can fit them */
+    char base[3600];
+    base_cmd(base, sizeof base, "recon", dir, 40);
+    snprintf(cmd, sizeof cmd, "%s --set data.synth_count=4 --set optim.lr=3e-3", base);
     CHECK_MSG(run_cmd(cmd) == 0, "%s failed", cmd);
     snprintf(p, sizeof p, "%s/losses.tsv", dir);
     size_t n = 0;
@@ -84,7 +87,7 @@ static void test_train_loss_falls(void) {
         last += tsv_value(t, 32 + i, 3) / 8;
     }
     printf("  recon: mean loss of steps 1-8 %.5g, of steps 33-40 %.5g\n", first, last);
-    CHECK_MSG(isfinite(first) && isfinite(last) && last < 0.8 * first,
+    CHECK_MSG(isfinite(first) && isfinite(last) && last < 0.6 * first,
               "the loss did not fall: %.5g -> %.5g", first, last);
     snprintf(p, sizeof p, "%s/val.tsv", dir);
     struct stat sb;
@@ -122,10 +125,12 @@ static void resume_case(const char *stage, int steps, int kill_at) {
         int rows = 0;
         for (size_t i = 0; i < na; i++) rows += ta[i] == '\n';
         CHECK_MSG(rows == steps + 1, "%s: %d lines, expected %d", a, rows, steps + 1);
-        CHECK_MSG(na == nb && memcmp(ta, tb, na) == 0,
-                  "%s: the resumed run's losses.tsv differs from the uninterrupted one", stage);
-        printf("  %s: killed after step %d, resumed: losses.tsv identical (%zu bytes)\n", stage,
-               kill_at, na);
+        int same = na == nb && memcmp(ta, tb, na) == 0;
+        CHECK_MSG(same, "%s: the resumed run's losses.tsv differs from the uninterrupted one",
+                  stage);
+        if (same)
+            printf("  %s: killed after step %d, resumed: losses.tsv identical (%zu bytes)\n",
+                   stage, kill_at, na);
     }
     free(ta);
     free(tb);
@@ -158,7 +163,7 @@ static void test_train_frozen(void) {
     struct hrn_net a = {0}, b = {0}, h0 = {0}, h1 = {0};
     struct hrn_net_config mc = {.kind = HRN_NET_PIX2PIX, .in_ch = 6, .out_ch = 3, .width = 4,
                                 .n_blocks = 1};
-    struct hrn_net_config hc = {.kind = HRN_NET_PIX2PIX, .in_ch = 9, .out_ch = 1, .width = 2,
+    struct hrn_net_config hc = {.kind = HRN_NET_PIX2PIX, .in_ch = 9, .out_ch = 1, .width = 4,
                                 .n_blocks = 1};
     CHECK_OK(hrn_net_init(&a, &mc, 1));
     CHECK_OK(hrn_net_init(&b, &mc, 2));

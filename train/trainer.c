@@ -669,8 +669,10 @@ static enum hrn_status save_ckpt(struct hrn_trainer *tr) {
     }
     HRN_TRY(hrn_h5_create(path, &h));
     HRN_TRY(hrn_nets_write(h, nets, groups, n, sn, sv, ns));
-    if (ns) HRN_TRY(hrn_h5_write_f32(h, "state/scales", 1, (int64_t[]){2},
-                                      tr->scales.values)); /* exact float bits */
+    if (ns) { /* the exact float bits (the "alpha", "beta" scalars above are for hrn-fit) */
+        float ab[2] = {(float)sv[0], (float)sv[1]};
+        HRN_TRY(hrn_h5_write_f32(h, "state/scales", 1, (int64_t[]){2}, ab));
+    }
     HRN_TRY(hrn_driver_save(&tr->drv, h));
     HRN_TRY(hrn_h5_attr_write_str(h, "/", "hrn_train_format", CKPT_FORMAT));
     HRN_TRY(hrn_h5_attr_write_str(h, "/", "stage", STAGE_NAME[tr->cfg.stage]));
@@ -727,8 +729,12 @@ static enum hrn_status load_ckpt(struct hrn_trainer *tr, const char *path) {
     static const char *const KEYS[5] = {"step", "epoch", "pos", "losses_rows", "driver_step"};
     for (int i = 0; i < 5; i++) HRN_TRY(hrn_h5_attr_read_i64(h, "/", KEYS[i], &v[i]));
     tr->step = v[0], tr->epoch = v[1], tr->pos = v[2], tr->rows = v[3], tr->drv.step = v[4];
-    if (tr->scales.allocated)
-        HRN_TRY(hrn_h5_read_f32(h, "state/scales", 1, (int64_t[]){2}, tr->scales.values));
+    if (tr->scales.allocated) {
+        float ab[2];
+        HRN_TRY(hrn_h5_read_f32(h, "state/scales", 1, (int64_t[]){2}, ab));
+        hrn_params_tensor(&tr->scales, tr->p_alpha)->data[0] = ab[0];
+        hrn_params_tensor(&tr->scales, tr->p_beta)->data[0] = ab[1];
+    }
     HRN_TRY(hrn_driver_load(&tr->drv, h, path));
     struct hrn_net *nets[3] = {&tr->recon, &tr->mid, &tr->high};
     const char *groups[3] = {"net_recon", "mid_net", "high_net"};
@@ -879,6 +885,10 @@ static enum hrn_status train_step(struct hrn_trainer *tr, struct hrn_driver_resu
     hrn_driver_loss_fn fn = tr->cfg.stage == HRN_TRAIN_RECON ? recon_loss : geometry_loss;
     TRY_RET(hrn_driver_step(&tr->drv, tr->opts, fn, tr, ctx, 1, r));
     tr->step++;
+    if (tr->scales.allocated)
+        hrn_log(HRN_LOG_DEBUG, "step %lld: alpha %.9g beta %.9g", (long long)tr->step,
+                (double)hrn_params_tensor(&tr->scales, tr->p_alpha)->data[0],
+                (double)hrn_params_tensor(&tr->scales, tr->p_beta)->data[0]);
     tr->epoch = tr->batch.epoch;
     tr->pos = tr->batch.pos;
     losses_row(tr, r);
