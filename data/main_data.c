@@ -16,9 +16,9 @@
  * (ranges, exact numbers, messages naming the key). Defaults: hrn_synth_data_defaults's. */
 #define K_F(m, def, lo, hi, help) HRN_CFG_FLOAT(struct hrn_synth_data_config, m, #m, def, lo, hi, help)
 static const struct hrn_config_key SYNTH_KEYS[] = {
-    K_F(id_std, "1", 0, 3, "identity coefficients ~ N(0, id_std^2) (1 = the model's prior)"),
-    K_F(exp_std, "0.6", 0, 3, "Gaussian expression coefficients' scale (blendshape models: [0,1])"),
-    K_F(tex_std, "1", 0, 3, "albedo coefficients' scale"),
+    K_F(id_std, "0.7", 0, 3, "identity coefficients ~ N(0, id_std^2) (1 = the model's prior)"),
+    K_F(exp_std, "0.5", 0, 3, "Gaussian expression coefficients' scale (blendshape models: [0,1])"),
+    K_F(tex_std, "0.7", 0, 3, "albedo coefficients' scale"),
     K_F(yaw_deg, "60", 0, 90, "yaw uniform in +-yaw_deg"),
     K_F(pitch_deg, "30", 0, 90, "pitch uniform in +-pitch_deg"),
     K_F(roll_deg, "20", 0, 90, "roll uniform in +-roll_deg"),

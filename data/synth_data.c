@@ -13,9 +13,11 @@ void hrn_synth_data_defaults(struct hrn_synth_data_config *c) {
     memset(c, 0, sizeof *c);
     c->seed = 1;
     c->count = 1000;
-    c->id_std = 1.0f;
-    c->tex_std = 1.0f;
-    c->exp_std = 0.6f; /* expressions are mostly mild in photos: the full prior looks grimacing */
+    /* inside the prior, as hrn-model render and the fit demo draw subjects: the synthetic model's
+     * bases at a full standard deviation give lopsided heads and green-blue skin */
+    c->id_std = 0.7f;
+    c->tex_std = 0.7f;
+    c->exp_std = 0.5f; /* expressions are mostly mild in photos: the full prior looks grimacing */
     c->yaw_deg = 60.0f;
     c->pitch_deg = 30.0f;
     c->roll_deg = 20.0f;

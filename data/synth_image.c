@@ -153,9 +153,11 @@ static void hair_fringe(struct hrn_rng *r, const struct face2d *f, float *img, f
             float a, b;
             to_face(f, o, (float)x, (float)y, &a, &b);
             if (fabsf(a) > half + 0.1f) continue;
+            /* the head's top: hair stays inside an ellipse over the face */
+            float head = (a / half) * (a / half) + ((b + 0.4f) / 1.5f) * ((b + 0.4f) / 1.5f);
             float e = edge + slope * a;
             for (int k = 0; k < 4; k++) e += am[k] * sinf(fr[k] * a + ph[k]);
-            float side = clampf((half - fabsf(a)) * f->eo, 0, 1);
+            float side = clampf((1.0f - sqrtf(head)) * half * f->eo, 0, 1);
             float w = clampf((e - b) * f->eo, 0, 1) * side; /* 1 px soft edge */
             float shade = 0.75f + 0.25f * sinf(strand_f * a + 3 * sinf(7 * a)) - 0.2f * clampf(e - b, 0, 1);
             float c[3] = {col[0] * shade, col[1] * shade, col[2] * shade};
@@ -173,7 +175,7 @@ static void glasses(struct hrn_rng *r, const struct face2d *f, float *img, float
     } else {
         random_colour(r, 0.4f, 0.85f, col);
     }
-    float rx = unif(r, 0.36f, 0.48f), ry = unif(r, 0.22f, 0.34f), th = unif(r, 0.03f, 0.07f);
+    float rx = unif(r, 0.42f, 0.55f), ry = unif(r, 0.28f, 0.42f), th = unif(r, 0.03f, 0.08f);
     float drop = unif(r, 0.0f, 0.08f), sq = unif(r, 2.0f, 4.0f); /* superellipse: round .. square */
     for (int y = 0; y < S; y++)
         for (int x = 0; x < S; x++) {
@@ -208,9 +210,9 @@ static void hand(struct hrn_rng *r, const struct face2d *f, float *img, float *m
     float t = hrn_rng_uniformf(r), col[3];
     for (int c = 0; c < 3; c++) col[c] = LIGHT[c] + t * (DARK[c] - LIGHT[c]);
     float side = hrn_rng_uniformf(r) < 0.5f ? -1.0f : 1.0f;
-    float pa = side * unif(r, 0.3f, 0.9f), pb = unif(r, 1.3f, 2.0f); /* palm centre */
+    float pa = side * unif(r, 0.4f, 1.2f), pb = unif(r, 1.6f, 2.6f); /* palm centre */
     float ang = side * unif(r, 0.1f, 0.6f);                          /* fingers lean inwards */
-    float ca = cosf(ang), sa = sinf(ang), flen = unif(r, 0.55f, 0.9f), fr = unif(r, 0.09f, 0.13f);
+    float ca = cosf(ang), sa = sinf(ang), flen = unif(r, 0.9f, 1.4f), fr = unif(r, 0.13f, 0.18f);
     float light = unif(r, -0.3f, 0.3f);
     for (int y = 0; y < S; y++)
         for (int x = 0; x < S; x++) {
@@ -219,11 +221,12 @@ static void hand(struct hrn_rng *r, const struct face2d *f, float *img, float *m
             /* hand frame: u across the fingers, v up along them */
             float da = a - pa, db = b - pb;
             float u = da * ca - db * sa, v = -(da * sa + db * ca);
-            float sd = sqrtf((u / 0.55f) * (u / 0.55f) + (v / 0.6f) * (v / 0.6f)) - 1; /* palm */
-            sd *= 0.55f;
+            /* a palm ~1.4 eye distances wide (8.5 cm), fingers ~1.2 long */
+            float sd = sqrtf((u / 0.7f) * (u / 0.7f) + (v / 0.8f) * (v / 0.8f)) - 1;
+            sd *= 0.7f;
             for (int k = 0; k < 4; k++) {
-                float fu = -0.36f + 0.24f * (float)k, len = flen * (k == 0 || k == 3 ? 0.8f : 1.0f);
-                float vv = clampf(v, 0.3f, 0.3f + len);
+                float fu = -0.5f + 0.33f * (float)k, len = flen * (k == 0 || k == 3 ? 0.8f : 1.0f);
+                float vv = clampf(v, 0.5f, 0.5f + len);
                 float dd = sqrtf((u - fu) * (u - fu) + (v - vv) * (v - vv)) - fr;
                 sd = fminf(sd, dd);
             }

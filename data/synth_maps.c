@@ -421,10 +421,10 @@ static void detail_spots(const struct synth_ctx *x, struct hrn_rng *r, float s, 
                        MOLE[3] = {0.9f, 1.0f, 1.0f};
     const struct synth_frame *f = &x->frame;
     float freckled = hrn_rng_uniformf(r);
-    int n_freckles = freckled < 0.35f ? (int)unif(r, 80, 400) : 0;
+    int n_freckles = freckled < 0.3f ? (int)unif(r, 60, 300) : 0;
     for (int i = 0; i < n_freckles; i++) { /* over the nose and cheeks */
         float a = 0.45f * normal(r), b = -0.45f + 0.2f * normal(r), ci, cj;
-        float rad = unif(r, 0.5f, 1.4f), k = s * unif(r, 0.12f, 0.35f);
+        float rad = unif(r, 0.5f, 1.2f), k = s * unif(r, 0.06f, 0.22f);
         frame_texel(f, a, b, &ci, &cj);
         spot(m, ci, cj, rad, BROWN, k);
     }
