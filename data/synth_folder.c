@@ -55,15 +55,14 @@ static enum hrn_status write_landmarks(const char *path, const float *lm) {
     return hrn_tmpfile_close(&tf, 1);
 }
 
-/* the canonical level-1 mesh (gt.verts) with the model's triangles, and its uvs when per vertex */
+/* the canonical level-1 mesh (gt.verts) with the model's triangles: geometry only, what hrn-eval
+ * compares (uvs would add a third to a file that is already most of a sample's bytes) */
 static enum hrn_status write_mesh(const char *path, const struct hrn_face_model *fm, const float *verts) {
     struct hrn_mesh m = {0};
-    int per_vertex_uv = fm->uvs && !fm->tri_uvs;
-    enum hrn_status st = hrn_mesh_alloc(&m, fm->n_verts, fm->n_tris, 0, per_vertex_uv ? fm->n_verts : 0, 0);
+    enum hrn_status st = hrn_mesh_alloc(&m, fm->n_verts, fm->n_tris, 0, 0, 0);
     if (st != HRN_OK) return st;
     memcpy(m.verts, verts, (size_t)(3 * fm->n_verts) * sizeof(float));
     memcpy(m.faces, fm->tris, (size_t)(3 * fm->n_tris) * sizeof(int32_t));
-    if (per_vertex_uv) memcpy(m.uvs, fm->uvs, (size_t)(2 * fm->n_verts) * sizeof(float));
     st = hrn_mesh_write_obj(path, &m, NULL);
     hrn_mesh_free(&m);
     return st;
