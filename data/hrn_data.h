@@ -225,35 +225,51 @@ enum hrn_dataset_policy {
 /* A folder in Deep3DFaceRecon's layout (training.md 1.1):
  *   <root>/<...>/<stem>.{jpg,png}      the photo
  *   <dir>/landmarks/<stem>.txt         68 points, x y per line, Deep3D's y-up (y' = H-1-y)
- *   <dir>/detections/<stem>.txt        5 points, y down (used when landmarks/ lacks the stem)
+ *   <dir>/detections/<stem>.txt        5 points, y down (used when landmarks/ lacks the stem:
+ *                                      the photo is aligned from them, sample.lm stays NaN)
  *   <dir>/mask/<stem>.png              face/skin mask of the photo's size (optional: without
- *                                      it the face region comes from the landmarks)
- *   <dir>/gt/<stem>.h5                 optional ground truth (hrn_sample_gt_save)
+ *                                      it the face region comes from the 68 landmarks, as in
+ *                                      hrn-fit; with 5 points only, sample.mask is NULL).
+ *                                      mask/<stem>.<photo's extension> is accepted too.
+ *   <dir>/gt/<stem>.h5                 optional ground truth (hrn_sample_gt_save); coeffs and
+ *                                      verts must have the face model's sizes
  * where <dir> is the photo's directory. A list file names one photo per line (relative to root
  * or absolute; '#' comments and blank lines skipped); a line that names a mask path
  * (".../mask/<stem>.png", as Deep3D's datalist/<split>/masks.txt) is mapped to its photo as Deep3D's
- * loader does. Photos are aligned (hrn_align_fit, hrn_align_crop at 224) on load, unless the
- * root's dataset.ini says `aligned = true` (then they must be 224x224 and landmarks are taken as
- * crop coordinates). */
+ * loader does (<dir>/<stem> with the mask's extension, else .jpg, .png, .jpeg). Photos are
+ * aligned (hrn_align_fit, hrn_align_crop at 224 with F = 102 * mm_per_unit / 100) on load and the
+ * mask cropped the same way and binarised at 0.5, as hrn-fit does, unless the root's dataset.ini
+ * says `aligned = true` (any section; only that key is read): then images must be 224x224,
+ * landmarks are y-up crop coordinates taken as they are, and the face model may be NULL. */
 struct hrn_dataset {
     enum hrn_dataset_kind kind;
     const struct hrn_face_model *fm; /* borrowed */
     struct hrn_synth_data_config synth;
     char root[512];
     char **paths;       /* (n) photo paths of the good entries */
+    uint8_t *files;     /* (n) which optional files each entry has (HRN_DATASET_HAS_*) */
     int64_t n;
     int aligned;
     int64_t n_bad;      /* entries reported and left out */
     float lm5_3d[15];   /* the model's alignment points */
 };
+enum {
+    HRN_DATASET_HAS_LM68 = 1, /* landmarks/<stem>.txt */
+    HRN_DATASET_HAS_DET5 = 2, /* detections/<stem>.txt (used without landmarks/) */
+    HRN_DATASET_HAS_MASK = 4, /* mask/<stem>.png */
+    HRN_DATASET_HAS_GT = 8,   /* gt/<stem>.h5 */
+};
 /* Synthetic dataset of c->count samples, made on the fly by hrn_dataset_get. */
 enum hrn_status hrn_dataset_open_synth(struct hrn_dataset *ds, const struct hrn_face_model *fm,
                                        const struct hrn_synth_data_config *c);
-/* Read and validate the whole list before anything trains: every line's photo, landmarks (count,
- * finite), mask (size) and ground truth (shapes) is checked; each problem is reported to `report`
- * (may be NULL) as "list:line: file: what is wrong" and counted. STRICT fails with the count and
- * the first problem in the message; SKIP_BAD keeps the good entries (HRN_ERR_INVALID when none
- * is left). */
+/* Read and validate the whole list before anything trains: every line's photo (PNG/JPEG header:
+ * readable, its size; 224x224 when aligned), landmarks (present, count, finite, and for photos an
+ * alignment that can be fitted), mask (size) and ground truth (shapes, without reading the data)
+ * is checked; each bad entry is reported to `report` (may be NULL) as "list:line: file: what is
+ * wrong" (its first problem) and counted. STRICT fails with the count and the first problem in
+ * the message, leaving ds empty; SKIP_BAD keeps the good entries (HRN_ERR_INVALID when none is
+ * left). Pixel data is decoded only by hrn_dataset_get: a file whose header is fine but whose
+ * data is corrupt fails the loader later, with its name. */
 enum hrn_status hrn_dataset_open_folder(struct hrn_dataset *ds, const struct hrn_face_model *fm,
                                         const char *root, const char *list,
                                         enum hrn_dataset_policy policy, FILE *report);
@@ -263,9 +279,13 @@ enum hrn_status hrn_dataset_get(const struct hrn_dataset *ds, int64_t i, struct 
 
 /* --- augmentation (data/augment.c) --------------------------------------------------------------- */
 
-/* Deep3D's shift_scale_rot_flip (data/base_dataset.py get_affine_mat): shift uniform +-shift_px,
- * scale 1 + uniform +-scale_delta, rotation uniform +-rot_deg about the crop centre, a mirror
- * with probability flip_p. */
+/* Deep3D's shift_scale_rot_flip (data/base_dataset.py get_affine_mat): an integer shift uniform in
+ * [-shift_px, shift_px] (Deep3D's randint of int(shift_pixs)), scale 1 + uniform +-scale_delta,
+ * rotation uniform +-rot_deg, a mirror with probability flip_p, composed as Deep3D does (centre .
+ * scale . rotation . shift . flip . centre^-1) about the centre Deep3D's image transform uses,
+ * pixel-centre coordinate w/2 - 0.5 (so a mirror is exactly a column reversal). Deep3D maps its
+ * landmarks with the same matrix read in pixel-centre coordinates, which puts them half a pixel
+ * (a pixel after a flip) off its own image; here image, mask and landmarks agree. */
 struct hrn_augment {
     int enabled;
     float shift_px;    /* 10 */
@@ -274,8 +294,9 @@ struct hrn_augment {
     float flip_p;      /* 0.5 */
 };
 void hrn_augment_defaults(struct hrn_augment *a);
-/* Apply in place, with every random choice from hrn_rng_seed_keyed(seed, epoch, s->index,
- * purpose "augment"): the image (bilinear, black outside) and mask (bilinear) warped, the
+/* Apply in place to a sample as hrn_dataset_get made it, with every random choice from
+ * hrn_rng_seed_keyed(seed, epoch, s->index, purpose "augment"): the image (bilinear, black
+ * outside) and mask (bilinear, 0 outside) warped, the
  * landmarks mapped (and on a flip permuted with the 68-point left/right mirror table, so point k
  * is again iBUG point k), the UV ground-truth maps mirrored on a flip (u -> 1-u; the deformation
  * map's x component negated). A 2-D similarity of a perspective image has no exact 3-D pose, so
@@ -294,9 +315,13 @@ struct hrn_loader_config {
     int batch;      /* samples per hrn_loader_next */
     int shuffle;    /* permutation of epoch e = f(seed, e); else dataset order */
     int drop_last;  /* 1: an epoch's last partial batch is skipped (Deep3D's drop_last) */
-    int threads;    /* worker threads making samples ahead (0 = make them in the caller) */
-    int prefetch;   /* batches made ahead (0 = 2) */
+    int threads;    /* worker threads making samples ahead (0 = make them in the caller); 0..64 */
+    int prefetch;   /* batches made ahead (0 = 2); up to 64 */
 };
+/* Batches never span epochs: an epoch of n samples gives ceil(n/batch) batches, the last one
+ * partial, or floor(n/batch) with drop_last. A position at the end of an epoch is reported as
+ * (epoch+1, 0). The permutation of epoch e is a Fisher-Yates shuffle drawn from
+ * hrn_rng_seed_keyed(seed, e, "permute", 0): a function of (seed, e) only. */
 struct hrn_batch {
     struct hrn_sample *s; /* (n) */
     int n;
@@ -312,10 +337,14 @@ enum hrn_status hrn_loader_open(struct hrn_loader **out, const struct hrn_datase
                                 const struct hrn_augment *aug, const struct hrn_loader_config *c,
                                 int64_t epoch, int64_t pos);
 /* The next batch, in the same order and with the same bytes whatever the thread count. Frees
- * what b held before. A failing sample fails the call with its name in the message. */
+ * what b held before (b must be zeroed or a batch of a loader). A failing sample (hrn_dataset_get
+ * or hrn_augment_apply) fails the call with its epoch, position, index and file in the message;
+ * the loader then stays failed (every later call returns the same error) since the sequence
+ * cannot go on without that batch. */
 enum hrn_status hrn_loader_next(struct hrn_loader *l, struct hrn_batch *b);
 void hrn_loader_close(struct hrn_loader *l); /* NULL-safe; joins the workers */
-/* Sample index at position pos of epoch's order. */
+/* Sample index at position pos of epoch's order (-1 outside 0 <= pos < n, epoch >= 0).
+ * Thread-safe with respect to the loader's workers; not with hrn_loader_close. */
 int64_t hrn_loader_order(const struct hrn_loader *l, int64_t epoch, int64_t pos);
 
 #ifdef __cplusplus
