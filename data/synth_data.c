@@ -317,10 +317,7 @@ done:
 static enum hrn_status clean_albedo(const struct synth_ctx *x, const struct hrn_synth_data_config *c,
                                     int64_t index, const float *coeffs, float *albedo) {
     const struct hrn_face_model *fm = x->fm;
-    if (!fm->mean_albedo) {
-        synth_draw_albedo(x, c, index, albedo);
-        return HRN_OK;
-    }
+    if (!fm->mean_albedo) return synth_draw_albedo(x, c, index, albedo);
     struct hrn_tape t = {0};
     enum hrn_status st = hrn_tape_init(&t, tape_bytes(fm));
     if (st != HRN_OK) return st;
@@ -386,10 +383,10 @@ enum hrn_status synth_make_sample(const struct synth_ctx *x, const struct hrn_sy
     }
     synth_draw_coeffs(x, c, index, gt->coeffs);
     if (gt->deform) synth_draw_deform(x, c, index, gt->deform);
-    if (gt->disp) synth_draw_disp(x, c, index, gt->disp);
+    if (gt->disp) HRN_TRY(synth_draw_disp(x, c, index, gt->disp));
     memcpy(gt->skin, x->skin, (size_t)SYNTH_UV * SYNTH_UV * sizeof(float));
     HRN_TRY(clean_albedo(x, c, index, gt->coeffs, gt->albedo));
-    synth_draw_detail(x, c, index, gt->albedo, gt->albedo_detail);
+    HRN_TRY(synth_draw_detail(x, c, index, gt->albedo, gt->albedo_detail));
     HRN_TRY(canonical_verts(x, gt->coeffs, gt->deform, gt->verts));
     if (bg) synth_draw_background(c->seed, index, bg);
     struct synth_view v = {s->img.data, s->mask, s->lm};

@@ -71,15 +71,15 @@ void synth_draw_coeffs(const struct synth_ctx *x, const struct hrn_synth_data_co
 void synth_draw_deform(const struct synth_ctx *x, const struct hrn_synth_data_config *c,
                        int64_t index, float *d);
 /* Displacement map (1,256,256), model units, on the skin only. */
-void synth_draw_disp(const struct synth_ctx *x, const struct hrn_synth_data_config *c,
-                     int64_t index, float *disp);
+enum hrn_status synth_draw_disp(const struct synth_ctx *x, const struct hrn_synth_data_config *c,
+                                int64_t index, float *disp);
 /* Clean UV albedo (3,256,256) for models without an albedo basis: a skin tone with smooth
  * variation, redder lips and cheeks, darker brows. */
-void synth_draw_albedo(const struct synth_ctx *x, const struct hrn_synth_data_config *c,
-                       int64_t index, float *albedo);
+enum hrn_status synth_draw_albedo(const struct synth_ctx *x, const struct hrn_synth_data_config *c,
+                                  int64_t index, float *albedo);
 /* albedo_detail = albedo * (freckles, blemishes, moles, uneven tone) on the skin. */
-void synth_draw_detail(const struct synth_ctx *x, const struct hrn_synth_data_config *c,
-                       int64_t index, const float *albedo, float *detail);
+enum hrn_status synth_draw_detail(const struct synth_ctx *x, const struct hrn_synth_data_config *c,
+                                  int64_t index, const float *albedo, float *detail);
 
 /* --- image space (synth_image.c) ----------------------------------------------------------- */
 

@@ -282,12 +282,12 @@ static void value_noise(struct hrn_rng *r, int g, int R, float *out) {
 
 /* Pores and fine roughness: white noise smoothed by a 3x3 binomial filter (features of ~2
  * texels, about a millimetre on a face chart), plus a gentle undulation. */
-static void pores(struct hrn_rng *r, float amp, float *disp) {
+static enum hrn_status pores(struct hrn_rng *r, float amp, float *disp) {
     const int R = SYNTH_UV;
     float *w = malloc((size_t)R * R * sizeof(float)), *u = malloc((size_t)R * R * sizeof(float));
-    if (!w || !u) { /* cannot happen in practice; the sample then has no pores */
+    if (!w || !u) {
         free(w), free(u);
-        return;
+        return hrn_error_set(HRN_ERR_NOMEM, "synthetic displacement map: no memory");
     }
     for (int i = 0; i < R * R; i++) w[i] = normal(r);
     value_noise(r, 24, R, u);
@@ -301,23 +301,25 @@ static void pores(struct hrn_rng *r, float amp, float *disp) {
         }
     free(w);
     free(u);
+    return HRN_OK;
 }
 
-void synth_draw_disp(const struct synth_ctx *x, const struct hrn_synth_data_config *c,
-                     int64_t index, float *disp) {
+enum hrn_status synth_draw_disp(const struct synth_ctx *x, const struct hrn_synth_data_config *c,
+                                int64_t index, float *disp) {
     const int RR = SYNTH_UV * SYNTH_UV;
     const float unit = c->disp_mm / x->fm->mm_per_unit;
     struct hrn_rng r;
     memset(disp, 0, (size_t)RR * sizeof(float));
-    if (!(unit > 0)) return;
+    if (!(unit > 0)) return HRN_OK;
     rng_for(&r, c, index, SYNTH_RNG_DISP);
     float age = powf(hrn_rng_uniformf(&r), 0.8f); /* how wrinkled: 0 smooth .. 1 deep lines */
     forehead_lines(x, &r, age, unit, disp);
     frown_lines(x, &r, age, unit, disp);
     crows_feet(x, &r, age, unit, disp);
     nasolabial(x, &r, age, unit, disp);
-    pores(&r, unit * unif(&r, 0.04f, 0.1f), disp);
+    SYNTH_TRY(pores(&r, unit * unif(&r, 0.04f, 0.1f), disp));
     for (int p = 0; p < RR; p++) disp[p] *= x->skin[p];
+    return HRN_OK;
 }
 
 /* --- albedo ---------------------------------------------------------------------------------- */
@@ -345,19 +347,21 @@ static float lip_weight(const struct synth_frame *f, float a, float b) {
     return clampf(3.0f * (1.0f - e), 0, 1);
 }
 
-/* inside the eye opening: 1 at the ring of points 36..41 / 42..47, soft edge */
+/* inside the eye opening (the ellipse through the ring of points first..first+5), soft-edged;
+ * *iris: the iris disc at its centre */
 static float eye_weight(const struct synth_frame *f, float a, float b, int first, float *iris) {
     float ca = 0, cb = 0;
     for (int i = first; i < first + 6; i++) ca += f->lm[i][0] / 6, cb += f->lm[i][1] / 6;
     float ha = 0.5f * fabsf(f->lm[first + 3][0] - f->lm[first][0]);
     float hb = 0.5f * fabsf(f->lm[first + 1][1] - f->lm[first + 5][1]) + 0.01f;
     float da = (a - ca) / ha, db = (b - cb) / hb;
-    *iris = clampf(3.0f * (1.0f - sqrtf((a - ca) * (a - ca) + (b - cb) * (b - cb) * 0.3f) / (0.45f * ha)), 0, 1);
+    float rad = sqrtf((a - ca) * (a - ca) + (b - cb) * (b - cb)) / (0.45f * ha);
+    *iris = clampf(3.0f * (1.0f - rad), 0, 1);
     return clampf(4.0f * (1.0f - (da * da + db * db)), 0, 1);
 }
 
-void synth_draw_albedo(const struct synth_ctx *x, const struct hrn_synth_data_config *c,
-                       int64_t index, float *albedo) {
+enum hrn_status synth_draw_albedo(const struct synth_ctx *x, const struct hrn_synth_data_config *c,
+                                  int64_t index, float *albedo) {
     const int R = SYNTH_UV, RR = R * R;
     const struct synth_frame *f = &x->frame;
     static const float LIGHT[3] = {0.86f, 0.68f, 0.57f}, DARK[3] = {0.36f, 0.23f, 0.17f};
@@ -371,17 +375,17 @@ void synth_draw_albedo(const struct synth_ctx *x, const struct hrn_synth_data_co
     float iris_c[3] = {unif(&r, 0.1f, 0.45f), 0, 0};
     iris_c[1] = iris_c[0] * unif(&r, 0.6f, 1.1f), iris_c[2] = iris_c[0] * unif(&r, 0.4f, 1.3f);
     float *noise = malloc((size_t)RR * sizeof(float));
-    if (noise) value_noise(&r, 6, R, noise);
+    if (!noise) return hrn_error_set(HRN_ERR_NOMEM, "synthetic albedo: no memory");
+    value_noise(&r, 6, R, noise);
     for (int p = 0; p < RR; p++) {
         float a = x->ab256[p], b = x->ab256[RR + p];
-        float v = 1.0f + (noise ? 0.04f * noise[p] : 0.0f);
+        float v = 1.0f + 0.04f * noise[p];
         float cheek = expf(-((fabsf(a) - 0.6f) * (fabsf(a) - 0.6f) + (b + 0.55f) * (b + 0.55f)) /
                            (2 * 0.22f * 0.22f));
         float col[3] = {base[0] * v * (1 + 0.06f * cheek), base[1] * v * (1 - 0.03f * cheek),
                         base[2] * v * (1 - 0.02f * cheek)};
-        float lip = lip_weight(f, a, b), brow = brow_weight(f, a, b), iris = 0;
-        float eye = fmaxf(eye_weight(f, a, b, 36, &iris), 0);
-        float iris2 = 0, eye2 = eye_weight(f, a, b, 42, &iris2);
+        float lip = lip_weight(f, a, b), brow = brow_weight(f, a, b), iris = 0, iris2 = 0;
+        float eye = eye_weight(f, a, b, 36, &iris), eye2 = eye_weight(f, a, b, 42, &iris2);
         if (eye2 > eye) eye = eye2, iris = iris2;
         static const float LIPS[3] = {1.0f, 0.72f, 0.75f}, SCLERA[3] = {0.85f, 0.82f, 0.8f};
         for (int k = 0; k < 3; k++) {
@@ -393,6 +397,7 @@ void synth_draw_albedo(const struct synth_ctx *x, const struct hrn_synth_data_co
         }
     }
     free(noise);
+    return HRN_OK;
 }
 
 /* --- albedo detail --------------------------------------------------------------------------- */
@@ -439,18 +444,21 @@ static void detail_spots(const struct synth_ctx *x, struct hrn_rng *r, float s, 
     }
 }
 
-void synth_draw_detail(const struct synth_ctx *x, const struct hrn_synth_data_config *c,
-                       int64_t index, const float *albedo, float *detail) {
+enum hrn_status synth_draw_detail(const struct synth_ctx *x, const struct hrn_synth_data_config *c,
+                                  int64_t index, const float *albedo, float *detail) {
     const int R = SYNTH_UV, RR = R * R;
     struct hrn_rng r;
-    float *m = malloc((size_t)(3 * RR) * sizeof(float)), *tone = malloc((size_t)RR * sizeof(float));
-    rng_for(&r, c, index, SYNTH_RNG_DETAIL);
     float s = c->detail_strength;
-    if (!m || !tone || !(s > 0)) {
+    if (!(s > 0)) {
         memcpy(detail, albedo, (size_t)(3 * RR) * sizeof(float));
-        free(m), free(tone);
-        return;
+        return HRN_OK;
     }
+    float *m = malloc((size_t)(3 * RR) * sizeof(float)), *tone = malloc((size_t)RR * sizeof(float));
+    if (!m || !tone) {
+        free(m), free(tone);
+        return hrn_error_set(HRN_ERR_NOMEM, "synthetic albedo detail: no memory");
+    }
+    rng_for(&r, c, index, SYNTH_RNG_DETAIL);
     /* uneven tone: blotchy redness and brightness at a few centimetres */
     value_noise(&r, 12, R, tone);
     float red = unif(&r, 0.02f, 0.06f) * s, lum = unif(&r, 0.02f, 0.05f) * s;
@@ -466,4 +474,5 @@ void synth_draw_detail(const struct synth_ctx *x, const struct hrn_synth_data_co
         }
     free(m);
     free(tone);
+    return HRN_OK;
 }

@@ -6,6 +6,7 @@
 #include "hrn_test.h"
 
 #include <pthread.h>
+#include <sys/wait.h>
 
 static struct hrn_face_model g_fm;
 static int g_fm_ok;
@@ -461,6 +462,50 @@ static void real_model(const char *rel, int want_bounded) {
 static void test_sfm(void) { real_model("sfm/sfm_shape_3448.h5", 1); }
 static void test_ict(void) { real_model("ict_facekit/ict_face_light_narrow.h5", 1); }
 
+static int run_cmd(const char *cmd) {
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* hrn-data synth: help, usage errors (exit 2), a runtime error naming the file (exit 1), a run */
+static void test_cli(void) {
+    const char *exe = "../data/hrn-data";
+    struct stat sb;
+    if (stat(exe, &sb) != 0) SKIP("%s not built", exe);
+    const char *dir = hrn_test_tmpdir("data_synth_cli");
+    char cmd[2000], p[800];
+    snprintf(cmd, sizeof cmd, "%s --help > /dev/null", exe);
+    CHECK(run_cmd(cmd) == 0);
+    snprintf(cmd, sizeof cmd, "%s synth -h > /dev/null", exe);
+    CHECK(run_cmd(cmd) == 0);
+    static const char *const BAD[] = {
+        "", "frobnicate", "synth --out x", "synth --synth small", "synth --synth tiny --out x",
+        "synth --synth small --model m.h5 --out x", "synth --synth small --count 0 --out x",
+        "synth --synth small --count 3 --val 4 --out x", "synth --synth small --set synth.nope=1 --out x",
+        "synth --synth small --set synth.yaw_deg=200 --out x", "synth --synth small --out x extra"};
+    for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
+        snprintf(cmd, sizeof cmd, "%s %s > /dev/null 2>&1", exe, BAD[i]);
+        CHECK_MSG(run_cmd(cmd) == 2, "'hrn-data %s' should be a usage error (exit 2)", BAD[i]);
+    }
+    snprintf(cmd, sizeof cmd, "%s synth --model %s/missing.h5 --out %s/o 2> %s/err.txt", exe, dir,
+             dir, dir);
+    CHECK(run_cmd(cmd) == 1);
+    snprintf(p, sizeof p, "%s/err.txt", dir);
+    CHECK(file_has(p, "missing.h5"));
+    snprintf(cmd, sizeof cmd, "%s synth --synth small --seed 9 --count 3 --val 1 --threads 2 "
+             "--set synth.occluder_p=1 --contact-sheet %s/sheet.png --out %s/o > /dev/null", exe, dir, dir);
+    CHECK(run_cmd(cmd) == 0);
+    snprintf(p, sizeof p, "%s/o/datalist/val.txt", dir);
+    CHECK(count_lines(p) == 1 && file_has(p, "images/synth_9_000002.png"));
+    snprintf(p, sizeof p, "%s/o/images/gt/synth_9_000000.obj", dir);
+    CHECK(stat(p, &sb) == 0);
+    struct hrn_image sheet = {0};
+    snprintf(p, sizeof p, "%s/sheet.png", dir);
+    CHECK_OK(hrn_image_read(p, HRN_IMAGE_ANY, &sheet));
+    CHECK(sheet.w == 6 * 224 && sheet.h == 3 * 224);
+    hrn_image_free(&sheet);
+}
+
 int main(void) {
     g_fm_ok = hrn_synth_face(&g_fm, &(struct hrn_synth_params){.preset = HRN_SYNTH_SMALL, .seed = 1}) == HRN_OK &&
               hrn_face_model_to_hrn_frame(&g_fm) == HRN_OK && hrn_face_model_compact(&g_fm) == HRN_OK;
@@ -476,6 +521,7 @@ int main(void) {
     RUN(test_bounded_expressions);
     RUN(test_write_folder);
     RUN(test_contact_sheet);
+    RUN(test_cli);
     RUN(test_sfm);
     RUN(test_ict);
     hrn_face_model_free(&g_fm);
