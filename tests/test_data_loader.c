@@ -823,6 +823,12 @@ static void test_loader_threads_same_bytes(void) {
         CHECK(q[0].b[i].epoch == (i + 1) / 2 && q[0].b[i].pos == ((i + 1) % 2) * 4);
         CHECK(q[0].b[i].first_epoch == i / 2 && q[0].b[i].first_pos == (i % 2) * 4);
     }
+    /* with drop_last, a position with less than a batch left starts the next epoch */
+    struct seq r = {0};
+    run_loader(&ds, (struct hrn_loader_config){.seed = 5, .batch = 4, .shuffle = 1,
+                                               .drop_last = 1}, 0, 8, 1, &r);
+    CHECK(r.n == 1 && q[0].n == 5 && batch_equal(&r.b[0], &q[0].b[2]));
+    seq_free(&r);
     seq_free(&q[0]);
     /* a batch larger than the dataset with drop_last would never yield */
     struct hrn_loader *l = NULL;
@@ -855,6 +861,10 @@ static void test_loader_resume(void) {
         seq_free(&tail);
     }
     CHECK(full.n == 10 && full.b[3].epoch == 1 && full.b[3].pos == 0); /* 11 = 3+3+3+2 */
+    /* the end of an epoch is the start of the next */
+    run_loader(&ds, c, 0, 11, 1, &tail);
+    CHECK(tail.n == 1 && full.n == 10 && batch_equal(&tail.b[0], &full.b[4]));
+    seq_free(&tail);
     /* a position in the middle of a batch resumes from exactly that sample */
     c.threads = 1;
     run_loader(&ds, c, 1, 1, 1, &tail);
