@@ -159,13 +159,14 @@ enum hrn_status hrn_sample_copy(struct hrn_sample *dst, const struct hrn_sample 
 
 /* --- synthetic samples (data/synth_data.c) ------------------------------------------------------- */
 
-/* Distributions of the generator; docs/TRAINING_DATA.md says what each draws and why. */
+/* Distributions of the generator (defaults: hrn_synth_data_defaults); docs/TRAINING_DATA.md says
+ * what each draws and why. */
 struct hrn_synth_data_config {
     uint64_t seed;             /* the dataset: sample i is a pure function of (model, seed, i) */
-    int64_t count;             /* samples in the dataset */
-    float id_std, tex_std;     /* Gaussian coefficient scales (1 = the model's prior) */
-    float exp_std;             /* Gaussian expression scale; bounded expression bases (ICT) draw
-                                * from [0, 1] instead */
+    int64_t count;             /* samples in the dataset (indices past it are refused; 0: any) */
+    float id_std, tex_std;     /* Gaussian coefficient scales (1 = the model's prior; 0.7) */
+    float exp_std;             /* Gaussian expression scale (0.5); a blendshape basis
+                                * (fm->exp_bounded: ICT, SFM) draws a few weights in [0, 1] */
     float yaw_deg, pitch_deg, roll_deg; /* uniform ranges +-: 60, 30, 20 */
     float trans_px, dist_frac; /* position jitter (crop pixels) and distance jitter (fraction) */
     float deform_mm;           /* typical peak of the deformation map (a few mm) */
@@ -181,18 +182,22 @@ void hrn_synth_data_defaults(struct hrn_synth_data_config *c);
 
 /* Make sample `index` of the synthetic dataset (thread-safe: any number of threads may call it
  * at once on the same model; call hrn_face_model_compact(fm) first). The model must have UVs and
- * 68 landmarks and be in HRN's frame (hrn_fit_normalize_model). The image is rendered with HRN's
- * forward pass at the level asked for (M1 geometry, detail-normal shading of the displacement,
- * the detail albedo in UV), then the background, occluders, noise and compression are applied;
- * lm are the projected landmark vertices of M1 (jaw points as HRN's landmarks are, on the
- * silhouette side: the projected vertex), mask the rendered face region minus occluders. */
+ * the eye and mouth landmarks and be in HRN's frame (hrn_face_model_to_hrn_frame). The image is
+ * rendered with HRN's forward pass at the level asked for (M1 geometry, detail-normal shading of
+ * the displacement, the detail albedo in UV), then the background, occluders, noise and
+ * compression are applied; it is clipped to [0,1] and stored at 8 bits (the values
+ * hrn_image_read gives for its PNG). lm are the projected landmark vertices of M1 (jaw points as
+ * HRN's landmarks are, on the silhouette side: the projected vertex; NaN where the model has
+ * none), mask the rendered face region minus occluders. gt.deform is NULL at levels 0, gt.disp
+ * below level 2. Each call builds the model's UV tables (~14 ms at BFM size). */
 enum hrn_status hrn_synth_sample(const struct hrn_face_model *fm,
                                  const struct hrn_synth_data_config *c, int64_t index,
                                  struct hrn_sample *out);
 /* Render a sample's ground truth again (same model and config; no background, occluders, noise
- * or compression) into img (3,224,224), allocated; *cover (may be NULL) gets the coverage
- * (224*224, malloc()ed). For tests: it must equal the sample's face pixels to rendering
- * precision where no occluder is. */
+ * or compression) into img (3,224,224), allocated, clipped to [0,1] but not quantised; *cover
+ * (may be NULL) gets the coverage (224*224, malloc()ed). gt.verts is used when present, else
+ * coeffs plus gt.deform. It equals the sample's face pixels within half an 8-bit level where no
+ * occluder is (test_data_synth checks it). */
 enum hrn_status hrn_synth_render_gt(const struct hrn_face_model *fm,
                                     const struct hrn_synth_data_config *c,
                                     const struct hrn_sample_gt *gt, struct hrn_image *img,
@@ -201,7 +206,9 @@ enum hrn_status hrn_synth_render_gt(const struct hrn_face_model *fm,
 /* Write samples [first, first+n) to a dataset folder (the layout of hrn_dataset_open_folder, with
  * `aligned = true` in its dataset.ini since the images are crops already, and the ground truth in
  * gt/<name>.h5 plus gt/<name>.obj, the canonical mesh, for hrn-eval), and the list files
- * datalist/train.txt and datalist/val.txt (the last n_val samples). Files are written atomically. */
+ * datalist/train.txt and datalist/val.txt (the last n_val samples). Files are written atomically.
+ * `threads` workers (0 = 1) share one model context; the files do not depend on their number.
+ * Calls hrn_face_model_compact(fm) itself. */
 enum hrn_status hrn_synth_write_folder(const struct hrn_face_model *fm,
                                        const struct hrn_synth_data_config *c, int64_t first,
                                        int64_t n, int64_t n_val, const char *root, int threads);
