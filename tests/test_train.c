@@ -28,7 +28,7 @@ static void base_cmd(char *cmd, size_t cap, const char *stage, const char *out, 
              "--set nets.n_blocks=1 --set batch.size=2 --set optim.iterations=%d "
              "--set optim.lr=1e-3 --set optim.schedule=constant --set ckpt.every_steps=3 "
              "--set ckpt.keep_last=3 --set log.val_every=4 --set log.val_samples=2 "
-             "--set run.arena_mb=1024",
+             "--set run.arena_mb=1024 --set gan.width=4",
              EXE, HRN_SOURCE_DIR, stage, out, steps);
 }
 
@@ -53,13 +53,13 @@ static char *slurp(const char *path, size_t *n) {
 static double tsv_value(const char *text, int row, int col) {
     const char *p = strchr(text, '\n');
     for (int r = 0; p && r < row; r++) p = strchr(p + 1, '\n');
-    if (!p) return NAN;
+    if (!p) return (double)NAN;
     p++;
     for (int c = 0; c < col && p; c++) {
         p = strchr(p, '\t');
         if (p) p++;
     }
-    return p ? strtod(p, NULL) : NAN;
+    return p ? strtod(p, NULL) : (double)NAN;
 }
 
 static int have_exe(void) {
@@ -69,7 +69,7 @@ static int have_exe(void) {
 
 static void test_train_loss_falls(void) {
     if (!have_exe()) SKIP("%s not built", EXE);
-    char cmd[4096], p[512];
+    char cmd[4096], p[1024];
     const char *dir = hrn_test_tmpdir("train_falls");
     /* four samples, so that 40 steps of batch 2 can fit them */
     char base[3600];
@@ -149,12 +149,12 @@ static void test_train_resume_geometry(void) {
 /* geometry with mid_net frozen: its weights at the end equal those it started from */
 static void test_train_frozen(void) {
     if (!have_exe()) SKIP("%s not built", EXE);
-    char cmd[4096], init[512], fin[512];
+    char cmd[4096], init[1024], fin[1024];
     const char *dir = hrn_test_tmpdir("train_frozen");
     base_cmd(cmd, sizeof cmd, "geometry", dir, 3);
     CHECK_MSG(run_cmd(cmd) == 0, "%s failed", cmd);
     snprintf(init, sizeof init, "%s/ckpt_00000003.h5", dir);
-    char cmd2[4800], dir2[256];
+    char cmd2[6000], dir2[600];
     snprintf(dir2, sizeof dir2, "%s_2", dir);
     base_cmd(cmd, sizeof cmd, "geometry", dir2, 3);
     snprintf(cmd2, sizeof cmd2, "%s --set run.init=%s --set nets.train_mid=false", cmd, init);
@@ -196,7 +196,7 @@ static int file_has(const char *path, const char *needle) {
 static void test_train_bad_inputs(void) {
     if (!have_exe()) SKIP("%s not built", EXE);
     const char *dir = hrn_test_tmpdir("train_bad");
-    char cfg[512], cmd[4096], err[512];
+    char cfg[1024], cmd[4096], err[1024];
     snprintf(cfg, sizeof cfg, "%s/bad.ini", dir);
     FILE *f = fopen(cfg, "w");
     CHECK(f != NULL);
@@ -209,7 +209,7 @@ static void test_train_bad_inputs(void) {
     CHECK_MSG(file_has(err, "bad.ini:4") && file_has(err, "lerning_rate"),
               "the error does not name bad.ini:4 and the key");
     /* a folder dataset whose list names a missing photo: stops before step 1 */
-    char root[512], list[600];
+    char root[1024], list[1100];
     snprintf(root, sizeof root, "%s/data", dir);
     mkdir(root, 0755);
     snprintf(list, sizeof list, "%s/train.txt", root);
@@ -226,7 +226,7 @@ static void test_train_bad_inputs(void) {
     CHECK(run_cmd(cmd) == 1);
     CHECK_MSG(file_has(err, "train.txt:2") && file_has(err, "nobody.png"),
               "the error does not name train.txt:2 and the photo");
-    char p[700];
+    char p[1100];
     snprintf(p, sizeof p, "%s/run/losses.tsv", dir);
     struct stat sb;
     CHECK_MSG(stat(p, &sb) != 0 || sb.st_size == 0, "a step ran despite the bad dataset");

@@ -64,7 +64,7 @@ extern "C" {
  * finite), backward, clip the global gradient norm, keep the values, take the optimizer step, and
  * restore the kept values when a gradient was NaN/Inf. The optimizer state (step count, so the
  * schedule's position, and the moments) is saved to and restored from a checkpoint exactly. */
-enum { HRN_DRIVER_MAX_OPTS = 4, HRN_DRIVER_MAX_TERMS = 40 };
+enum { HRN_DRIVER_MAX_OPTS = 8, HRN_DRIVER_MAX_TERMS = 40 };
 
 /* The loss's terms, for the log and the NaN guard (names must outlive the step). */
 struct hrn_driver_terms {
@@ -356,6 +356,7 @@ struct hrn_train_config {
     int policy;              /* enum hrn_dataset_policy */
     int synth_count, synth_val, synth_seed;
     float deform_mm, disp_mm, occluder_p, noise_max, jpeg_p;
+    float yaw_deg, pitch_deg, roll_deg;
     int background, loader_threads, augment;
     /* [nets] */
     int recon_width, mid_width, high_width, n_blocks;
@@ -369,6 +370,9 @@ struct hrn_train_config {
     /* [weights] */
     struct hrn_loss_weights w;
     float w_coeff_sup, w_prior_mid, w_prior_high;
+    /* [gan] PatchGAN discriminators on the maps (geometry stages, where ground truth exists) */
+    int disc_width, disc_layers;
+    float lr_d, beta1_d;
     /* [batch] */
     int batch;
     /* [ckpt] */
@@ -405,6 +409,12 @@ enum hrn_status hrn_trainer_open(struct hrn_trainer **out, const struct hrn_trai
 typedef enum hrn_status (*hrn_train_hook)(void *user, int64_t step);
 enum hrn_status hrn_trainer_run(struct hrn_trainer *tr, hrn_train_hook hook, void *user);
 int64_t hrn_trainer_step(const struct hrn_trainer *tr);
+/* hrn-train --demo (train/train_demo.c): train narrow networks on synthetic faces of `model`
+ * (synth-small, synth-bfm or a file), net_recon then mid_net + high_net over it, into
+ * out_dir/recon and out_dir/geometry; then print to report, over n_eval held-out faces, the
+ * vertex (mm), landmark (px) and map (mm) errors and the time per image of the mean face, the
+ * networks' forward pass, hrn-fit from the mean face and hrn-fit from the networks. */
+enum hrn_status hrn_train_demo(const char *out_dir, const char *model, int n_eval, FILE *report);
 void hrn_trainer_close(struct hrn_trainer *tr); /* NULL-safe */
 
 /* --- the demo (fit_demo.c) ------------------------------------------------------------------- */

@@ -1,6 +1,7 @@
 /* hrn-train: config-driven training and fine-tuning of HRN's networks.
  *
  *   hrn-train --config configs/train_recon.ini [--set section.key=value ...] [--resume] [--out DIR]
+ *   hrn-train --demo [--preset small|bfm] [--out DIR]
  * Exit codes: 0 success, 1 failure (bad data, numeric stop), 2 bad command line or config.
  */
 #include "hrn_train.h"
@@ -16,6 +17,7 @@ enum { MAX_SETS = 128 };
 static void usage(FILE *out) {
     fprintf(out,
             "usage: hrn-train --config FILE [--set S.K=V ...] [--resume] [--out DIR]\n"
+            "       hrn-train --demo [--preset small|bfm] [--out DIR]\n"
             "\n"
             "Trains or fine-tunes HRN's networks as the config says (run.stage): recon\n"
             "(net_recon, Deep3D's losses + HRN's contour loss + coefficient supervision),\n"
@@ -29,6 +31,11 @@ static void usage(FILE *out) {
             "  --resume         continue from the newest checkpoint in the run directory\n"
             "                   (bit-identical to a run that never stopped, same thread count);\n"
             "                   without it a run starts from step 0\n"
+            "  --demo           no data needed: train narrow networks on synthetic faces (recon,\n"
+            "                   then geometry), then compare on held-out faces the mean face,\n"
+            "                   the networks' forward pass, hrn-fit from the mean face and\n"
+            "                   hrn-fit from the networks [out: hrn-train-demo]\n"
+            "  --preset P       demo face model: small (1257 vertices) or bfm (35709) [small]\n"
             "\n"
             "outputs in the run directory: config.ini (resolved), losses.tsv (a row per step),\n"
             "  val.tsv (held-out metrics), ckpt_<step>.h5 (networks + optimizer + position; read\n"
@@ -48,9 +55,9 @@ static enum hrn_status kill_hook(void *user, int64_t step) {
 }
 
 struct args {
-    const char *config, *out;
+    const char *config, *out, *preset;
     const char *sets[MAX_SETS];
-    int n_sets, resume;
+    int n_sets, resume, demo;
 };
 
 /* 0 ok, 1 help printed, 2 usage error */
@@ -60,6 +67,7 @@ static int parse_args(int argc, char **argv, struct args *a) {
         {"out", required_argument, 0, 'o'},    {"resume", no_argument, 0, 'r'},
         {"verbose", no_argument, 0, 'v'},      {"quiet", no_argument, 0, 'q'},
         {"help-config", no_argument, 0, 'H'},  {"help", no_argument, 0, 'h'},
+        {"demo", no_argument, 0, 'D'},         {"preset", required_argument, 0, 'P'},
         {0, 0, 0, 0}};
     int c;
     memset(a, 0, sizeof *a);
@@ -75,11 +83,15 @@ static int parse_args(int argc, char **argv, struct args *a) {
         case 'v': hrn_log_set_level(HRN_LOG_DEBUG); break;
         case 'q': hrn_log_set_level(HRN_LOG_ERROR); break;
         case 'H': hrn_config_help(&hrn_train_schema, stdout); return 1;
+        case 'D': a->demo = 1; break;
+        case 'P': a->preset = optarg; break;
         case 'h': usage(stdout); return 1;
         default: return 2;
         }
     }
-    if (optind < argc || !a->config) return 2;
+    if (optind < argc || (!a->config && !a->demo) || (a->config && a->demo)) return 2;
+    if (a->preset && (!a->demo || (strcmp(a->preset, "small") && strcmp(a->preset, "bfm"))))
+        return 2;
     return 0;
 }
 
@@ -103,6 +115,13 @@ int main(int argc, char **argv) {
     if (pr == 2) {
         usage(stderr);
         return 2;
+    }
+    if (a.demo) {
+        const char *model = a.preset && !strcmp(a.preset, "bfm") ? "synth-bfm" : "synth-small";
+        enum hrn_status st = hrn_train_demo(a.out ? a.out : "hrn-train-demo", model, 8, stdout);
+        if (st != HRN_OK) fprintf(stderr, "hrn-train: %s\n", hrn_error_msg());
+        hrn_layers_release();
+        return st == HRN_OK ? 0 : 1;
     }
     struct hrn_train_config cfg;
     enum hrn_status st = load_config(&a, &cfg);

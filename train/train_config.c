@@ -43,6 +43,9 @@ static const struct hrn_config_key DATA_KEYS[] = {
     HRN_CFG_INT(T, synth_seed, "synth_seed", "1", 0, 2000000000, "synthetic dataset seed"),
     HRN_CFG_FLOAT(T, deform_mm, "deform_mm", "3", 0, 50, "synthetic deformation-map peak (mm)"),
     HRN_CFG_FLOAT(T, disp_mm, "disp_mm", "0.6", 0, 10, "synthetic displacement-map peak (mm)"),
+    HRN_CFG_FLOAT(T, yaw_deg, "yaw_deg", "60", 0, 90, "synthetic yaw range (+-degrees)"),
+    HRN_CFG_FLOAT(T, pitch_deg, "pitch_deg", "30", 0, 90, "synthetic pitch range (+-degrees)"),
+    HRN_CFG_FLOAT(T, roll_deg, "roll_deg", "20", 0, 90, "synthetic roll range (+-degrees)"),
     HRN_CFG_FLOAT(T, occluder_p, "occluder_p", "0.3", 0, 1, "probability of an occluder"),
     HRN_CFG_FLOAT(T, noise_max, "noise_max", "0.02", 0, 1, "largest sensor-noise std"),
     HRN_CFG_FLOAT(T, jpeg_p, "jpeg_p", "0.3", 0, 1, "probability of JPEG compression"),
@@ -91,6 +94,7 @@ static const struct hrn_config_key WEIGHT_KEYS[] = {
     W(w_dis_reg, "w_dis_reg", "10", "mean |displacement|"),
     W(w_dis_smooth, "w_dis_smooth", "0", "TV of the displacement map"),
     W(w_dis_smooth_std, "w_dis_smooth_std", "0", "TV_std of the displacement map"),
+    W(w_adv, "w_adv", "1", "least-squares adversarial loss of each map (HRN's option 1)"),
     HRN_CFG_FLOAT(T, w_coeff_sup, "w_coeff_sup", "1", 0, 1e9,
                   "mean squared coefficient error against ground truth (where known)"),
     HRN_CFG_FLOAT(T, w_prior_mid, "w_prior_mid", "100", 0, 1e9,
@@ -99,6 +103,13 @@ static const struct hrn_config_key WEIGHT_KEYS[] = {
                   "3D prior: mean |disp - disp_gt| in model units (where known)"),
 };
 #undef W
+
+static const struct hrn_config_key GAN_KEYS[] = {
+    HRN_CFG_INT(T, disc_width, "width", "64", 4, 256, "discriminators' ndf (pix2pix: 64)"),
+    HRN_CFG_INT(T, disc_layers, "layers", "3", 1, 5, "PatchGAN layers (pix2pix: 3)"),
+    HRN_CFG_FLOAT(T, lr_d, "lr", "2e-4", 1e-9f, 1, "discriminators' Adam rate (pix2pix: 2e-4)"),
+    HRN_CFG_FLOAT(T, beta1_d, "beta1", "0.5", 0, 0.999f, "discriminators' Adam beta1 (pix2pix: 0.5)"),
+};
 
 static const struct hrn_config_key BATCH_KEYS[] = {
     HRN_CFG_INT(T, batch, "size", "8", 1, 64, "samples per step"),
@@ -127,6 +138,8 @@ static const struct hrn_config_section SECTIONS[] = {
      "optimizer (iterations = training steps)"},
     {"lr", LR_KEYS, N(LR_KEYS), 0, "learning-rate factors per parameter group"},
     {"weights", WEIGHT_KEYS, N(WEIGHT_KEYS), 0, "loss weights (HRN option names)"},
+    {"gan", GAN_KEYS, N(GAN_KEYS), 0,
+     "PatchGAN discriminators on the maps (used when weights.w_adv > 0)"},
     {"batch", BATCH_KEYS, N(BATCH_KEYS), 0, "batching"},
     {"ckpt", CKPT_KEYS, N(CKPT_KEYS), 0, "checkpoints"},
     {"log", LOG_KEYS, N(LOG_KEYS), 0, "validation and pictures"},

@@ -41,6 +41,10 @@ struct hrn_trainer {
     int B;
     struct hrn_net recon, mid, high;
     int has_recon, has_mid, has_high;
+    struct hrn_net disc[2];       /* PatchGANs on D and on the displacement (w_adv > 0) */
+    int has_disc;
+    unsigned opt_disc;            /* the discriminators' optimizers (bits) */
+    float *fake[2];               /* (B,3,Rd,Rd), (B,1,R,R): the maps of the last generator step */
     struct hrn_params scales;     /* alpha, beta */
     int p_alpha, p_beta;
     struct hrn_driver drv;
@@ -77,6 +81,9 @@ static void synth_config(const struct hrn_train_config *c, uint64_t seed, int64_
     sc->noise_max = c->noise_max;
     sc->jpeg_p = c->jpeg_p;
     sc->background = c->background;
+    sc->yaw_deg = c->yaw_deg;
+    sc->pitch_deg = c->pitch_deg;
+    sc->roll_deg = c->roll_deg;
     sc->levels = c->stage == HRN_TRAIN_RECON ? 1 : 2;
 }
 
@@ -173,6 +180,32 @@ static enum hrn_status make_net(struct hrn_trainer *tr, struct hrn_net *net,
     return HRN_OK;
 }
 
+/* The PatchGAN discriminators of the maps with their own Adam (pix2pix: 2e-4, beta1 0.5), made
+ * when the adversarial weight is on: one on D, one on the displacement when high_net exists. */
+static enum hrn_status make_discs(struct hrn_trainer *tr) {
+    const struct hrn_train_config *c = &tr->cfg;
+    static const char *const GROUP[2] = {"disc_mid", "disc_high"};
+    int n = 1 + tr->has_high;
+    for (int i = 0; i < n; i++) {
+        struct hrn_net_config dc = {.kind = HRN_NET_PATCHGAN, .in_ch = i ? 1 : 3,
+                                    .width = c->disc_width, .n_layers = c->disc_layers};
+        TRY_RET(make_net(tr, &tr->disc[i], &dc, GROUP[i], 4 + i, 0));
+        tr->disc[i].training = 1;
+    }
+    tr->has_disc = n;
+    struct hrn_optim_config oc = {.kind = HRN_OPTIM_ADAM, .lr = c->lr_d, .beta1 = c->beta1_d};
+    for (int i = 0; i < n; i++) {
+        int idx = 0;
+        TRY_RET(hrn_driver_add(&tr->drv, GROUP[i], &tr->disc[i].params, &oc, 0.0, &idx));
+        tr->opt_disc |= 1u << idx;
+    }
+    int64_t B = tr->B, R = tr->fit.cfg.disp_res, Rd = tr->fit.cfg.deform_res;
+    tr->fake[0] = malloc((size_t)(B * 3 * Rd * Rd) * sizeof(float));
+    tr->fake[1] = malloc((size_t)(B * R * R) * sizeof(float));
+    if (!tr->fake[0] || !tr->fake[1]) return hrn_error_set(HRN_ERR_NOMEM, "hrn-train: no memory");
+    return HRN_OK;
+}
+
 static enum hrn_status make_nets(struct hrn_trainer *tr) {
     const struct hrn_train_config *c = &tr->cfg;
     float lr = 1.0f;
@@ -219,7 +252,8 @@ static enum hrn_status make_nets(struct hrn_trainer *tr) {
         hrn_nets_load_scalar(c->init, "beta", &b);
     hrn_params_tensor(&tr->scales, tr->p_alpha)->data[0] = (float)a;
     hrn_params_tensor(&tr->scales, tr->p_beta)->data[0] = (float)b;
-    return add_opt(tr, "scales", &tr->scales, c->lr_scales);
+    TRY_RET(add_opt(tr, "scales", &tr->scales, c->lr_scales));
+    return c->w.w_adv > 0 ? make_discs(tr) : HRN_OK;
 }
 
 static enum hrn_status make_fit(struct hrn_trainer *tr) {
@@ -391,6 +425,85 @@ static struct hrn_tensor *prior(struct hrn_trainer *tr, struct hrn_tape *t, int 
     return hrn_scale(t, sum, 1.0f / (float)*n);
 }
 
+/* Whether every sample of the batch has the ground-truth map i (0 D, 1 displacement): the
+ * discriminators' real examples. */
+static int batch_has_maps(const struct hrn_trainer *tr, int i) {
+    for (int k = 0; k < tr->B; k++) {
+        const struct hrn_sample_gt *g = &tr->batch.s[k].gt;
+        if (!(i ? g->disp : g->deform)) return 0;
+    }
+    return 1;
+}
+
+/* The maps as the meshes use them, as a batch (B,C,R,R): i = 0 D, 1 the displacement. */
+static struct hrn_tensor *batch_maps(struct hrn_trainer *tr, struct hrn_tape *t, int i) {
+    struct hrn_tensor *parts[64];
+    int64_t C = i ? 1 : 3, R = i ? tr->fit.cfg.disp_res : tr->fit.cfg.deform_res;
+    HRN_ASSERT(tr->B >= 1 && tr->B <= 64);
+    for (int k = 0; k < tr->B; k++) {
+        struct hrn_tensor *m = i ? fit_disp_map(&tr->fit, k) : fit_deform_map(&tr->fit, k);
+        parts[k] = hrn_reshape(t, m, 4, (int64_t[]){1, C, R, R});
+    }
+    /* concat takes at most HRN_MAX_SRC inputs: join in chunks */
+    struct hrn_tensor *acc = parts[0];
+    int k = 1;
+    while (k < tr->B) {
+        struct hrn_tensor *xs[HRN_MAX_SRC];
+        int n = 0;
+        xs[n++] = acc;
+        while (k < tr->B && n < HRN_MAX_SRC) xs[n++] = parts[k++];
+        acc = hrn_concat(t, xs, n, 0);
+    }
+    return acc;
+}
+
+/* The generator's adversarial terms (pix2pix's LSGAN with the real label), and a copy of the
+ * fakes for the discriminators' step. */
+static struct hrn_tensor *adversarial(struct hrn_trainer *tr, struct hrn_tape *t,
+                                      struct hrn_tensor *total, struct hrn_driver_terms *tm) {
+    static const char *const NAME[2] = {"adv_mid", "adv_high"};
+    for (int i = 0; i < tr->has_disc && total; i++) {
+        if (!batch_has_maps(tr, i)) continue;
+        struct hrn_tensor *fake = batch_maps(tr, t, i);
+        if (!fake) return NULL;
+        memcpy(tr->fake[i], fake->data, (size_t)fake->numel * sizeof(float));
+        struct hrn_tensor *g = hrn_loss_gan_ls(t, hrn_net_forward(t, &tr->disc[i], fake), 1);
+        if (!g) return NULL;
+        hrn_driver_terms_add(tm, NAME[i], (double)g->data[0]);
+        total = hrn_add(t, total, hrn_scale(t, g, tr->cfg.w.w_adv));
+    }
+    return total;
+}
+
+/* The discriminators' loss: 0.5 (mean (D(real) - 1)^2 + mean D(fake)^2), real = the ground-truth
+ * maps times the valid masks (as the fakes are), fake = the last generator step's maps. */
+static struct hrn_tensor *disc_loss(void *user, struct hrn_tape *t, struct hrn_driver_terms *tm) {
+    static const char *const NAME[2] = {"disc_mid", "disc_high"};
+    struct hrn_trainer *tr = user;
+    struct hrn_tensor *total = NULL;
+    for (int i = 0; i < tr->has_disc; i++) {
+        if (!batch_has_maps(tr, i)) continue;
+        int64_t C = i ? 1 : 3, R = i ? tr->fit.cfg.disp_res : tr->fit.cfg.deform_res, n = R * R;
+        const float *valid = i ? tr->fit.valid : tr->fit.valid_lo;
+        struct hrn_tensor *real = hrn_tape_tensor(t, 4, (int64_t[]){tr->B, C, R, R}, "real");
+        if (!real) return NULL;
+        for (int64_t k = 0; k < tr->B; k++) {
+            const float *g = i ? tr->batch.s[k].gt.disp : tr->batch.s[k].gt.deform;
+            for (int64_t c = 0; c < C; c++)
+                for (int64_t p = 0; p < n; p++)
+                    real->data[(k * C + c) * n + p] = g[c * n + p] * (valid ? valid[k * n + p] : 1.0f);
+        }
+        struct hrn_tensor *fake =
+            hrn_tape_wrap(t, tr->fake[i], 4, (int64_t[]){tr->B, C, R, R}, "fake");
+        struct hrn_tensor *d = hrn_loss_gan_ls_d(t, hrn_net_forward(t, &tr->disc[i], real),
+                                                 hrn_net_forward(t, &tr->disc[i], fake));
+        if (!d) return NULL;
+        hrn_driver_terms_add(tm, NAME[i], (double)d->data[0]);
+        total = total ? hrn_add(t, total, d) : d;
+    }
+    return total;
+}
+
 static struct hrn_tensor *geometry_loss(void *user, struct hrn_tape *t,
                                         struct hrn_driver_terms *tm) {
     struct hrn_trainer *tr = user;
@@ -409,7 +522,7 @@ static struct hrn_tensor *geometry_loss(void *user, struct hrn_tape *t,
         float w = high ? tr->cfg.w_prior_high : tr->cfg.w_prior_mid;
         if (n && w > 0) total = hrn_add(t, total, hrn_scale(t, p, w));
     }
-    return total;
+    return tr->has_disc ? adversarial(tr, t, total, tm) : total;
 }
 
 /* Base coefficients of the batch: the ground truth, or a frozen net_recon's prediction. */
@@ -654,12 +767,14 @@ static enum hrn_status save_ckpt(struct hrn_trainer *tr) {
     struct hrn_h5 *h = NULL;
     char path[1100];
     ckpt_path(tr, tr->step, path, sizeof path);
-    struct hrn_net *nets[3];
-    const char *groups[3];
+    struct hrn_net *nets[5];
+    const char *groups[5];
     int n = 0;
     if (tr->has_recon) nets[n] = &tr->recon, groups[n++] = "net_recon";
     if (tr->has_mid) nets[n] = &tr->mid, groups[n++] = "mid_net";
     if (tr->has_high) nets[n] = &tr->high, groups[n++] = "high_net";
+    if (tr->has_disc > 0) nets[n] = &tr->disc[0], groups[n++] = "disc_mid";
+    if (tr->has_disc > 1) nets[n] = &tr->disc[1], groups[n++] = "disc_high";
     const char *sn[2] = {"alpha", "beta"};
     double sv[2] = {0, 0};
     int ns = tr->scales.allocated ? 2 : 0;
@@ -714,6 +829,8 @@ static enum hrn_status load_ckpt(struct hrn_trainer *tr, const char *path) {
     if (tr->has_recon) HRN_TRY(hrn_net_load(&tr->recon, path, "net_recon"));
     if (tr->has_mid) HRN_TRY(hrn_net_load(&tr->mid, path, "mid_net"));
     if (tr->has_high) HRN_TRY(hrn_net_load(&tr->high, path, "high_net"));
+    if (tr->has_disc > 0) HRN_TRY(hrn_net_load(&tr->disc[0], path, "disc_mid"));
+    if (tr->has_disc > 1) HRN_TRY(hrn_net_load(&tr->disc[1], path, "disc_high"));
     HRN_TRY(hrn_h5_open(path, &h));
     if (hrn_h5_attr_read_str(h, "/", "hrn_train_format", fmt, sizeof fmt) != HRN_OK ||
         strcmp(fmt, CKPT_FORMAT)) {
@@ -864,6 +981,10 @@ void hrn_trainer_close(struct hrn_trainer *tr) {
     hrn_net_free(&tr->recon);
     hrn_net_free(&tr->mid);
     hrn_net_free(&tr->high);
+    hrn_net_free(&tr->disc[0]);
+    hrn_net_free(&tr->disc[1]);
+    free(tr->fake[0]);
+    free(tr->fake[1]);
     hrn_params_free(&tr->scales);
     hrn_dataset_free(&tr->ds);
     hrn_dataset_free(&tr->ds_val);
@@ -884,6 +1005,13 @@ static enum hrn_status train_step(struct hrn_trainer *tr, struct hrn_driver_resu
     snprintf(ctx + n, sizeof ctx - (size_t)n, ")");
     hrn_driver_loss_fn fn = tr->cfg.stage == HRN_TRAIN_RECON ? recon_loss : geometry_loss;
     TRY_RET(hrn_driver_step(&tr->drv, tr->opts, fn, tr, ctx, 1, r));
+    if (tr->has_disc && batch_has_maps(tr, 0)) {
+        /* the discriminators' own step on the generator step's fakes (pix2pix's order) */
+        struct hrn_driver_result rd;
+        TRY_RET(hrn_driver_step(&tr->drv, tr->opt_disc, disc_loss, tr, ctx, 1, &rd));
+        for (int i = 0; i < rd.terms.n; i++)
+            hrn_driver_terms_add(&r->terms, rd.terms.name[i], rd.terms.value[i]);
+    }
     tr->step++;
     if (tr->scales.allocated)
         hrn_log(HRN_LOG_DEBUG, "step %lld: alpha %.9g beta %.9g", (long long)tr->step,
