@@ -387,6 +387,10 @@ enum hrn_status hrn_dataset_open_synth(struct hrn_dataset *ds, const struct hrn_
     if (c->count < 1)
         return hrn_error_set(HRN_ERR_INVALID, "synthetic dataset: count %lld, expected >= 1",
                              (long long)c->count);
+    /* the model's compact bases are made lazily on first use: make them now, before loader
+     * threads share the model (hrn_synth_sample's thread-safety condition) */
+    enum hrn_status st = hrn_face_model_compact(fm);
+    if (st != HRN_OK) return hrn_error_prefix(st, "synthetic dataset: ");
     ds->kind = HRN_DATASET_SYNTH;
     ds->fm = fm;
     ds->synth = *c;
