@@ -312,6 +312,24 @@ done:
 
 /* --- the sample ------------------------------------------------------------------------------ */
 
+/* The 68 landmarks of canonical vertices verts posed by coeffs, plain float (for painting what
+ * the holes show before the render; the sample's own landmarks come from the render's op) */
+static void project_landmarks(const struct synth_ctx *x, const float *coeffs, const float *verts,
+                              float *lm) {
+    struct hrn_coeff_layout l = hrn_face_model_layout(x->fm);
+    float R[9];
+    hrn_euler_to_rot(coeffs + l.angle, R);
+    for (int i = 0; i < 68; i++) {
+        int32_t v = x->fm->lmk68[i];
+        float p[3], uvz[3];
+        lm[2 * i] = lm[2 * i + 1] = NAN;
+        if (v < 0) continue;
+        hrn_transform_points(R, coeffs + l.trans, verts + 3 * v, p, 1);
+        hrn_project(&x->cam, p, 1, uvz);
+        lm[2 * i] = uvz[0], lm[2 * i + 1] = uvz[1];
+    }
+}
+
 /* The clean UV albedo (3,256,256): the model's albedo (mean + basis * tex) unwrapped and clamped
  * to [0,1], or a drawn skin tone for models without one. */
 static enum hrn_status clean_albedo(const struct synth_ctx *x, const struct hrn_synth_data_config *c,
@@ -388,7 +406,12 @@ enum hrn_status synth_make_sample(const struct synth_ctx *x, const struct hrn_sy
     HRN_TRY(clean_albedo(x, c, index, gt->coeffs, gt->albedo));
     HRN_TRY(synth_draw_detail(x, c, index, gt->albedo, gt->albedo_detail));
     HRN_TRY(canonical_verts(x, gt->coeffs, gt->deform, gt->verts));
-    if (bg) synth_draw_background(c->seed, index, bg);
+    if (bg) {
+        synth_draw_background(c->seed, index, bg);
+        float lm[68 * 2];
+        project_landmarks(x, gt->coeffs, gt->verts, lm);
+        synth_draw_interior(c->seed, index, lm, bg);
+    }
     struct synth_view v = {s->img.data, s->mask, s->lm};
     HRN_TRY(render(x, gt->coeffs, gt->verts, gt->disp, gt->albedo_detail, bg, &v));
     synth_draw_occluder(c, index, s->lm, s->img.data, s->mask);

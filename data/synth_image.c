@@ -87,6 +87,68 @@ void synth_draw_background(uint64_t seed, int64_t index, float *bg) {
     for (int i = 0; i < 3 * S * S; i++) bg[i] = clampf(bg[i], 0, 1);
 }
 
+/* --- what shows through the holes ------------------------------------------------------------ */
+
+/* polygon of landmarks first..last in y-down pixels; 0 when one is missing */
+static int lm_polygon(const float *lm, int first, int last, float (*pt)[2]) {
+    for (int i = first; i <= last; i++) {
+        float u = lm[2 * i], v = lm[2 * i + 1];
+        if (!isfinite(u) || !isfinite(v)) return 0;
+        pt[i - first][0] = u - 0.5f, pt[i - first][1] = (float)S - 0.5f - v;
+    }
+    return 1;
+}
+
+static int inside(const float (*pt)[2], int n, float x, float y) {
+    int in = 0;
+    for (int i = 0, j = n - 1; i < n; j = i++)
+        if ((pt[i][1] > y) != (pt[j][1] > y) &&
+            x < (pt[j][0] - pt[i][0]) * (y - pt[i][1]) / (pt[j][1] - pt[i][1]) + pt[i][0])
+            in = !in;
+    return in;
+}
+
+/* fill the polygon's pixels with colour(x, y) = base shaded towards its centre */
+static void fill_eye(const float (*pt)[2], const float iris[3], float light, float *bg) {
+    float cx = 0, cy = 0, w = fabsf(pt[3][0] - pt[0][0]) + 1e-3f;
+    for (int i = 0; i < 6; i++) cx += pt[i][0] / 6, cy += pt[i][1] / 6;
+    int x0 = (int)fmaxf(0, floorf(fminf(pt[0][0], pt[3][0]) - 2)), x1 = (int)fminf(S - 1, ceilf(fmaxf(pt[0][0], pt[3][0]) + 2));
+    int y0 = (int)fmaxf(0, floorf(cy - w)), y1 = (int)fminf(S - 1, ceilf(cy + w));
+    for (int y = y0; y <= y1; y++)
+        for (int x = x0; x <= x1; x++) {
+            if (!inside(pt, 6, (float)x, (float)y)) continue;
+            float r = sqrtf(((float)x - cx) * ((float)x - cx) + ((float)y - cy) * ((float)y - cy)) / w;
+            static const float SCLERA[3] = {0.82f, 0.78f, 0.75f};
+            for (int c = 0; c < 3; c++) {
+                float v = r < 0.08f ? 0.03f : r < 0.2f ? iris[c] : SCLERA[c] * (1.0f - 0.6f * r);
+                bg[c * S * S + y * S + x] = v * light;
+            }
+        }
+}
+
+void synth_draw_interior(uint64_t seed, int64_t index, const float *lm, float *bg) {
+    struct hrn_rng r;
+    hrn_rng_seed_keyed(&r, seed, (uint64_t)index, SYNTH_RNG_INTERIOR, 0);
+    float iris[3], light = unif(&r, 0.55f, 0.9f), teeth = hrn_rng_uniformf(&r);
+    random_colour(&r, 0.15f, 0.5f, iris);
+    float pt[12][2];
+    if (lm_polygon(lm, 36, 41, pt)) fill_eye((const float(*)[2])pt, iris, light, bg);
+    if (lm_polygon(lm, 42, 47, pt)) fill_eye((const float(*)[2])pt, iris, light, bg);
+    if (!lm_polygon(lm, 48, 59, pt)) return;
+    /* the mouth: dark, teeth along the upper lip one time in two */
+    float top = 1e9f, bot = -1e9f;
+    for (int i = 0; i < 12; i++) top = fminf(top, pt[i][1]), bot = fmaxf(bot, pt[i][1]);
+    for (int y = (int)fmaxf(0, top); y <= (int)fminf(S - 1, bot); y++)
+        for (int x = 0; x < S; x++) {
+            if (!inside((const float(*)[2])pt, 12, (float)x, (float)y)) continue;
+            float t = ((float)y - top) / (bot - top + 1e-3f);
+            int tooth = teeth < 0.5f && t < 0.45f;
+            static const float DARK[3] = {0.22f, 0.07f, 0.07f}, TOOTH[3] = {0.85f, 0.82f, 0.74f};
+            for (int c = 0; c < 3; c++)
+                bg[c * S * S + y * S + x] = light * (tooth ? TOOTH[c] : DARK[c] * (1.2f - 0.6f * t));
+        }
+}
+
 /* --- occluders ------------------------------------------------------------------------------- */
 
 /* The face's image frame from the landmarks (y-down pixels): eye centres, their distance and the

@@ -24,7 +24,7 @@ enum {
 enum synth_purpose {
     SYNTH_RNG_ID = 1, SYNTH_RNG_EXP, SYNTH_RNG_TEX, SYNTH_RNG_POSE, SYNTH_RNG_LIGHT,
     SYNTH_RNG_DEFORM, SYNTH_RNG_DISP, SYNTH_RNG_ALBEDO, SYNTH_RNG_DETAIL, SYNTH_RNG_BACKGROUND,
-    SYNTH_RNG_OCCLUDER, SYNTH_RNG_NOISE, SYNTH_RNG_JPEG,
+    SYNTH_RNG_OCCLUDER, SYNTH_RNG_NOISE, SYNTH_RNG_JPEG, SYNTH_RNG_INTERIOR,
 };
 
 /* The face's own frame in UV space, from its landmark vertices: a texel's uv is
@@ -85,6 +85,11 @@ enum hrn_status synth_draw_detail(const struct synth_ctx *x, const struct hrn_sy
 
 /* A textured random background (3,224,224). */
 void synth_draw_background(uint64_t seed, int64_t index, float *bg);
+/* What shows through the mesh's holes (open eyes, open mouth; models such as ICT and SFM have
+ * no eyeballs or mouth cavity): eyeballs inside the eye landmarks' polygons and a dark mouth with
+ * teeth inside the lips', painted into the background bg (3,224,224) behind the face. lm: the 68
+ * projected landmarks, y-up crop pixels (NaN where missing). */
+void synth_draw_interior(uint64_t seed, int64_t index, const float *lm, float *bg);
 /* Maybe draw an occluder (hair fringe, glasses, hand) over img (3,224,224) using the y-up crop
  * landmarks lm; zeroes mask under it. Returns the kind drawn (0 none). */
 int synth_draw_occluder(const struct hrn_synth_data_config *c, int64_t index, const float *lm,
