@@ -387,6 +387,23 @@ static void test_write_folder(void) {
     }
     snprintf(p, sizeof p, "%s/dataset.ini", r1);
     CHECK(file_has(p, "aligned = true") && file_has(p, "seed = 5") && file_has(p, g_fm.name));
+    /* the folder read back as a dataset is the synthetic dataset: folders and memory agree */
+    struct hrn_dataset ds = {0};
+    snprintf(p, sizeof p, "%s/datalist/train.txt", r1);
+    CHECK_OK(hrn_dataset_open_folder(&ds, &g_fm, r1, p, HRN_DATASET_STRICT, stderr));
+    CHECK(ds.n == 2);
+    for (int64_t i = 0; i < ds.n && ds.n == 2; i++) {
+        struct hrn_sample f = {0}, m = {0};
+        CHECK_OK(hrn_dataset_get(&ds, i, &f));
+        CHECK_OK(hrn_synth_sample(&g_fm, &c, 4 + i, &m));
+        CHECK(f.img.data && m.img.data && same_floats(f.img.data, m.img.data, 3 * 224 * 224));
+        CHECK(same_floats(f.mask, m.mask, 224 * 224));
+        for (int k = 0; k < 136; k++) CHECK_NEAR(f.lm[k], m.lm[k], 1e-4, 0);
+        CHECK(f.gt.coeffs && m.gt.coeffs && same_floats(f.gt.coeffs, m.gt.coeffs, (size_t)m.gt.n_coeffs));
+        CHECK(same_floats(f.gt.albedo_detail, m.gt.albedo_detail, 3 * 256 * 256));
+        hrn_sample_free(&f), hrn_sample_free(&m);
+    }
+    hrn_dataset_free(&ds);
     snprintf(p, sizeof p, "%s/datalist/train.txt", r1);
     CHECK(count_lines(p) == 2 && file_has(p, "images/synth_5_000004.png"));
     snprintf(p, sizeof p, "%s/datalist/val.txt", r1);
