@@ -14,7 +14,8 @@
 
 /* The generator's distributions as a config section, so --set uses the strict INI machinery
  * (ranges, exact numbers, messages naming the key). Defaults: hrn_synth_data_defaults's. */
-#define K_F(m, def, lo, hi, help) HRN_CFG_FLOAT(struct hrn_synth_data_config, m, #m, def, lo, hi, help)
+#define K_F(m, def, lo, hi, help)                                                                  \
+    HRN_CFG_FLOAT(struct hrn_synth_data_config, m, #m, def, lo, hi, help)
 static const struct hrn_config_key SYNTH_KEYS[] = {
     K_F(id_std, "0.7", 0, 3, "identity coefficients ~ N(0, id_std^2) (1 = the model's prior)"),
     K_F(exp_std, "0.5", 0, 3, "Gaussian expression coefficients' scale (blendshape models: [0,1])"),
@@ -96,23 +97,30 @@ static enum hrn_status contact_sheet(const struct hrn_face_model *fm,
     enum hrn_status st = HRN_OK;
     struct hrn_sample *s = calloc((size_t)rows, sizeof *s);
     if (!s) return hrn_error_set(HRN_ERR_NOMEM, "contact sheet: no memory");
-    for (int i = 0; i < rows; i++) HRN_TRY(hrn_synth_sample(fm, c, i, &s[i]));
+    for (int i = 0; i < rows; i++)
+        HRN_TRY(hrn_synth_sample(fm, c, i, &s[i]));
     HRN_TRY(hrn_synth_contact_sheet(s, rows, path));
 fail:
-    for (int i = 0; i < rows; i++) hrn_sample_free(&s[i]);
+    for (int i = 0; i < rows; i++)
+        hrn_sample_free(&s[i]);
     free(s);
     return st;
 }
 
 static int cmd_synth(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"model", required_argument, 0, 'M'}, {"synth", required_argument, 0, 'S'},
-        {"seed", required_argument, 0, 's'},  {"count", required_argument, 0, 'n'},
-        {"val", required_argument, 0, 'V'},   {"threads", required_argument, 0, 't'},
-        {"contact-sheet", required_argument, 0, 'C'}, {"sheet-rows", required_argument, 0, 'R'},
-        {"set", required_argument, 0, 'x'},   {"out", required_argument, 0, 'o'},
-        {"help-config", no_argument, 0, 'H'}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"model", required_argument, 0, 'M'},
+                                         {"synth", required_argument, 0, 'S'},
+                                         {"seed", required_argument, 0, 's'},
+                                         {"count", required_argument, 0, 'n'},
+                                         {"val", required_argument, 0, 'V'},
+                                         {"threads", required_argument, 0, 't'},
+                                         {"contact-sheet", required_argument, 0, 'C'},
+                                         {"sheet-rows", required_argument, 0, 'R'},
+                                         {"set", required_argument, 0, 'x'},
+                                         {"out", required_argument, 0, 'o'},
+                                         {"help-config", no_argument, 0, 'H'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     const char *model = NULL, *preset = NULL, *sheet = NULL, *out = NULL;
     long long seed = 1, count = 1000, val = -1, threads = 2, rows = 16;
     struct hrn_synth_data_config c;
@@ -122,27 +130,49 @@ static int cmd_synth(int argc, char **argv) {
     while ((o = getopt_long(argc, argv, "h", opts, &li)) != -1) {
         int ok = 1;
         switch (o) {
-        case 'M': model = optarg; break;
+        case 'M':
+            model = optarg;
+            break;
         case 'S':
             preset = optarg;
             ok = !strcmp(optarg, "small") || !strcmp(optarg, "bfm");
             break;
-        case 's': ok = parse_i64(optarg, 0, (long long)1 << 62, &seed); break;
-        case 'n': ok = parse_i64(optarg, 1, (long long)1 << 40, &count); break;
-        case 'V': ok = parse_i64(optarg, 0, (long long)1 << 40, &val); break;
-        case 't': ok = parse_i64(optarg, 1, 64, &threads); break;
-        case 'R': ok = parse_i64(optarg, 1, 512, &rows); break;
-        case 'C': sheet = optarg; break;
-        case 'o': out = optarg; break;
+        case 's':
+            ok = parse_i64(optarg, 0, (long long)1 << 62, &seed);
+            break;
+        case 'n':
+            ok = parse_i64(optarg, 1, (long long)1 << 40, &count);
+            break;
+        case 'V':
+            ok = parse_i64(optarg, 0, (long long)1 << 40, &val);
+            break;
+        case 't':
+            ok = parse_i64(optarg, 1, 64, &threads);
+            break;
+        case 'R':
+            ok = parse_i64(optarg, 1, 512, &rows);
+            break;
+        case 'C':
+            sheet = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
         case 'x':
             if (hrn_config_set(&SYNTH_SCHEMA, &c, optarg) != HRN_OK) {
                 fprintf(stderr, "hrn-data synth: %s\n", hrn_error_msg());
                 return 2;
             }
             break;
-        case 'H': hrn_config_help(&SYNTH_SCHEMA, stdout); return 0;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'H':
+            hrn_config_help(&SYNTH_SCHEMA, stdout);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
         if (!ok) { /* getopt_long sets li only for long options, and every value option is one */
             fprintf(stderr, "hrn-data synth: bad value '%s' for --%s\n", optarg,
@@ -173,8 +203,8 @@ static int cmd_synth(int argc, char **argv) {
         st = contact_sheet(&fm, &c, (int)(rows < count ? rows : count), sheet);
     if (st == HRN_OK)
         printf("hrn-data synth: %lld samples of %s (%lld vertices) in %.1f s (%.2f samples/s, %lld "
-               "threads) -> %s\n", count, fm.name, (long long)fm.n_verts, secs,
-               (double)count / secs, threads, out);
+               "threads) -> %s\n",
+               count, fm.name, (long long)fm.n_verts, secs, (double)count / secs, threads, out);
     else
         fprintf(stderr, "hrn-data synth: %s\n", hrn_error_msg());
     hrn_face_model_free(&fm);
@@ -187,7 +217,8 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (argc < 2 || strcmp(argv[1], "synth") != 0) {
-        fprintf(stderr, "hrn-data: %s\n", argc < 2 ? "a subcommand is required" : "unknown subcommand");
+        fprintf(stderr, "hrn-data: %s\n",
+                argc < 2 ? "a subcommand is required" : "unknown subcommand");
         usage(stderr);
         return 2;
     }

@@ -21,8 +21,8 @@ void hrn_synth_data_defaults(struct hrn_synth_data_config *c) {
     c->yaw_deg = 60.0f;
     c->pitch_deg = 30.0f;
     c->roll_deg = 20.0f;
-    c->trans_px = 10.0f;  /* Deep3D's augmentation shifts by up to 10 px */
-    c->dist_frac = 0.1f;  /* and scales by up to 10 % */
+    c->trans_px = 10.0f; /* Deep3D's augmentation shifts by up to 10 px */
+    c->dist_frac = 0.1f; /* and scales by up to 10 % */
     c->deform_mm = 3.0f;
     c->disp_mm = 0.4f;
     c->detail_strength = 1.0f;
@@ -124,15 +124,19 @@ static enum hrn_status frame_init(struct synth_frame *f, const struct hrn_face_m
     float el[2], er[2], mo[2];
     if (!mean_lmk_uv(vuv, fm, EYE_L, 6, el) || !mean_lmk_uv(vuv, fm, EYE_R, 6, er) ||
         !mean_lmk_uv(vuv, fm, MOUTH, 6, mo))
-        return hrn_error_set(HRN_ERR_INVALID, "synthetic samples: face model %s lacks the eye or "
-                             "mouth landmarks that place the detail maps", fm->name);
+        return hrn_error_set(HRN_ERR_INVALID,
+                             "synthetic samples: face model %s lacks the eye or "
+                             "mouth landmarks that place the detail maps",
+                             fm->name);
     f->o[0] = 0.5f * (el[0] + er[0]), f->o[1] = 0.5f * (el[1] + er[1]);
     f->ex[0] = er[0] - el[0], f->ex[1] = er[1] - el[1];
     f->ey[0] = f->o[0] - mo[0], f->ey[1] = f->o[1] - mo[1];
     float det = f->ex[0] * f->ey[1] - f->ex[1] * f->ey[0];
     if (!(fabsf(det) > 1e-8f))
-        return hrn_error_set(HRN_ERR_INVALID, "synthetic samples: face model %s: eyes and mouth "
-                             "are collinear in UV", fm->name);
+        return hrn_error_set(HRN_ERR_INVALID,
+                             "synthetic samples: face model %s: eyes and mouth "
+                             "are collinear in UV",
+                             fm->name);
     f->inv[0] = f->ey[1] / det, f->inv[1] = -f->ey[0] / det;
     f->inv[2] = -f->ex[1] / det, f->inv[3] = f->ex[0] / det;
     for (int i = 0; i < 68; i++) {
@@ -168,7 +172,8 @@ static void skin_and_chart(struct synth_ctx *x) {
         float s = f >= 0 ? 1.0f : 0.0f;
         if (f >= 0 && fm->skin_mask) {
             s = 0;
-            for (int c = 0; c < 3; c++) s += x->uv.texel_bary[3 * p + c] * fm->skin_mask[fm->tris[3 * f + c]];
+            for (int c = 0; c < 3; c++)
+                s += x->uv.texel_bary[3 * p + c] * fm->skin_mask[fm->tris[3 * f + c]];
             s = s > 0.5f ? 1.0f : 0.0f;
         }
         x->skin[p] = s;
@@ -178,7 +183,8 @@ static void skin_and_chart(struct synth_ctx *x) {
         for (int j = 0; j < r; j++) {
             float m = 0;
             for (int a = 0; a < k; a++)
-                for (int b = 0; b < k; b++) m = fmaxf(m, x->uv.mask[(i * k + a) * R + j * k + b]);
+                for (int b = 0; b < k; b++)
+                    m = fmaxf(m, x->uv.mask[(i * k + a) * R + j * k + b]);
             x->chart64[i * r + j] = m;
         }
 }
@@ -237,16 +243,18 @@ static enum hrn_status canonical_verts(const struct synth_ctx *x, const float *c
     struct hrn_tape t = {0};
     enum hrn_status st = hrn_tape_init(&t, tape_bytes(fm));
     if (st != HRN_OK) return st;
-    struct hrn_tensor *c = hrn_tape_wrap(&t, (float *)coeffs, 1,
-                                         (int64_t[]){hrn_face_model_n_coeffs(fm)}, "coeffs");
+    struct hrn_tensor *c =
+        hrn_tape_wrap(&t, (float *)coeffs, 1, (int64_t[]){hrn_face_model_n_coeffs(fm)}, "coeffs");
     struct hrn_tensor *S = hrn_face_shape_op(&t, fm, c);
     if (deform) {
-        struct hrn_tensor *D = hrn_tape_wrap(&t, (float *)deform, 3,
-                                             (int64_t[]){3, SYNTH_DEF, SYNTH_DEF}, "deform");
+        struct hrn_tensor *D =
+            hrn_tape_wrap(&t, (float *)deform, 3, (int64_t[]){3, SYNTH_DEF, SYNTH_DEF}, "deform");
         S = hrn_add(&t, S, hrn_uv_to_vertex(&t, &x->sampler, D));
     }
-    if (!S) st = hrn_error_prefix(HRN_ERR_INVALID, "synthetic samples: model %s: ", fm->name);
-    else memcpy(out, S->data, (size_t)(3 * fm->n_verts) * sizeof(float));
+    if (!S)
+        st = hrn_error_prefix(HRN_ERR_INVALID, "synthetic samples: model %s: ", fm->name);
+    else
+        memcpy(out, S->data, (size_t)(3 * fm->n_verts) * sizeof(float));
     hrn_tape_free(&t);
     return st;
 }
@@ -274,7 +282,8 @@ static enum hrn_status render(const struct synth_ctx *x, const float *coeffs, co
     struct hrn_tensor *S = hrn_tape_wrap(&t, (float *)verts, 2, (int64_t[]){N, 3}, "verts");
     struct hrn_tensor *V = hrn_rigid_op(&t, S, c, l.angle, l.trans);
     struct hrn_tensor *uvz = hrn_project_op(&t, &x->cam, V);
-    struct hrn_tensor *nrm = hrn_world2uv(&t, &x->uv, hrn_normals_op(&t, &x->topo, V, HRN_NORMALS_HRN));
+    struct hrn_tensor *nrm =
+        hrn_world2uv(&t, &x->uv, hrn_normals_op(&t, &x->topo, V, HRN_NORMALS_HRN));
     if (disp) {
         struct hrn_tensor *pv = hrn_world2uv(&t, &x->uv, V);
         struct hrn_tensor *d = hrn_tape_wrap(&t, (float *)disp, 3, (int64_t[]){1, R, R}, "disp");
@@ -289,7 +298,8 @@ static enum hrn_status render(const struct synth_ctx *x, const float *coeffs, co
             int covered = rast->data[4 * p + 3] > 0;
             out->cover[p] = covered ? 1.0f : 0.0f;
             if (bg && !covered)
-                for (int ch = 0; ch < 3; ch++) img->data[ch * H * H + p] = bg[ch * H * H + p];
+                for (int ch = 0; ch < 3; ch++)
+                    img->data[ch * H * H + p] = bg[ch * H * H + p];
         }
         img = hrn_antialias_op(&t, img, rast, uvz, &x->topo);
     }
@@ -332,15 +342,16 @@ static void project_landmarks(const struct synth_ctx *x, const float *coeffs, co
 
 /* The clean UV albedo (3,256,256): the model's albedo (mean + basis * tex) unwrapped and clamped
  * to [0,1], or a drawn skin tone for models without one. */
-static enum hrn_status clean_albedo(const struct synth_ctx *x, const struct hrn_synth_data_config *c,
-                                    int64_t index, const float *coeffs, float *albedo) {
+static enum hrn_status clean_albedo(const struct synth_ctx *x,
+                                    const struct hrn_synth_data_config *c, int64_t index,
+                                    const float *coeffs, float *albedo) {
     const struct hrn_face_model *fm = x->fm;
     if (!fm->mean_albedo) return synth_draw_albedo(x, c, index, albedo);
     struct hrn_tape t = {0};
     enum hrn_status st = hrn_tape_init(&t, tape_bytes(fm));
     if (st != HRN_OK) return st;
-    struct hrn_tensor *cv = hrn_tape_wrap(&t, (float *)coeffs, 1,
-                                          (int64_t[]){hrn_face_model_n_coeffs(fm)}, "coeffs");
+    struct hrn_tensor *cv =
+        hrn_tape_wrap(&t, (float *)coeffs, 1, (int64_t[]){hrn_face_model_n_coeffs(fm)}, "coeffs");
     struct hrn_tensor *A = hrn_world2uv(&t, &x->uv, hrn_face_albedo_op(&t, fm, cv));
     if (!A) {
         st = hrn_error_prefix(HRN_ERR_INVALID, "synthetic samples: albedo of model %s: ", fm->name);
@@ -352,7 +363,8 @@ static enum hrn_status clean_albedo(const struct synth_ctx *x, const struct hrn_
     return st;
 }
 
-static enum hrn_status alloc_gt(struct hrn_sample_gt *gt, const struct hrn_face_model *fm, int levels) {
+static enum hrn_status alloc_gt(struct hrn_sample_gt *gt, const struct hrn_face_model *fm,
+                                int levels) {
     const size_t U = (size_t)SYNTH_UV * SYNTH_UV;
     gt->n_coeffs = hrn_face_model_n_coeffs(fm);
     gt->n_verts = fm->n_verts;
@@ -373,8 +385,10 @@ static enum hrn_status check_config(const struct hrn_face_model *fm,
                                     const struct hrn_synth_data_config *c, int64_t index) {
     if (!fm || !c) return hrn_error_set(HRN_ERR_INVALID, "synthetic samples: no model or config");
     if (index < 0 || (c->count > 0 && index >= c->count))
-        return hrn_error_set(HRN_ERR_INVALID, "synthetic samples: index %lld outside the dataset's "
-                             "%lld samples", (long long)index, (long long)c->count);
+        return hrn_error_set(HRN_ERR_INVALID,
+                             "synthetic samples: index %lld outside the dataset's "
+                             "%lld samples",
+                             (long long)index, (long long)c->count);
     if (c->levels < 0 || c->levels > 2)
         return hrn_error_set(HRN_ERR_INVALID, "synthetic samples: levels %d, expected 0, 1 or 2",
                              c->levels);
@@ -382,7 +396,7 @@ static enum hrn_status check_config(const struct hrn_face_model *fm,
 }
 
 enum hrn_status synth_make_sample(const struct synth_ctx *x, const struct hrn_synth_data_config *c,
-                                 int64_t index, struct hrn_sample *s) {
+                                  int64_t index, struct hrn_sample *s) {
     enum hrn_status st = HRN_OK;
     const struct hrn_face_model *fm = x->fm;
     const int64_t H = SYNTH_IMG;
@@ -450,10 +464,11 @@ enum hrn_status hrn_synth_render_gt(const struct hrn_face_model *fm,
     if (cover) *cover = NULL;
     SYNTH_TRY(check_config(fm, c, 0));
     if (!gt || !gt->coeffs || gt->n_coeffs != hrn_face_model_n_coeffs(fm) ||
-        (!gt->albedo_detail && !gt->albedo) ||
-        (gt->verts && gt->n_verts != fm->n_verts))
-        return hrn_error_set(HRN_ERR_INVALID, "synthetic ground truth: needs coeffs (%lld for "
-                             "model %s) and an albedo", (long long)hrn_face_model_n_coeffs(fm), fm->name);
+        (!gt->albedo_detail && !gt->albedo) || (gt->verts && gt->n_verts != fm->n_verts))
+        return hrn_error_set(HRN_ERR_INVALID,
+                             "synthetic ground truth: needs coeffs (%lld for "
+                             "model %s) and an albedo",
+                             (long long)hrn_face_model_n_coeffs(fm), fm->name);
     HRN_TRY(synth_ctx_init(&x, fm));
     HRN_TRY(hrn_image_init(img, SYNTH_IMG, SYNTH_IMG, 3));
     cov = malloc((size_t)SYNTH_IMG * SYNTH_IMG * sizeof(float));

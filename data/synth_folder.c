@@ -47,7 +47,8 @@ static enum hrn_status write_landmarks(const char *path, const float *lm) {
     enum hrn_status st = hrn_tmpfile_open(&tf, path);
     if (st != HRN_OK) return st;
     int ok = 1;
-    for (int i = 0; i < 68; i++) ok &= fprintf(tf.fp, "%.4f %.4f\n", (double)lm[2 * i], (double)lm[2 * i + 1]) > 0;
+    for (int i = 0; i < 68; i++)
+        ok &= fprintf(tf.fp, "%.4f %.4f\n", (double)lm[2 * i], (double)lm[2 * i + 1]) > 0;
     if (!ok) {
         hrn_tmpfile_close(&tf, 0);
         return hrn_error_set(HRN_ERR_IO, "%s: write failed", path);
@@ -57,7 +58,8 @@ static enum hrn_status write_landmarks(const char *path, const float *lm) {
 
 /* the canonical level-1 mesh (gt.verts) with the model's triangles: geometry only, what hrn-eval
  * compares (uvs would add a third to a file that is already most of a sample's bytes) */
-static enum hrn_status write_mesh(const char *path, const struct hrn_face_model *fm, const float *verts) {
+static enum hrn_status write_mesh(const char *path, const struct hrn_face_model *fm,
+                                  const float *verts) {
     struct hrn_mesh m = {0};
     enum hrn_status st = hrn_mesh_alloc(&m, fm->n_verts, fm->n_tris, 0, 0, 0);
     if (st != HRN_OK) return st;
@@ -91,10 +93,10 @@ struct folder_job {
     const struct hrn_synth_data_config *c;
     const char *root;
     int64_t first, n;
-    int stride, offset;      /* this worker makes samples first + offset + k*stride */
+    int stride, offset; /* this worker makes samples first + offset + k*stride */
     enum hrn_status st;
     int64_t failed_index;
-    char msg[512];           /* the error message (thread-local in the worker) */
+    char msg[512]; /* the error message (thread-local in the worker) */
 };
 
 static void *folder_worker(void *arg) {
@@ -121,8 +123,14 @@ static enum hrn_status run_workers(const struct synth_ctx *x, const struct hrn_s
     int started = 0;
     if (threads > 64) threads = 64;
     for (int t = 0; t < threads; t++)
-        jobs[t] = (struct folder_job){.x = x, .c = c, .root = root, .first = first, .n = n,
-                                      .stride = threads, .offset = t, .st = HRN_OK};
+        jobs[t] = (struct folder_job){.x = x,
+                                      .c = c,
+                                      .root = root,
+                                      .first = first,
+                                      .n = n,
+                                      .stride = threads,
+                                      .offset = t,
+                                      .st = HRN_OK};
     for (int t = 1; t < threads; t++) {
         if (pthread_create(&tid[t], NULL, folder_worker, &jobs[t]) != 0) break;
         started = t;
@@ -130,13 +138,16 @@ static enum hrn_status run_workers(const struct synth_ctx *x, const struct hrn_s
     for (int t = started + 1; t < threads; t++) /* threads that did not start: run them here */
         folder_worker(&jobs[t]);
     folder_worker(&jobs[0]);
-    for (int t = 1; t <= started; t++) pthread_join(tid[t], NULL);
+    for (int t = 1; t <= started; t++)
+        pthread_join(tid[t], NULL);
     /* report the lowest failing index, so the message does not depend on scheduling */
     const struct folder_job *bad = NULL;
     for (int t = 0; t < threads; t++)
-        if (jobs[t].st != HRN_OK && (!bad || jobs[t].failed_index < bad->failed_index)) bad = &jobs[t];
+        if (jobs[t].st != HRN_OK && (!bad || jobs[t].failed_index < bad->failed_index))
+            bad = &jobs[t];
     if (bad)
-        return hrn_error_set(bad->st, "%s: sample %lld: %s", root, (long long)bad->failed_index, bad->msg);
+        return hrn_error_set(bad->st, "%s: sample %lld: %s", root, (long long)bad->failed_index,
+                             bad->msg);
     return HRN_OK;
 }
 
@@ -150,7 +161,8 @@ static enum hrn_status write_list(const char *root, const char *file,
     SYNTH_TRY(hrn_tmpfile_open(&tf, path));
     int ok = 1;
     for (int64_t i = from; i < to; i++)
-        ok &= fprintf(tf.fp, "images/synth_%llu_%06lld.png\n", (unsigned long long)c->seed, (long long)i) > 0;
+        ok &= fprintf(tf.fp, "images/synth_%llu_%06lld.png\n", (unsigned long long)c->seed,
+                      (long long)i) > 0;
     if (!ok) {
         hrn_tmpfile_close(&tf, 0);
         return hrn_error_set(HRN_ERR_IO, "%s: write failed", path);
@@ -164,20 +176,22 @@ static enum hrn_status write_ini(const char *root, const struct hrn_face_model *
     struct hrn_tmpfile tf;
     SYNTH_TRY(join(path, sizeof path, root, "dataset.ini", "", ""));
     SYNTH_TRY(hrn_tmpfile_open(&tf, path));
-    int ok = fprintf(tf.fp,
-                     "; synthetic faces written by hrn-data synth (docs/TRAINING_DATA.md); the images\n"
-                     "; are 224x224 crops already in HRN's frame, landmarks in y-up crop pixels\n"
-                     "aligned = true\nmodel = %s\nseed = %llu\ncount = %lld\nfirst = %lld\nwritten = %lld\n"
-                     "; generator: id_std %g exp_std %g tex_std %g yaw %g pitch %g roll %g trans_px %g\n"
-                     "; dist_frac %g deform_mm %g disp_mm %g detail %g occluder_p %g noise_max %g\n"
-                     "; jpeg_p %g background %d levels %d expression prior %s\n",
-                     fm->name, (unsigned long long)c->seed, (long long)c->count, (long long)first,
-                     (long long)n, (double)c->id_std, (double)c->exp_std, (double)c->tex_std,
-                     (double)c->yaw_deg, (double)c->pitch_deg, (double)c->roll_deg,
-                     (double)c->trans_px, (double)c->dist_frac, (double)c->deform_mm,
-                     (double)c->disp_mm, (double)c->detail_strength, (double)c->occluder_p,
-                     (double)c->noise_max, (double)c->jpeg_p, c->background, c->levels,
-                     fm->exp_bounded ? "blendshapes in [0,1]" : "gaussian") > 0;
+    int ok =
+        fprintf(
+            tf.fp,
+            "; synthetic faces written by hrn-data synth (docs/TRAINING_DATA.md); the images\n"
+            "; are 224x224 crops already in HRN's frame, landmarks in y-up crop pixels\n"
+            "aligned = true\nmodel = %s\nseed = %llu\ncount = %lld\nfirst = %lld\nwritten = %lld\n"
+            "; generator: id_std %g exp_std %g tex_std %g yaw %g pitch %g roll %g trans_px %g\n"
+            "; dist_frac %g deform_mm %g disp_mm %g detail %g occluder_p %g noise_max %g\n"
+            "; jpeg_p %g background %d levels %d expression prior %s\n",
+            fm->name, (unsigned long long)c->seed, (long long)c->count, (long long)first,
+            (long long)n, (double)c->id_std, (double)c->exp_std, (double)c->tex_std,
+            (double)c->yaw_deg, (double)c->pitch_deg, (double)c->roll_deg, (double)c->trans_px,
+            (double)c->dist_frac, (double)c->deform_mm, (double)c->disp_mm,
+            (double)c->detail_strength, (double)c->occluder_p, (double)c->noise_max,
+            (double)c->jpeg_p, c->background, c->levels,
+            fm->exp_bounded ? "blendshapes in [0,1]" : "gaussian") > 0;
     if (!ok) {
         hrn_tmpfile_close(&tf, 0);
         return hrn_error_set(HRN_ERR_IO, "%s: write failed", path);
@@ -195,10 +209,11 @@ enum hrn_status hrn_synth_write_folder(const struct hrn_face_model *fm,
         return hrn_error_set(HRN_ERR_INVALID, "synthetic folder: no model, config or root");
     if (first < 0 || n < 1 || (c->count > 0 && first + n > c->count) || n_val < 0 || n_val > n ||
         threads < 0)
-        return hrn_error_set(HRN_ERR_INVALID, "synthetic folder %s: samples [%lld, %lld) with %lld "
-                             "for validation and %d threads do not fit a dataset of %lld", root,
-                             (long long)first, (long long)(first + n), (long long)n_val, threads,
-                             (long long)c->count);
+        return hrn_error_set(HRN_ERR_INVALID,
+                             "synthetic folder %s: samples [%lld, %lld) with %lld "
+                             "for validation and %d threads do not fit a dataset of %lld",
+                             root, (long long)first, (long long)(first + n), (long long)n_val,
+                             threads, (long long)c->count);
     static const char *const DIRS[] = {"images/landmarks", "images/mask", "images/gt", "datalist"};
     for (int i = 0; i < 4; i++) {
         SYNTH_TRY(join(path, sizeof path, root, DIRS[i], "", ""));

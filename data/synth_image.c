@@ -1,6 +1,7 @@
 /* synth_image.c: the image-space part of a synthetic sample: a textured background, occluders
  * (hair fringe, glasses frame, hand) that also cut the face mask, sensor noise, JPEG compression
- * (in memory, libjpeg-turbo as core's writer uses) and 8-bit quantisation, and the contact sheet. */
+ * (in memory, libjpeg-turbo as core's writer uses) and 8-bit quantisation, and the contact sheet.
+ */
 #include "synth_impl.h"
 
 #include <math.h>
@@ -33,14 +34,17 @@ static void random_colour(struct hrn_rng *r, float vlo, float vhi, float out[3])
 /* smooth noise: g x g N(0,1) values enlarged bilinearly to S x S, added times amp[c] */
 static void add_noise_octave(struct hrn_rng *r, int g, const float amp[3], float *bg, float *tmp) {
     float grid[64 * 64];
-    for (int i = 0; i < g * g; i++) grid[i] = normal(r);
+    for (int i = 0; i < g * g; i++)
+        grid[i] = normal(r);
     hrn_resize_bilinear(grid, 1, g, g, tmp, S, S, 1);
     for (int c = 0; c < 3; c++)
-        for (int p = 0; p < S * S; p++) bg[c * S * S + p] += amp[c] * tmp[p];
+        for (int p = 0; p < S * S; p++)
+            bg[c * S * S + p] += amp[c] * tmp[p];
 }
 
 /* Indoor/outdoor clutter stand-in: a two-colour gradient, several octaves of coloured noise and
- * a handful of soft-edged rectangles and ellipses (walls, furniture, windows), sometimes stripes. */
+ * a handful of soft-edged rectangles and ellipses (walls, furniture, windows), sometimes stripes.
+ */
 void synth_draw_background(uint64_t seed, int64_t index, float *bg) {
     struct hrn_rng r;
     hrn_rng_seed_keyed(&r, seed, (uint64_t)index, SYNTH_RNG_BACKGROUND, 0);
@@ -50,13 +54,16 @@ void synth_draw_background(uint64_t seed, int64_t index, float *bg) {
     float ang = unif(&r, 0, 6.2831853f), ca = cosf(ang), sa = sinf(ang);
     for (int y = 0; y < S; y++)
         for (int x = 0; x < S; x++) {
-            float t = clampf(0.5f + ((float)x - S / 2) * ca / S + ((float)y - S / 2) * sa / S, 0, 1);
-            for (int c = 0; c < 3; c++) bg[c * S * S + y * S + x] = c0[c] + t * (c1[c] - c0[c]);
+            float t =
+                clampf(0.5f + ((float)x - S / 2) * ca / S + ((float)y - S / 2) * sa / S, 0, 1);
+            for (int c = 0; c < 3; c++)
+                bg[c * S * S + y * S + x] = c0[c] + t * (c1[c] - c0[c]);
         }
     static const int OCT[4] = {4, 8, 16, 48};
     for (int o = 0; o < 4; o++) {
         float a = unif(&r, 0.01f, 0.08f), amp[3];
-        for (int c = 0; c < 3; c++) amp[c] = a * unif(&r, 0.6f, 1.4f);
+        for (int c = 0; c < 3; c++)
+            amp[c] = a * unif(&r, 0.6f, 1.4f);
         add_noise_octave(&r, OCT[o], amp, bg, tmp);
     }
     int n_shapes = (int)unif(&r, 2, 9);
@@ -81,10 +88,12 @@ void synth_draw_background(uint64_t seed, int64_t index, float *bg) {
         for (int y = 0; y < S; y++)
             for (int x = 0; x < S; x++) {
                 float v = a * sinf(f * ((float)x * cosf(th) + (float)y * sinf(th)));
-                for (int c = 0; c < 3; c++) bg[c * S * S + y * S + x] += v;
+                for (int c = 0; c < 3; c++)
+                    bg[c * S * S + y * S + x] += v;
             }
     }
-    for (int i = 0; i < 3 * S * S; i++) bg[i] = clampf(bg[i], 0, 1);
+    for (int i = 0; i < 3 * S * S; i++)
+        bg[i] = clampf(bg[i], 0, 1);
 }
 
 /* --- what shows through the holes ------------------------------------------------------------ */
@@ -111,13 +120,16 @@ static int inside(const float (*pt)[2], int n, float x, float y) {
 /* fill the polygon's pixels with colour(x, y) = base shaded towards its centre */
 static void fill_eye(const float (*pt)[2], const float iris[3], float light, float *bg) {
     float cx = 0, cy = 0, w = fabsf(pt[3][0] - pt[0][0]) + 1e-3f;
-    for (int i = 0; i < 6; i++) cx += pt[i][0] / 6, cy += pt[i][1] / 6;
-    int x0 = (int)fmaxf(0, floorf(fminf(pt[0][0], pt[3][0]) - 2)), x1 = (int)fminf(S - 1, ceilf(fmaxf(pt[0][0], pt[3][0]) + 2));
+    for (int i = 0; i < 6; i++)
+        cx += pt[i][0] / 6, cy += pt[i][1] / 6;
+    int x0 = (int)fmaxf(0, floorf(fminf(pt[0][0], pt[3][0]) - 2)),
+        x1 = (int)fminf(S - 1, ceilf(fmaxf(pt[0][0], pt[3][0]) + 2));
     int y0 = (int)fmaxf(0, floorf(cy - w)), y1 = (int)fminf(S - 1, ceilf(cy + w));
     for (int y = y0; y <= y1; y++)
         for (int x = x0; x <= x1; x++) {
             if (!inside(pt, 6, (float)x, (float)y)) continue;
-            float r = sqrtf(((float)x - cx) * ((float)x - cx) + ((float)y - cy) * ((float)y - cy)) / w;
+            float r =
+                sqrtf(((float)x - cx) * ((float)x - cx) + ((float)y - cy) * ((float)y - cy)) / w;
             static const float SCLERA[3] = {0.82f, 0.78f, 0.75f};
             for (int c = 0; c < 3; c++) {
                 float v = r < 0.08f ? 0.03f : r < 0.2f ? iris[c] : SCLERA[c] * (1.0f - 0.6f * r);
@@ -137,7 +149,8 @@ void synth_draw_interior(uint64_t seed, int64_t index, const float *lm, float *b
     if (!lm_polygon(lm, 48, 59, pt)) return;
     /* the mouth: dark, teeth along the upper lip one time in two */
     float top = 1e9f, bot = -1e9f;
-    for (int i = 0; i < 12; i++) top = fminf(top, pt[i][1]), bot = fmaxf(bot, pt[i][1]);
+    for (int i = 0; i < 12; i++)
+        top = fminf(top, pt[i][1]), bot = fmaxf(bot, pt[i][1]);
     for (int y = (int)fmaxf(0, top); y <= (int)fminf(S - 1, bot); y++)
         for (int x = 0; x < S; x++) {
             if (!inside((const float(*)[2])pt, 12, (float)x, (float)y)) continue;
@@ -145,7 +158,8 @@ void synth_draw_interior(uint64_t seed, int64_t index, const float *lm, float *b
             int tooth = teeth < 0.5f && t < 0.45f;
             static const float DARK[3] = {0.22f, 0.07f, 0.07f}, TOOTH[3] = {0.85f, 0.82f, 0.74f};
             for (int c = 0; c < 3; c++)
-                bg[c * S * S + y * S + x] = light * (tooth ? TOOTH[c] : DARK[c] * (1.2f - 0.6f * t));
+                bg[c * S * S + y * S + x] =
+                    light * (tooth ? TOOTH[c] : DARK[c] * (1.2f - 0.6f * t));
         }
 }
 
@@ -186,7 +200,8 @@ static struct face2d face2d(const float *lm) {
 }
 
 /* face coordinates of pixel (x, y) relative to point o, in units of the eye distance */
-static void to_face(const struct face2d *f, const float o[2], float x, float y, float *a, float *b) {
+static void to_face(const struct face2d *f, const float o[2], float x, float y, float *a,
+                    float *b) {
     float dx = x - o[0], dy = y - o[1];
     *a = (dx * f->s[0] + dy * f->s[1]) / f->eo;
     *b = (dx * f->t[0] + dy * f->t[1]) / f->eo;
@@ -195,7 +210,8 @@ static void to_face(const struct face2d *f, const float o[2], float x, float y, 
 /* paint colour col with coverage w into pixel p and cut the mask where the occluder dominates */
 static void paint(float *img, float *mask, int p, float w, const float col[3]) {
     if (w <= 0) return;
-    for (int c = 0; c < 3; c++) img[c * S * S + p] += w * (col[c] - img[c * S * S + p]);
+    for (int c = 0; c < 3; c++)
+        img[c * S * S + p] += w * (col[c] - img[c * S * S + p]);
     if (w > 0.5f) mask[p] = 0;
 }
 
@@ -208,7 +224,8 @@ static void hair_fringe(struct hrn_rng *r, const struct face2d *f, float *img, f
     float edge = unif(r, -0.55f, 0.05f), half = unif(r, 0.9f, 1.7f), slope = unif(r, -0.3f, 0.3f);
     float ph[4], fr[4], am[4];
     for (int k = 0; k < 4; k++)
-        ph[k] = unif(r, 0, 6.28f), fr[k] = unif(r, 3, 25) * (float)(k + 1), am[k] = unif(r, 0.01f, 0.06f) / (float)(k + 1);
+        ph[k] = unif(r, 0, 6.28f), fr[k] = unif(r, 3, 25) * (float)(k + 1),
+        am[k] = unif(r, 0.01f, 0.06f) / (float)(k + 1);
     float strand_f = unif(r, 40, 90);
     for (int y = 0; y < S; y++)
         for (int x = 0; x < S; x++) {
@@ -218,10 +235,12 @@ static void hair_fringe(struct hrn_rng *r, const struct face2d *f, float *img, f
             /* the head's top: hair stays inside an ellipse over the face */
             float head = (a / half) * (a / half) + ((b + 0.4f) / 1.5f) * ((b + 0.4f) / 1.5f);
             float e = edge + slope * a;
-            for (int k = 0; k < 4; k++) e += am[k] * sinf(fr[k] * a + ph[k]);
+            for (int k = 0; k < 4; k++)
+                e += am[k] * sinf(fr[k] * a + ph[k]);
             float side = clampf((1.0f - sqrtf(head)) * half * f->eo, 0, 1);
             float w = clampf((e - b) * f->eo, 0, 1) * side; /* 1 px soft edge */
-            float shade = 0.75f + 0.25f * sinf(strand_f * a + 3 * sinf(7 * a)) - 0.2f * clampf(e - b, 0, 1);
+            float shade =
+                0.75f + 0.25f * sinf(strand_f * a + 3 * sinf(7 * a)) - 0.2f * clampf(e - b, 0, 1);
             float c[3] = {col[0] * shade, col[1] * shade, col[2] * shade};
             paint(img, mask, y * S + x, w, c);
         }
@@ -252,7 +271,8 @@ static void glasses(struct hrn_rng *r, const struct face2d *f, float *img, float
                 if (q < 1) tint = 1;
                 /* temple arm: outward from the rim's outer side */
                 float out = e ? a : -a;
-                if (out > rx && out < rx + 0.7f) w = fmaxf(w, clampf((th / 2 - fabsf(b + 0.05f)) * f->eo + 0.5f, 0, 1));
+                if (out > rx && out < rx + 0.7f)
+                    w = fmaxf(w, clampf((th / 2 - fabsf(b + 0.05f)) * f->eo + 0.5f, 0, 1));
             }
             float a, b;
             float o[2] = {0.5f * (f->el[0] + f->er[0]), 0.5f * (f->el[1] + f->er[1])};
@@ -261,7 +281,8 @@ static void glasses(struct hrn_rng *r, const struct face2d *f, float *img, float
                 w = fmaxf(w, clampf((th / 2 - fabsf(b - drop + 0.08f)) * f->eo + 0.5f, 0, 1));
             int p = y * S + x;
             if (tint > 0 && w < 1)
-                for (int c = 0; c < 3; c++) img[c * S * S + p] *= 0.93f;
+                for (int c = 0; c < 3; c++)
+                    img[c * S * S + p] *= 0.93f;
             paint(img, mask, p, w, col);
         }
 }
@@ -270,7 +291,8 @@ static void glasses(struct hrn_rng *r, const struct face2d *f, float *img, float
 static void hand(struct hrn_rng *r, const struct face2d *f, float *img, float *mask) {
     static const float LIGHT[3] = {0.88f, 0.7f, 0.6f}, DARK[3] = {0.38f, 0.25f, 0.18f};
     float t = hrn_rng_uniformf(r), col[3];
-    for (int c = 0; c < 3; c++) col[c] = LIGHT[c] + t * (DARK[c] - LIGHT[c]);
+    for (int c = 0; c < 3; c++)
+        col[c] = LIGHT[c] + t * (DARK[c] - LIGHT[c]);
     float side = hrn_rng_uniformf(r) < 0.5f ? -1.0f : 1.0f;
     float pa = side * unif(r, 0.4f, 1.2f), pb = unif(r, 1.6f, 2.6f); /* palm centre */
     float ang = side * unif(r, 0.1f, 0.6f);                          /* fingers lean inwards */
@@ -308,9 +330,12 @@ int synth_draw_occluder(const struct hrn_synth_data_config *c, int64_t index, co
     int kind = 1 + (int)hrn_rng_below(&r, 3);
     struct face2d f = face2d(lm);
     if (p >= c->occluder_p || !f.ok) return 0;
-    if (kind == 1) hair_fringe(&r, &f, img, mask);
-    else if (kind == 2) glasses(&r, &f, img, mask);
-    else hand(&r, &f, img, mask);
+    if (kind == 1)
+        hair_fringe(&r, &f, img, mask);
+    else if (kind == 2)
+        glasses(&r, &f, img, mask);
+    else
+        hand(&r, &f, img, mask);
     return kind;
 }
 
@@ -348,7 +373,9 @@ static int jpeg_encode(const struct hrn_image *img, int quality, unsigned char *
     for (int y = 0; y < img->h; y++) {
         for (int x = 0; x < img->w; x++)
             for (int c = 0; c < 3; c++)
-                row[3 * x + c] = (unsigned char)lrintf(clampf(img->data[c * plane + (size_t)y * (size_t)img->w + (size_t)x], 0, 1) * 255.0f);
+                row[3 * x + c] = (unsigned char)lrintf(
+                    clampf(img->data[c * plane + (size_t)y * (size_t)img->w + (size_t)x], 0, 1) *
+                    255.0f);
         JSAMPROW rp = row;
         jpeg_write_scanlines(&ci, &rp, 1);
     }
@@ -382,7 +409,8 @@ static int jpeg_decode(const unsigned char *buf, unsigned long len, struct hrn_i
         jpeg_read_scanlines(&ci, &rp, 1);
         for (int x = 0; x < img->w; x++)
             for (int c = 0; c < 3; c++)
-                img->data[c * plane + (size_t)y * (size_t)img->w + (size_t)x] = (float)row[3 * x + c] * (1.0f / 255.0f);
+                img->data[c * plane + (size_t)y * (size_t)img->w + (size_t)x] =
+                    (float)row[3 * x + c] * (1.0f / 255.0f);
     }
     jpeg_finish_decompress(&ci);
     jpeg_destroy_decompress(&ci);
@@ -391,8 +419,10 @@ static int jpeg_decode(const unsigned char *buf, unsigned long len, struct hrn_i
 
 enum hrn_status synth_jpeg_roundtrip(struct hrn_image *img, int quality) {
     if (img->c != 3 || quality < 1 || quality > 100)
-        return hrn_error_set(HRN_ERR_INVALID, "jpeg round trip: %d channels, quality %d (expected "
-                             "3 and 1..100)", img->c, quality);
+        return hrn_error_set(HRN_ERR_INVALID,
+                             "jpeg round trip: %d channels, quality %d (expected "
+                             "3 and 1..100)",
+                             img->c, quality);
     unsigned char *buf = NULL, *row = malloc((size_t)img->w * 3);
     unsigned long len = 0;
     if (!row) return hrn_error_set(HRN_ERR_NOMEM, "jpeg round trip: no memory");
@@ -411,7 +441,8 @@ enum hrn_status synth_degrade(const struct hrn_synth_data_config *c, int64_t ind
     if (sigma > 0) /* luminance noise plus weaker independent colour noise */
         for (int64_t p = 0; p < n; p++) {
             float l = sigma * normal(&r);
-            for (int ch = 0; ch < 3; ch++) img->data[ch * n + p] += l + 0.5f * sigma * normal(&r);
+            for (int ch = 0; ch < 3; ch++)
+                img->data[ch * n + p] += l + 0.5f * sigma * normal(&r);
         }
     /* 8 bits, as a photo file, in the numbers hrn_image_read gives: folders and memory agree */
     for (int64_t i = 0; i < 3 * n; i++)
@@ -428,19 +459,22 @@ enum hrn_status synth_degrade(const struct hrn_synth_data_config *c, int64_t ind
 /* resize a (C,R,R) map to the tile (C,S,S) with a transfer v -> scale*v + off per channel */
 static void tile_map(const float *map, int C, int R, float scale, float off, float *tile) {
     hrn_resize_bilinear(map, C, R, R, tile, S, S, 0);
-    for (int i = 0; i < C * S * S; i++) tile[i] = clampf(scale * tile[i] + off, 0, 1);
+    for (int i = 0; i < C * S * S; i++)
+        tile[i] = clampf(scale * tile[i] + off, 0, 1);
 }
 
 static void put_tile(struct hrn_image *sheet, int row, int col, const float *tile, int C) {
     for (int c = 0; c < 3; c++)
         for (int y = 0; y < S; y++)
             for (int x = 0; x < S; x++)
-                *hrn_image_px(sheet, c, row * S + y, col * S + x) = tile[(C == 1 ? 0 : c) * S * S + y * S + x];
+                *hrn_image_px(sheet, c, row * S + y, col * S + x) =
+                    tile[(C == 1 ? 0 : c) * S * S + y * S + x];
 }
 
 static float max_abs(const float *x, int64_t n) {
     float m = 0;
-    for (int64_t i = 0; i < n; i++) m = fmaxf(m, fabsf(x[i]));
+    for (int64_t i = 0; i < n; i++)
+        m = fmaxf(m, fabsf(x[i]));
     return m;
 }
 
@@ -456,7 +490,8 @@ static void sheet_row(struct hrn_image *sheet, int row, const struct hrn_sample 
             for (int dx = -1; dx <= 1; dx++) {
                 int x = cx + dx, y = cy + dy;
                 if (x < 0 || y < 0 || x >= S || y >= S) continue;
-                tile[y * S + x] = 0.1f, tile[S * S + y * S + x] = 1.0f, tile[2 * S * S + y * S + x] = 0.2f;
+                tile[y * S + x] = 0.1f, tile[S * S + y * S + x] = 1.0f,
+                             tile[2 * S * S + y * S + x] = 0.2f;
             }
     }
     put_tile(sheet, row, 0, tile, 3);
@@ -489,13 +524,15 @@ enum hrn_status hrn_synth_contact_sheet(const struct hrn_sample *s, int n, const
                              path ? path : "(no path)", n);
     for (int i = 0; i < n; i++)
         if (s[i].img.w != S || s[i].img.h != S || s[i].img.c != 3)
-            return hrn_error_set(HRN_ERR_INVALID, "contact sheet %s: sample %s is %dx%dx%d, "
-                                 "expected 3x224x224", path, s[i].name, s[i].img.c, s[i].img.h,
-                                 s[i].img.w);
+            return hrn_error_set(HRN_ERR_INVALID,
+                                 "contact sheet %s: sample %s is %dx%dx%d, "
+                                 "expected 3x224x224",
+                                 path, s[i].name, s[i].img.c, s[i].img.h, s[i].img.w);
     float *tile = malloc((size_t)3 * S * S * sizeof(float));
     if (!tile) return hrn_error_set(HRN_ERR_NOMEM, "contact sheet %s: no memory", path);
     HRN_TRY(hrn_image_init(&sheet, 6 * S, n * S, 3));
-    for (int i = 0; i < n; i++) sheet_row(&sheet, i, &s[i], tile);
+    for (int i = 0; i < n; i++)
+        sheet_row(&sheet, i, &s[i], tile);
     HRN_TRY(hrn_image_write_png(path, &sheet, 8));
 fail:
     free(tile);

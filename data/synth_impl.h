@@ -7,24 +7,35 @@
 #include "hrn_data.h"
 
 /* return the status of expr when it fails (for functions without cleanup) */
-#define SYNTH_TRY(expr)                       \
-    do {                                      \
-        enum hrn_status st_ = (expr);         \
-        if (st_ != HRN_OK) return st_;        \
+#define SYNTH_TRY(expr)                                                                            \
+    do {                                                                                           \
+        enum hrn_status st_ = (expr);                                                              \
+        if (st_ != HRN_OK) return st_;                                                             \
     } while (0)
 
 enum {
-    SYNTH_IMG = 224,   /* the crop */
-    SYNTH_UV = 256,    /* displacement, albedo and shading maps */
-    SYNTH_DEF = 64,    /* deformation map */
+    SYNTH_IMG = 224, /* the crop */
+    SYNTH_UV = 256,  /* displacement, albedo and shading maps */
+    SYNTH_DEF = 64,  /* deformation map */
 };
 
 /* Purposes of the keyed random streams: one per thing drawn, so adding a draw to one never shifts
  * another (hrn_rng_seed_keyed(seed, index, purpose, 0)). Never renumber. */
 enum synth_purpose {
-    SYNTH_RNG_ID = 1, SYNTH_RNG_EXP, SYNTH_RNG_TEX, SYNTH_RNG_POSE, SYNTH_RNG_LIGHT,
-    SYNTH_RNG_DEFORM, SYNTH_RNG_DISP, SYNTH_RNG_ALBEDO, SYNTH_RNG_DETAIL, SYNTH_RNG_BACKGROUND,
-    SYNTH_RNG_OCCLUDER, SYNTH_RNG_NOISE, SYNTH_RNG_JPEG, SYNTH_RNG_INTERIOR,
+    SYNTH_RNG_ID = 1,
+    SYNTH_RNG_EXP,
+    SYNTH_RNG_TEX,
+    SYNTH_RNG_POSE,
+    SYNTH_RNG_LIGHT,
+    SYNTH_RNG_DEFORM,
+    SYNTH_RNG_DISP,
+    SYNTH_RNG_ALBEDO,
+    SYNTH_RNG_DETAIL,
+    SYNTH_RNG_BACKGROUND,
+    SYNTH_RNG_OCCLUDER,
+    SYNTH_RNG_NOISE,
+    SYNTH_RNG_JPEG,
+    SYNTH_RNG_INTERIOR,
 };
 
 /* The face's own frame in UV space, from its landmark vertices: a texel's uv is
@@ -33,24 +44,24 @@ enum synth_purpose {
  * UV layout: eyes at (+-0.5, 0), mouth at (0, -1), brows near b = 0.35. */
 struct synth_frame {
     float o[2], ex[2], ey[2];
-    float inv[4];          /* (a, b) = inv * (uv - o), row-major 2x2 */
-    float lm[68][2];       /* (a, b) of each landmark; a canonical stand-in where the model has none */
-    uint8_t has[68];       /* the model has landmark i */
+    float inv[4];    /* (a, b) = inv * (uv - o), row-major 2x2 */
+    float lm[68][2]; /* (a, b) of each landmark; a canonical stand-in where the model has none */
+    uint8_t has[68]; /* the model has landmark i */
 };
 
 /* Per-model state every sample needs (built per call: the public API is stateless). */
 struct synth_ctx {
     const struct hrn_face_model *fm;
     struct hrn_camera cam;
-    struct hrn_topo topo;      /* the mesh, for normals and antialiasing */
-    struct hrn_uv_map uv;      /* world2uv at 256 */
-    struct hrn_csr sampler;    /* the deformation map's vertex sampler at 64 (half-texel quirk) */
-    struct hrn_topo grid;      /* the 256 UV grid of the detail normals */
-    float *st;                 /* (n_uvs, 2) texture coordinates for render_uv_texture */
-    float *chart64;            /* (64*64) 1 where a 64 texel touches the UV chart */
-    float *skin;               /* (256*256) UV skin region, 0/1 */
-    float *ab256;              /* (2, 256, 256) face-frame coordinates of each texel */
-    float *ab64;               /* (2, 64, 64) */
+    struct hrn_topo topo;   /* the mesh, for normals and antialiasing */
+    struct hrn_uv_map uv;   /* world2uv at 256 */
+    struct hrn_csr sampler; /* the deformation map's vertex sampler at 64 (half-texel quirk) */
+    struct hrn_topo grid;   /* the 256 UV grid of the detail normals */
+    float *st;              /* (n_uvs, 2) texture coordinates for render_uv_texture */
+    float *chart64;         /* (64*64) 1 where a 64 texel touches the UV chart */
+    float *skin;            /* (256*256) UV skin region, 0/1 */
+    float *ab256;           /* (2, 256, 256) face-frame coordinates of each texel */
+    float *ab64;            /* (2, 64, 64) */
     struct synth_frame frame;
 };
 

@@ -27,7 +27,8 @@ static float clampf(float v, float lo, float hi) { return fminf(hi, fmaxf(lo, v)
 
 static void draw_gaussian(struct hrn_rng *r, float *x, int n, float std) {
     /* a plausible subject: the prior truncated at 3 standard deviations */
-    for (int i = 0; i < n; i++) x[i] = std * clampf(normal(r), -3.0f, 3.0f);
+    for (int i = 0; i < n; i++)
+        x[i] = std * clampf(normal(r), -3.0f, 3.0f);
 }
 
 /* Blendshape weights in [0,1]: a few shapes active at once (a face rarely shows more than two or
@@ -47,28 +48,31 @@ static void draw_blendshapes(struct hrn_rng *r, float *x, int n) {
  * expansion over bands 4..8. */
 static void draw_light(struct hrn_rng *r, float *gamma) {
     const float Y0 = 0.8862269f, A1 = 1.7724539f, A2 = 2.4270324f, Y6 = 0.7006239f, Y8 = 1.2135162f;
-    float A = unif(r, 0.6f, 0.95f);                /* ambient level */
-    float B = unif(r, 0.1f, 0.45f);                /* key light strength */
+    float A = unif(r, 0.6f, 0.95f); /* ambient level */
+    float B = unif(r, 0.1f, 0.45f); /* key light strength */
     /* a face squarely lit should not pass ~1.1 times its albedo: photos are exposed for it */
     if (A + B > 1.1f) A *= 1.1f / (A + B), B *= 1.1f / (A + B);
-    float C = B * unif(r, 0.1f, 0.35f);            /* clamped-cosine-like second order */
+    float C = B * unif(r, 0.1f, 0.35f); /* clamped-cosine-like second order */
     float d[3] = {unif(r, -1.0f, 1.0f), unif(r, -0.25f, 1.0f), unif(r, 0.35f, 1.2f)};
     float dn = sqrtf(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
-    for (int k = 0; k < 3; k++) d[k] /= dn;
+    for (int k = 0; k < 3; k++)
+        d[k] /= dn;
     float warm = 0.04f * normal(r); /* warm (+) or cool (-) key light */
     float tint[3] = {1.0f + 0.03f * normal(r), 1.0f, 1.0f + 0.03f * normal(r)};
     float keytint[3] = {1.0f + warm, 1.0f, 1.0f - warm};
     float q[5] = {2 * d[0] * d[1] / A2, -2 * d[1] * d[2] / A2, (3 * d[2] * d[2] - 1) / 6 / Y6,
                   -2 * d[0] * d[2] / A2, (d[0] * d[0] - d[1] * d[1]) / 2 / Y8};
     float jitter[5];
-    for (int k = 0; k < 5; k++) jitter[k] = 0.02f * normal(r);
+    for (int k = 0; k < 5; k++)
+        jitter[k] = 0.02f * normal(r);
     for (int ch = 0; ch < 3; ch++) {
         float *g = gamma + 9 * ch, a = A * tint[ch], b = B * tint[ch] * keytint[ch];
         g[0] = a / Y0 - 0.8f;
         g[1] = -b * d[1] / A1;
         g[2] = b * d[2] / A1;
         g[3] = -b * d[0] / A1;
-        for (int k = 0; k < 5; k++) g[4 + k] = C * tint[ch] * keytint[ch] * q[k] + jitter[k];
+        for (int k = 0; k < 5; k++)
+            g[4 + k] = C * tint[ch] * keytint[ch] * q[k] + jitter[k];
     }
 }
 
@@ -81,8 +85,10 @@ void synth_draw_coeffs(const struct synth_ctx *x, const struct hrn_synth_data_co
     rng_for(&r, c, index, SYNTH_RNG_ID);
     draw_gaussian(&r, coeffs + l.id, fm->n_id, c->id_std);
     rng_for(&r, c, index, SYNTH_RNG_EXP);
-    if (fm->exp_bounded) draw_blendshapes(&r, coeffs + l.exp, fm->n_exp);
-    else draw_gaussian(&r, coeffs + l.exp, fm->n_exp, c->exp_std);
+    if (fm->exp_bounded)
+        draw_blendshapes(&r, coeffs + l.exp, fm->n_exp);
+    else
+        draw_gaussian(&r, coeffs + l.exp, fm->n_exp, c->exp_std);
     rng_for(&r, c, index, SYNTH_RNG_TEX);
     draw_gaussian(&r, coeffs + l.tex, fm->n_tex, c->tex_std);
     rng_for(&r, c, index, SYNTH_RNG_POSE);
@@ -123,7 +129,8 @@ static void add_bump(const struct synth_ctx *x, float a0, float b0, float sigma,
     for (int p = 0; p < RR; p++) {
         float da = x->ab64[p] - a0, db = x->ab64[RR + p] - b0;
         float g = expf(-(da * da + db * db) / (2 * sigma * sigma));
-        for (int k = 0; k < 3; k++) d[k * RR + p] += amp[k] * g;
+        for (int k = 0; k < 3; k++)
+            d[k * RR + p] += amp[k] * g;
     }
 }
 
@@ -142,7 +149,8 @@ void synth_draw_deform(const struct synth_ctx *x, const struct hrn_synth_data_co
         float mag = unit * unif(&r, 0.3f, 1.0f) / n, asym = unif(&r, 0.7f, 1.3f);
         float da = 0.08f * normal(&r), db = 0.08f * normal(&r);
         if (keep > 0.6f) continue;
-        for (int k = 0; k < 3; k++) amp[k] *= mag;
+        for (int k = 0; k < 3; k++)
+            amp[k] *= mag;
         add_bump(x, REGIONS[i].a + da, REGIONS[i].b + db, sigma, amp, d);
         if (REGIONS[i].pair) { /* the other side: mirrored (x negated), a little different */
             float m[3] = {-amp[0] * asym, amp[1] * asym, amp[2] * asym};
@@ -150,7 +158,8 @@ void synth_draw_deform(const struct synth_ctx *x, const struct hrn_synth_data_co
         }
     }
     for (int k = 0; k < 3; k++)
-        for (int p = 0; p < RR; p++) d[k * RR + p] *= x->chart64[p];
+        for (int p = 0; p < RR; p++)
+            d[k * RR + p] *= x->chart64[p];
 }
 
 /* --- the displacement map -------------------------------------------------------------------- */
@@ -163,10 +172,12 @@ struct stroke {
 };
 
 /* quadratic Bezier p0 -> p2 through control p1 */
-static void stroke_bezier(struct stroke *s, const float p0[2], const float p1[2], const float p2[2]) {
+static void stroke_bezier(struct stroke *s, const float p0[2], const float p1[2],
+                          const float p2[2]) {
     for (int k = 0; k < STROKE_PTS; k++) {
         float t = (float)k / (STROKE_PTS - 1), u = 1 - t;
-        for (int j = 0; j < 2; j++) s->p[k][j] = u * u * p0[j] + 2 * u * t * p1[j] + t * t * p2[j];
+        for (int j = 0; j < 2; j++)
+            s->p[k][j] = u * u * p0[j] + 2 * u * t * p1[j] + t * t * p2[j];
     }
 }
 
@@ -174,7 +185,8 @@ static void add_stroke(const struct synth_ctx *x, const struct stroke *s, float 
     const int RR = SYNTH_UV * SYNTH_UV;
     float lo[2] = {1e9f, 1e9f}, hi[2] = {-1e9f, -1e9f}, m = 3 * s->w;
     for (int k = 0; k < STROKE_PTS; k++)
-        for (int j = 0; j < 2; j++) lo[j] = fminf(lo[j], s->p[k][j]), hi[j] = fmaxf(hi[j], s->p[k][j]);
+        for (int j = 0; j < 2; j++)
+            lo[j] = fminf(lo[j], s->p[k][j]), hi[j] = fmaxf(hi[j], s->p[k][j]);
     for (int p = 0; p < RR; p++) {
         float a = x->ab256[p], b = x->ab256[RR + p];
         if (a < lo[0] - m || a > hi[0] + m || b < lo[1] - m || b > hi[1] + m) continue;
@@ -240,7 +252,8 @@ static void crows_feet(const struct synth_ctx *x, struct hrn_rng *r, float age, 
         const float *corner = f->lm[side < 0 ? 36 : 45];
         for (int k = 0; k < n; k++) {
             struct stroke s;
-            float ang = (n > 1 ? -0.7f + 1.4f * (float)k / (float)(n - 1) : 0.0f) + 0.15f * normal(r);
+            float ang =
+                (n > 1 ? -0.7f + 1.4f * (float)k / (float)(n - 1) : 0.0f) + 0.15f * normal(r);
             float len = unif(r, 0.1f, 0.2f), start = unif(r, 0.04f, 0.08f);
             float dx = side * cosf(ang), dy = sinf(ang);
             float p0[2] = {corner[0] + dx * start, corner[1] + dy * start};
@@ -276,7 +289,8 @@ static void nasolabial(const struct synth_ctx *x, struct hrn_rng *r, float age, 
 /* Value noise: a g x g grid of N(0,1) values bilinearly enlarged to R x R. */
 static void value_noise(struct hrn_rng *r, int g, int R, float *out) {
     float grid[32 * 32];
-    for (int i = 0; i < g * g; i++) grid[i] = normal(r);
+    for (int i = 0; i < g * g; i++)
+        grid[i] = normal(r);
     hrn_resize_bilinear(grid, 1, g, g, out, R, R, 1);
 }
 
@@ -289,7 +303,8 @@ static enum hrn_status pores(struct hrn_rng *r, float amp, float *disp) {
         free(w), free(u);
         return hrn_error_set(HRN_ERR_NOMEM, "synthetic displacement map: no memory");
     }
-    for (int i = 0; i < R * R; i++) w[i] = normal(r);
+    for (int i = 0; i < R * R; i++)
+        w[i] = normal(r);
     value_noise(r, 24, R, u);
     for (int i = 1; i < R - 1; i++)
         for (int j = 1; j < R - 1; j++) {
@@ -318,7 +333,8 @@ enum hrn_status synth_draw_disp(const struct synth_ctx *x, const struct hrn_synt
     crows_feet(x, &r, age, unit, disp);
     nasolabial(x, &r, age, unit, disp);
     SYNTH_TRY(pores(&r, unit * unif(&r, 0.04f, 0.1f), disp));
-    for (int p = 0; p < RR; p++) disp[p] *= x->skin[p];
+    for (int p = 0; p < RR; p++)
+        disp[p] *= x->skin[p];
     return HRN_OK;
 }
 
@@ -351,7 +367,8 @@ static float lip_weight(const struct synth_frame *f, float a, float b) {
  * *iris: the iris disc at its centre */
 static float eye_weight(const struct synth_frame *f, float a, float b, int first, float *iris) {
     float ca = 0, cb = 0;
-    for (int i = first; i < first + 6; i++) ca += f->lm[i][0] / 6, cb += f->lm[i][1] / 6;
+    for (int i = first; i < first + 6; i++)
+        ca += f->lm[i][0] / 6, cb += f->lm[i][1] / 6;
     float ha = 0.5f * fabsf(f->lm[first + 3][0] - f->lm[first][0]);
     float hb = 0.5f * fabsf(f->lm[first + 1][1] - f->lm[first + 5][1]) + 0.01f;
     float da = (a - ca) / ha, db = (b - cb) / hb;
@@ -369,7 +386,8 @@ enum hrn_status synth_draw_albedo(const struct synth_ctx *x, const struct hrn_sy
     rng_for(&r, c, index, SYNTH_RNG_ALBEDO);
     float t = hrn_rng_uniformf(&r), base[3];
     float hue[3] = {1.0f + 0.03f * normal(&r), 1.0f, 1.0f + 0.05f * normal(&r)};
-    for (int k = 0; k < 3; k++) base[k] = (LIGHT[k] + t * (DARK[k] - LIGHT[k])) * hue[k];
+    for (int k = 0; k < 3; k++)
+        base[k] = (LIGHT[k] + t * (DARK[k] - LIGHT[k])) * hue[k];
     float hair[3], hd = unif(&r, 0.1f, 0.6f); /* brow colour: dark to mid brown */
     hair[0] = hd, hair[1] = hd * 0.75f, hair[2] = hd * 0.55f;
     float iris_c[3] = {unif(&r, 0.1f, 0.45f), 0, 0};
@@ -411,7 +429,8 @@ static void spot(float *m, float ci, float cj, float rad, const float tint[3], f
         for (int j = j0; j <= j1; j++) {
             float d2 = ((float)i - ci) * ((float)i - ci) + ((float)j - cj) * ((float)j - cj);
             float g = expf(-d2 / (2 * rad * rad));
-            for (int ch = 0; ch < 3; ch++) m[ch * RR + i * R + j] *= 1.0f - k * tint[ch] * g;
+            for (int ch = 0; ch < 3; ch++)
+                m[ch * RR + i * R + j] *= 1.0f - k * tint[ch] * g;
         }
 }
 

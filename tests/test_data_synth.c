@@ -31,7 +31,8 @@ static int same_sample(const struct hrn_sample *a, const struct hrn_sample *b) {
            same_floats(a->gt.coeffs, b->gt.coeffs, (size_t)a->gt.n_coeffs) &&
            same_floats(a->gt.verts, b->gt.verts, (size_t)(3 * a->gt.n_verts)) &&
            same_floats(a->gt.deform, b->gt.deform, 3 * 64 * 64) &&
-           same_floats(a->gt.disp, b->gt.disp, U) && same_floats(a->gt.albedo, b->gt.albedo, 3 * U) &&
+           same_floats(a->gt.disp, b->gt.disp, U) &&
+           same_floats(a->gt.albedo, b->gt.albedo, 3 * U) &&
            same_floats(a->gt.albedo_detail, b->gt.albedo_detail, 3 * U) &&
            same_floats(a->gt.skin, b->gt.skin, U) && strcmp(a->name, b->name) == 0;
 }
@@ -70,7 +71,8 @@ static void test_pure_function_of_index(void) {
     CHECK(same_sample(&j[0].s, &a5));
     CHECK(same_sample(&j[1].s, &a3));
     /* different indices and seeds differ everywhere that is drawn */
-    CHECK(a3.gt.coeffs && a5.gt.coeffs && memcmp(a3.gt.coeffs, a5.gt.coeffs, 4 * (size_t)a3.gt.n_coeffs) != 0);
+    CHECK(a3.gt.coeffs && a5.gt.coeffs &&
+          memcmp(a3.gt.coeffs, a5.gt.coeffs, 4 * (size_t)a3.gt.n_coeffs) != 0);
     CHECK(!same_floats(a3.img.data, a5.img.data, 3 * 224 * 224));
     CHECK(!same_floats(a3.gt.disp, a5.gt.disp, 256 * 256));
     CHECK(!same_floats(a3.gt.deform, a5.gt.deform, 3 * 64 * 64));
@@ -97,7 +99,8 @@ static void test_gt_rerender(void) {
         double worst = 0;
         for (size_t p = 0; p < 3 * 224 * 224; p++)
             worst = fmax(worst, fabs((double)s.img.data[p] - (double)img.data[p]));
-        CHECK_MSG(worst <= 0.5 / 255 + 1e-6, "sample %lld: re-render differs by %.3g", (long long)i, worst);
+        CHECK_MSG(worst <= 0.5 / 255 + 1e-6, "sample %lld: re-render differs by %.3g", (long long)i,
+                  worst);
         CHECK(same_floats(cover, s.mask, 224 * 224)); /* no occluder: the mask is the coverage */
         /* without gt.verts the vertices come from the coefficients and the deformation map */
         float *v = s.gt.verts;
@@ -117,7 +120,8 @@ static void test_gt_rerender(void) {
         hrn_image_free(&img);
         free(cover);
     }
-    /* with a background: the face's inside pixels (away from the antialiased outline) still match */
+    /* with a background: the face's inside pixels (away from the antialiased outline) still match
+     */
     c.background = 1;
     struct hrn_sample s = {0};
     struct hrn_image img = {0};
@@ -162,7 +166,8 @@ static void test_landmarks_project(void) {
             float p[3], uvz[3];
             hrn_transform_points(R, s.gt.coeffs + l.trans, s.gt.verts + 3 * v, p, 1);
             hrn_project(&cam, p, 1, uvz);
-            worst = fmaxf(worst, fmaxf(fabsf(uvz[0] - s.lm[2 * k]), fabsf(uvz[1] - s.lm[2 * k + 1])));
+            worst =
+                fmaxf(worst, fmaxf(fabsf(uvz[0] - s.lm[2 * k]), fabsf(uvz[1] - s.lm[2 * k + 1])));
         }
         CHECK_MSG(worst < 1e-3f, "sample %lld: landmark off its projected vertex by %g px",
                   (long long)i, (double)worst);
@@ -172,7 +177,8 @@ static void test_landmarks_project(void) {
         CHECK(u > 20 && u < 204 && v > 20 && v < 204);
         int row = (int)lrintf(223.5f - v), col = (int)lrintf(u - 0.5f), on = 0;
         for (int dy = -1; s.mask && dy <= 1; dy++)
-            for (int dx = -1; dx <= 1; dx++) on |= s.mask[(row + dy) * 224 + col + dx] == 1.0f;
+            for (int dx = -1; dx <= 1; dx++)
+                on |= s.mask[(row + dy) * 224 + col + dx] == 1.0f;
         CHECK_MSG(on, "sample %lld: nose tip not on the mask", (long long)i);
         hrn_sample_free(&s);
     }
@@ -198,19 +204,22 @@ static void test_displacement_shading(void) {
         for (int p = 0; p < 224 * 224; p++) {
             double e = 0;
             for (int ch = 0; ch < 3; ch++)
-                e += fabs((double)with.data[ch * 224 * 224 + p] - (double)without.data[ch * 224 * 224 + p]);
+                e += fabs((double)with.data[ch * 224 * 224 + p] -
+                          (double)without.data[ch * 224 * 224 + p]);
             int y = p / 224, x = p % 224, near = 0; /* the outline's antialiasing blends */
             for (int dy = -1; dy <= 1; dy++)
                 for (int dx = -1; dx <= 1; dx++)
                     near |= y + dy >= 0 && y + dy < 224 && x + dx >= 0 && x + dx < 224 &&
                             cw[(y + dy) * 224 + x + dx] > 0;
-            if (cw[p] > 0) sum += e, n++, mx = fmax(mx, e);
-            else if (!near) far_bg += e;
+            if (cw[p] > 0)
+                sum += e, n++, mx = fmax(mx, e);
+            else if (!near)
+                far_bg += e;
         }
         CHECK(far_bg == 0);
         /* wrinkles of ~0.4 mm tilt the normals visibly: several grey levels at the folds */
-        CHECK_MSG(mx > 0.03 && n > 0 && sum / n > 1e-3, "displacement barely shows: max %.3g mean %.3g",
-                  mx, n ? sum / n : 0.0);
+        CHECK_MSG(mx > 0.03 && n > 0 && sum / n > 1e-3,
+                  "displacement barely shows: max %.3g mean %.3g", mx, n ? sum / n : 0.0);
     }
     /* levels = 1 has no displacement map and renders like the map removed */
     c.levels = 1;
@@ -253,8 +262,8 @@ static void test_masks_and_occluders(void) {
             quant &= isfinite(v) && v >= 0 && v <= 255 && fabsf(v - rintf(v)) < 1e-3f;
         }
         CHECK(binary && in_cover && quant);
-        CHECK_MSG(face > 224 * 224 / 20 && face < 224 * 224 * 8 / 10, "sample %lld: face covers %d px",
-                  (long long)i, face);
+        CHECK_MSG(face > 224 * 224 / 20 && face < 224 * 224 * 8 / 10,
+                  "sample %lld: face covers %d px", (long long)i, face);
         cut += removed > 50;
     next:
         hrn_sample_free(&s);
@@ -267,10 +276,12 @@ static void test_masks_and_occluders(void) {
     CHECK_OK(hrn_synth_sample(&g_fm, &c, 1, &s));
     if (s.gt.disp && s.gt.skin) {
         int off = 0, on = 0;
-        for (int p = 0; p < 256 * 256; p++) off += s.gt.skin[p] == 0 && s.gt.disp[p] != 0, on += s.gt.disp[p] != 0;
+        for (int p = 0; p < 256 * 256; p++)
+            off += s.gt.skin[p] == 0 && s.gt.disp[p] != 0, on += s.gt.disp[p] != 0;
         CHECK(off == 0 && on > 1000);
         float m = 0;
-        for (int p = 0; p < 3 * 64 * 64; p++) m = fmaxf(m, fabsf(s.gt.deform[p]));
+        for (int p = 0; p < 3 * 64 * 64; p++)
+            m = fmaxf(m, fabsf(s.gt.deform[p]));
         CHECK_MSG(m > 0.5f / 100 && m < 10.0f / 100, "deformation peak %g mm", (double)m * 100);
     }
     hrn_sample_free(&s);
@@ -307,7 +318,8 @@ static void test_bounded_expressions(void) {
         hrn_sample_free(&s);
     }
     CHECK(inside);
-    CHECK_MSG(active >= 8 && active < 8 * fm.n_exp / 2, "%d active blendshapes in 8 samples", active);
+    CHECK_MSG(active >= 8 && active < 8 * fm.n_exp / 2, "%d active blendshapes in 8 samples",
+              active);
     hrn_face_model_free(&fm);
 }
 
@@ -315,7 +327,8 @@ static int count_lines(const char *path) {
     FILE *f = fopen(path, "r");
     int n = 0, ch;
     if (!f) return -1;
-    while ((ch = fgetc(f)) != EOF) n += ch == '\n';
+    while ((ch = fgetc(f)) != EOF)
+        n += ch == '\n';
     fclose(f);
     return n;
 }
@@ -333,7 +346,8 @@ static int file_has(const char *path, const char *needle) {
 static int same_file(const char *a, const char *b) {
     FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
     int same = fa && fb, ca, cb;
-    while (same && (ca = fgetc(fa)) == (cb = fgetc(fb)) && ca != EOF) {}
+    while (same && (ca = fgetc(fa)) == (cb = fgetc(fb)) && ca != EOF) {
+    }
     if (same) same = feof(fa) && feof(fb);
     if (fa) fclose(fa);
     if (fb) fclose(fb);
@@ -351,7 +365,8 @@ static void test_write_folder(void) {
     CHECK_OK(hrn_synth_write_folder(&g_fm, &c, 4, 3, 1, r1, 2));
     CHECK_OK(hrn_synth_write_folder(&g_fm, &c, 4, 3, 1, r2, 1));
     static const char *const FILES[] = {"images/%s.png", "images/landmarks/%s.txt",
-                                        "images/mask/%s.png", "images/gt/%s.h5", "images/gt/%s.obj"};
+                                        "images/mask/%s.png", "images/gt/%s.h5",
+                                        "images/gt/%s.obj"};
     for (int i = 4; i < 7; i++) {
         char name[64], rel[128];
         snprintf(name, sizeof name, "synth_5_%06d", i);
@@ -374,7 +389,8 @@ static void test_write_folder(void) {
         float lm[68 * 2];
         snprintf(p, sizeof p, "%s/images/landmarks/%s.txt", r1, name);
         CHECK_OK(hrn_lmk_read(p, 68, lm, 68, NULL));
-        for (int k = 0; k < 136; k++) CHECK_NEAR(lm[k], s.lm[k], 1e-4, 0);
+        for (int k = 0; k < 136; k++)
+            CHECK_NEAR(lm[k], s.lm[k], 1e-4, 0);
         snprintf(p, sizeof p, "%s/images/gt/%s.h5", r1, name);
         CHECK_OK(hrn_sample_gt_load(p, &gt));
         CHECK(gt.coeffs && s.gt.coeffs && gt.n_coeffs == s.gt.n_coeffs &&
@@ -398,8 +414,10 @@ static void test_write_folder(void) {
         CHECK_OK(hrn_synth_sample(&g_fm, &c, 4 + i, &m));
         CHECK(f.img.data && m.img.data && same_floats(f.img.data, m.img.data, 3 * 224 * 224));
         CHECK(same_floats(f.mask, m.mask, 224 * 224));
-        for (int k = 0; k < 136; k++) CHECK_NEAR(f.lm[k], m.lm[k], 1e-4, 0);
-        CHECK(f.gt.coeffs && m.gt.coeffs && same_floats(f.gt.coeffs, m.gt.coeffs, (size_t)m.gt.n_coeffs));
+        for (int k = 0; k < 136; k++)
+            CHECK_NEAR(f.lm[k], m.lm[k], 1e-4, 0);
+        CHECK(f.gt.coeffs && m.gt.coeffs &&
+              same_floats(f.gt.coeffs, m.gt.coeffs, (size_t)m.gt.n_coeffs));
         CHECK(same_floats(f.gt.albedo_detail, m.gt.albedo_detail, 3 * 256 * 256));
         hrn_sample_free(&f), hrn_sample_free(&m);
     }
@@ -409,7 +427,8 @@ static void test_write_folder(void) {
     snprintf(p, sizeof p, "%s/datalist/val.txt", r1);
     CHECK(count_lines(p) == 1 && file_has(p, "images/synth_5_000006.png"));
     /* bad arguments */
-    CHECK_STATUS(hrn_synth_write_folder(&g_fm, &c, 8, 3, 0, r1, 1), HRN_ERR_INVALID); /* past count */
+    CHECK_STATUS(hrn_synth_write_folder(&g_fm, &c, 8, 3, 0, r1, 1),
+                 HRN_ERR_INVALID); /* past count */
     CHECK_STATUS(hrn_synth_write_folder(&g_fm, &c, 0, 3, 4, r1, 1), HRN_ERR_INVALID); /* val > n */
     CHECK_STATUS(hrn_synth_write_folder(&g_fm, &c, 0, 0, 0, r1, 1), HRN_ERR_INVALID);
     CHECK_STATUS(hrn_synth_write_folder(&g_fm, &c, 0, 1, 0, "", 1), HRN_ERR_INVALID);
@@ -465,11 +484,14 @@ static void real_model(const char *rel, int want_bounded) {
                 worst = fmax(worst, fabs((double)s.img.data[p] - (double)img.data[p]));
             CHECK(worst <= 0.5 / 255 + 1e-6);
             int face = 0;
-            for (int p = 0; p < 224 * 224; p++) face += s.mask[p] > 0;
+            for (int p = 0; p < 224 * 224; p++)
+                face += s.mask[p] > 0;
             CHECK(face > 224 * 224 / 20);
             for (int k = 0; k < fm.n_exp; k++)
-                CHECK(!want_bounded || (s.gt.coeffs[l.exp + k] >= 0 && s.gt.coeffs[l.exp + k] <= 1));
-            for (int k = 0; k < 68; k++) CHECK((fm.lmk68[k] >= 0) == (isfinite(s.lm[2 * k]) != 0));
+                CHECK(!want_bounded ||
+                      (s.gt.coeffs[l.exp + k] >= 0 && s.gt.coeffs[l.exp + k] <= 1));
+            for (int k = 0; k < 68; k++)
+                CHECK((fm.lmk68[k] >= 0) == (isfinite(s.lm[2 * k]) != 0));
         }
         hrn_sample_free(&s);
         hrn_image_free(&img);
@@ -495,11 +517,17 @@ static void test_cli(void) {
     CHECK(run_cmd(cmd) == 0);
     snprintf(cmd, sizeof cmd, "%s synth -h > /dev/null", exe);
     CHECK(run_cmd(cmd) == 0);
-    static const char *const BAD[] = {
-        "", "frobnicate", "synth --out x", "synth --synth small", "synth --synth tiny --out x",
-        "synth --synth small --model m.h5 --out x", "synth --synth small --count 0 --out x",
-        "synth --synth small --count 3 --val 4 --out x", "synth --synth small --set synth.nope=1 --out x",
-        "synth --synth small --set synth.yaw_deg=200 --out x", "synth --synth small --out x extra"};
+    static const char *const BAD[] = {"",
+                                      "frobnicate",
+                                      "synth --out x",
+                                      "synth --synth small",
+                                      "synth --synth tiny --out x",
+                                      "synth --synth small --model m.h5 --out x",
+                                      "synth --synth small --count 0 --out x",
+                                      "synth --synth small --count 3 --val 4 --out x",
+                                      "synth --synth small --set synth.nope=1 --out x",
+                                      "synth --synth small --set synth.yaw_deg=200 --out x",
+                                      "synth --synth small --out x extra"};
     for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
         snprintf(cmd, sizeof cmd, "%s %s > /dev/null 2>&1", exe, BAD[i]);
         CHECK_MSG(run_cmd(cmd) == 2, "'hrn-data %s' should be a usage error (exit 2)", BAD[i]);
@@ -509,8 +537,10 @@ static void test_cli(void) {
     CHECK(run_cmd(cmd) == 1);
     snprintf(p, sizeof p, "%s/err.txt", dir);
     CHECK(file_has(p, "missing.h5"));
-    snprintf(cmd, sizeof cmd, "%s synth --synth small --seed 9 --count 3 --val 1 --threads 2 "
-             "--set synth.occluder_p=1 --contact-sheet %s/sheet.png --out %s/o > /dev/null", exe, dir, dir);
+    snprintf(cmd, sizeof cmd,
+             "%s synth --synth small --seed 9 --count 3 --val 1 --threads 2 "
+             "--set synth.occluder_p=1 --contact-sheet %s/sheet.png --out %s/o > /dev/null",
+             exe, dir, dir);
     CHECK(run_cmd(cmd) == 0);
     snprintf(p, sizeof p, "%s/o/datalist/val.txt", dir);
     CHECK(count_lines(p) == 1 && file_has(p, "images/synth_9_000002.png"));
@@ -524,8 +554,10 @@ static void test_cli(void) {
 }
 
 int main(void) {
-    g_fm_ok = hrn_synth_face(&g_fm, &(struct hrn_synth_params){.preset = HRN_SYNTH_SMALL, .seed = 1}) == HRN_OK &&
-              hrn_face_model_to_hrn_frame(&g_fm) == HRN_OK && hrn_face_model_compact(&g_fm) == HRN_OK;
+    g_fm_ok =
+        hrn_synth_face(&g_fm, &(struct hrn_synth_params){.preset = HRN_SYNTH_SMALL, .seed = 1}) ==
+            HRN_OK &&
+        hrn_face_model_to_hrn_frame(&g_fm) == HRN_OK && hrn_face_model_compact(&g_fm) == HRN_OK;
     if (!g_fm_ok) {
         printf("cannot make the synthetic model: %s\n", hrn_error_msg());
         return 1;
