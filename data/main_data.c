@@ -195,8 +195,8 @@ static int cmd_synth(int argc, char **argv) {
     }
     c.seed = (uint64_t)seed, c.count = count;
     struct hrn_face_model fm = {0};
-    double t0 = hrn_time_now();
     enum hrn_status st = load_model(model, preset, &fm);
+    double t0 = hrn_time_now(); /* the samples only, not the model's loading */
     if (st == HRN_OK) st = hrn_synth_write_folder(&fm, &c, 0, count, val, out, (int)threads);
     double secs = hrn_time_now() - t0;
     if (st == HRN_OK && sheet)
