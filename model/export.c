@@ -108,45 +108,54 @@ fail:
     return st;
 }
 
-enum hrn_status hrn_export_overlay_png(const char *path, const struct hrn_face_model *fm,
-                                       const struct hrn_camera *cam, const float *verts,
-                                       const float *gamma, const struct hrn_image *under) {
+enum hrn_status hrn_render_geometry(const struct hrn_face_model *fm, const struct hrn_camera *cam,
+                                    const float *verts, const float *gamma,
+                                    const struct hrn_image *under, struct hrn_image *img) {
     enum hrn_status st = HRN_OK;
     int64_t N = fm->n_verts;
     size_t npix = (size_t)cam->width * (size_t)cam->height;
     struct hrn_raster r = {0};
-    struct hrn_image img = {0};
     float *nrm = malloc((size_t)(3 * N) * sizeof(float));
     float *alb = malloc((size_t)(3 * N) * sizeof(float));
     float *col = malloc((size_t)(3 * N) * sizeof(float));
     float g0[HRN_N_GAMMA] = {0};
+    memset(img, 0, sizeof *img);
     if (!nrm || !alb || !col) {
-        st = hrn_error_set(HRN_ERR_NOMEM, "overlay %s: no memory", path);
+        st = hrn_error_set(HRN_ERR_NOMEM, "geometry render: no memory");
         goto fail;
     }
     if (under && (under->c != 3 || under->w != cam->width || under->h != cam->height)) {
-        st = hrn_error_set(HRN_ERR_INVALID, "overlay %s: image is %dx%dx%d, expected 3x%dx%d",
-                           path, under->c, under->h, under->w, cam->height, cam->width);
+        st = hrn_error_set(HRN_ERR_INVALID, "geometry render: image is %dx%dx%d, expected 3x%dx%d",
+                           under->c, under->h, under->w, cam->height, cam->width);
         goto fail;
     }
     hrn_vertex_normals(verts, N, fm->tris, fm->n_tris, nrm);
     for (int64_t i = 0; i < 3 * N; i++) alb[i] = 0.8f;
     hrn_sh_shade(nrm, alb, gamma ? gamma : g0, N, col);
     HRN_TRY(hrn_rasterize(cam, verts, N, fm->tris, fm->n_tris, &r));
-    HRN_TRY(hrn_image_init(&img, cam->width, cam->height, 3));
-    hrn_raster_interpolate(&r, fm->tris, col, 3, 0.0f, img.data);
+    HRN_TRY(hrn_image_init(img, cam->width, cam->height, 3));
+    hrn_raster_interpolate(&r, fm->tris, col, 3, 0.0f, img->data);
     for (size_t c = 0; c < 3; c++)
         for (size_t i = 0; i < npix; i++) {
-            float v = img.data[c * npix + i];
+            float v = img->data[c * npix + i];
             if (r.tri[i] < 0) v = under ? under->data[c * npix + i] : 0.0f;
-            img.data[c * npix + i] = v < 0 ? 0 : v > 1 ? 1 : v;
+            img->data[c * npix + i] = v < 0 ? 0 : v > 1 ? 1 : v;
         }
-    HRN_TRY(hrn_image_write_png(path, &img, 8));
 fail:
+    if (st != HRN_OK) hrn_image_free(img);
     hrn_raster_free(&r);
-    hrn_image_free(&img);
     free(nrm);
     free(alb);
     free(col);
     return st;
+}
+
+enum hrn_status hrn_export_overlay_png(const char *path, const struct hrn_face_model *fm,
+                                       const struct hrn_camera *cam, const float *verts,
+                                       const float *gamma, const struct hrn_image *under) {
+    struct hrn_image img = {0};
+    enum hrn_status st = hrn_render_geometry(fm, cam, verts, gamma, under, &img);
+    if (st == HRN_OK) st = hrn_image_write_png(path, &img, 8);
+    hrn_image_free(&img);
+    return st == HRN_OK ? st : hrn_error_prefix(st, "overlay %s: ", path);
 }

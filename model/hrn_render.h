@@ -240,6 +240,10 @@ enum hrn_status hrn_dense_mesh(const float *pd, int res, const struct hrn_topo *
  * [0,1], clamped) beside it: <path> = x.obj writes x.obj, x.mtl, x_tex.png. verts (N,3). */
 enum hrn_status hrn_export_textured_obj(const char *path, const struct hrn_face_model *fm,
                                         const float *verts, const float *tex, int tex_res);
+/* The same shaded geometry into img (3,H,W) (allocated; free with hrn_image_free). */
+enum hrn_status hrn_render_geometry(const struct hrn_face_model *fm, const struct hrn_camera *cam,
+                                    const float *verts, const float *gamma,
+                                    const struct hrn_image *under, struct hrn_image *img);
 /* Shaded geometry over the input image: grey (albedo 0.8) SH-lit render of verts (posed world,
  * (N,3)) with gamma (27, may be NULL = ambient only) drawn over `under` (3,H,W) -> PNG. */
 enum hrn_status hrn_export_overlay_png(const char *path, const struct hrn_face_model *fm,

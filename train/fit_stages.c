@@ -231,19 +231,25 @@ static struct hrn_tensor *coeff_vector(struct hrn_fit *f, int k) {
 }
 
 struct hrn_tensor *fit_deform_map(struct hrn_fit *f, int k) {
-    struct hrn_tensor *d = f->deform_in && f->deform_in[k] ? f->deform_in[k]
-                                                           : hrn_params_tensor(&f->ps, f->p_deform);
-    if (!f->valid_lo) return d;
     int64_t R = f->cfg.deform_res;
+    struct hrn_tensor *d = f->deform_in && f->deform_in[k] ? f->deform_in[k]
+                           : f->deform_fixed
+                               ? hrn_tape_wrap(&f->tape, (float *)f->deform_fixed + 3 * R * R * k,
+                                               3, (int64_t[]){3, R, R}, "deform")
+                               : hrn_params_tensor(&f->ps, f->p_deform);
+    if (!f->valid_lo) return d;
     return hrn_mask_mul(&f->tape, d, hrn_tape_wrap(&f->tape, f->valid_lo + R * R * k, 3,
                                                    (int64_t[]){1, R, R}, "valid_lo"));
 }
 
 struct hrn_tensor *fit_disp_map(struct hrn_fit *f, int k) {
-    struct hrn_tensor *d = f->disp_in && f->disp_in[k] ? f->disp_in[k]
-                                                       : hrn_params_tensor(&f->ps, f->p_disp[k]);
-    if (!f->valid) return d;
     int64_t R = f->cfg.disp_res;
+    struct hrn_tensor *d = f->disp_in && f->disp_in[k] ? f->disp_in[k]
+                           : f->disp_fixed
+                               ? hrn_tape_wrap(&f->tape, (float *)f->disp_fixed + R * R * k, 3,
+                                               (int64_t[]){1, R, R}, "disp")
+                               : hrn_params_tensor(&f->ps, f->p_disp[k]);
+    if (!f->valid) return d;
     return hrn_mask_mul(&f->tape, d, hrn_tape_wrap(&f->tape, f->valid + R * R * k, 3,
                                                    (int64_t[]){1, R, R}, "valid"));
 }

@@ -255,6 +255,7 @@ struct hrn_fit {
      * network's). The valid masks still multiply the maps. */
     struct hrn_tensor **coeffs_in, **deform_in, **disp_in; /* (n_views) each, entries may be NULL */
     const float *coeffs_fixed;
+    const float *deform_fixed, *disp_fixed; /* plain (n_views,3,Rd,Rd), (n_views,1,R,R) or NULL */
 };
 
 /* Set up parameters (zero coefficients, pose and maps; ambient light; albedo map grey) and the
@@ -409,6 +410,13 @@ enum hrn_status hrn_trainer_open(struct hrn_trainer **out, const struct hrn_trai
 typedef enum hrn_status (*hrn_train_hook)(void *user, int64_t step);
 enum hrn_status hrn_trainer_run(struct hrn_trainer *tr, hrn_train_hook hook, void *user);
 int64_t hrn_trainer_step(const struct hrn_trainer *tr);
+/* Pictures (train/train_plot.c): the loss curves of losses.tsv (the total and the first terms)
+ * and, when val_tsv is readable, the validation metrics, log scale, to a PNG. */
+enum hrn_status hrn_train_plot(const char *losses_tsv, const char *val_tsv, const char *png);
+/* Text in a built-in 3x5 pixel font (digits, letters, . - _ : / + ( ) % |), `scale` pixels per
+ * font pixel, top-left at (x, y), clipped to the image (3 channels). */
+void hrn_draw_text(struct hrn_image *im, int x, int y, int scale, const char *text,
+                   const float rgb[3]);
 /* hrn-train --demo (train/train_demo.c): train narrow networks on synthetic faces of `model`
  * (synth-small, synth-bfm or a file), net_recon then mid_net + high_net over it, into
  * out_dir/recon and out_dir/geometry; then print to report, over n_eval held-out faces, the

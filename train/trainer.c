@@ -51,6 +51,7 @@ struct hrn_trainer {
     unsigned opts;                /* the optimizers a step moves */
     float *coeffs_fixed;          /* (B, nc) base coefficients of the geometry stages */
     float *P, *T;                 /* (B,3,R,R) position maps and textures */
+    float *pred_d, *pred_x;       /* (B,3,Rd,Rd), (B,1,R,R): validation's predicted maps */
     struct hrn_tensor **cin, **din, **xin; /* (B) per-sample tape tensors */
     int64_t step, epoch, pos, rows;
     double last_ckpt_time;
@@ -283,9 +284,13 @@ static enum hrn_status make_fit(struct hrn_trainer *tr) {
     tr->drv.tape = &tr->fit.tape;
     if (c->stage != HRN_TRAIN_RECON) {
         int64_t R = fc.disp_res;
+        int64_t Rd = fc.deform_res;
         tr->P = malloc((size_t)(tr->B * 3 * R * R) * sizeof(float));
         tr->T = malloc((size_t)(tr->B * 3 * R * R) * sizeof(float));
-        if (!tr->P || !tr->T) return hrn_error_set(HRN_ERR_NOMEM, "hrn-train: no memory");
+        tr->pred_d = calloc((size_t)(tr->B * 3 * Rd * Rd), sizeof(float));
+        tr->pred_x = calloc((size_t)(tr->B * R * R), sizeof(float));
+        if (!tr->P || !tr->T || !tr->pred_d || !tr->pred_x)
+            return hrn_error_set(HRN_ERR_NOMEM, "hrn-train: no memory");
     }
     return HRN_OK;
 }
@@ -626,9 +631,10 @@ static void val_accumulate(struct hrn_trainer *tr, struct val_metrics *m, double
             m->vert_mm += e / (double)N * mmu;
             m->n_vert++;
         }
-        if (g->deform && f->deform_in && f->deform_in[k]) {
+        if (g->deform && f->deform_fixed) {
             double e = 0;
-            const float *d = f->deform_in[k]->data, *v = f->valid_lo ? f->valid_lo + k * Rd * Rd : NULL;
+            const float *d = f->deform_fixed + k * 3 * Rd * Rd;
+            const float *v = f->valid_lo ? f->valid_lo + k * Rd * Rd : NULL;
             for (int64_t i = 0; i < 3 * Rd * Rd; i++) {
                 float w = v ? v[i % (Rd * Rd)] : 1.0f;
                 e += fabs((double)(d[i] * w - g->deform[i] * w));
@@ -636,9 +642,9 @@ static void val_accumulate(struct hrn_trainer *tr, struct val_metrics *m, double
             m->deform_mm += e / (double)(3 * Rd * Rd) * mmu;
             m->n_deform++;
         }
-        if (g->disp && f->disp_in && f->disp_in[k]) {
+        if (g->disp && f->disp_fixed) {
             double e = 0;
-            const float *d = f->disp_in[k]->data, *v = f->valid ? f->valid + k * R * R : NULL;
+            const float *d = f->disp_fixed + k * R * R, *v = f->valid ? f->valid + k * R * R : NULL;
             for (int64_t i = 0; i < R * R; i++) {
                 float w = v ? v[i] : 1.0f;
                 e += fabs((double)(d[i] * w - g->disp[i] * w));
@@ -650,11 +656,128 @@ static void val_accumulate(struct hrn_trainer *tr, struct val_metrics *m, double
     free(S);
 }
 
+/* --- the validation picture --------------------------------------------------------------- */
+
+/* Copy a (C,h,w) map into column `col` of row `row` of the grid, resized to 224 (bilinear),
+ * through f(x) into [0,1] grey. */
+static void grid_map(struct hrn_image *g, int row, int col, const float *map, int64_t C, int64_t r,
+                     float scale, float offset) {
+    float *one = malloc((size_t)(r * r) * sizeof(float)), *big = malloc(224 * 224 * sizeof(float));
+    if (!one || !big) goto done;
+    for (int64_t i = 0; i < r * r; i++) {
+        double m = 0;
+        for (int64_t c = 0; c < C; c++)
+            m += (double)map[c * r * r + i] * (double)map[c * r * r + i];
+        m = C > 1 ? sqrt(m) : (double)map[i];
+        float v = (float)m * scale + offset;
+        one[i] = v < 0 ? 0 : v > 1 ? 1 : v;
+    }
+    hrn_resize_bilinear(one, 1, (int)r, (int)r, big, 224, 224, 0);
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < 224; y++)
+            for (int x = 0; x < 224; x++)
+                g->data[((size_t)c * g->h + (size_t)(row * 224 + y)) * g->w + (size_t)(col * 224 + x)] =
+                    big[y * 224 + x];
+done:
+    free(one);
+    free(big);
+}
+
+static void grid_image(struct hrn_image *g, int row, int col, const struct hrn_image *im) {
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < 224; y++)
+            memcpy(g->data + ((size_t)c * g->h + (size_t)(row * 224 + y)) * g->w + col * 224,
+                   im->data + ((size_t)c * 224 + (size_t)y) * 224, 224 * sizeof(float));
+}
+
+/* Row k of the grid: input | render at the stage's level | shaded geometry (neutral light) over
+ * the input | |D| (0..5 mm) | displacement (grey = 0, +-1 mm). The predictions are copied into
+ * the fit's parameters (coefficients fixed, D, displacement) so its plain renderers see them;
+ * the caller restores. */
+static enum hrn_status grid_row(struct hrn_trainer *tr, struct hrn_image *g, int k) {
+    struct hrn_fit *f = &tr->fit;
+    int64_t N = tr->fm.n_verts, R = f->cfg.disp_res, Rd = f->cfg.deform_res;
+    int level = tr->cfg.stage == HRN_TRAIN_RECON ? 0 : tr->has_high ? 2 : 1;
+    float mm = 1.0f / tr->fm.mm_per_unit;
+    struct hrn_image a = {0}, b = {0};
+    enum hrn_status st = HRN_OK;
+    float *V = malloc((size_t)(3 * N) * sizeof(float));
+    float *d = calloc((size_t)(3 * Rd * Rd + R * R), sizeof(float)), *x = d + 3 * Rd * Rd;
+    if (!V || !d) {
+        st = hrn_error_set(HRN_ERR_NOMEM, "validation picture: no memory");
+        goto fail;
+    }
+    /* the maps as the meshes use them (times the valid masks) */
+    for (int64_t i = 0; f->deform_fixed && i < 3 * Rd * Rd; i++)
+        d[i] = f->deform_fixed[k * 3 * Rd * Rd + i] *
+               (f->valid_lo ? f->valid_lo[k * Rd * Rd + i % (Rd * Rd)] : 1.0f);
+    for (int64_t i = 0; f->disp_fixed && i < R * R; i++)
+        x[i] = f->disp_fixed[k * R * R + i] * (f->valid ? f->valid[k * R * R + i] : 1.0f);
+    grid_image(g, k, 0, &tr->batch.s[k].img);
+    HRN_TRY(hrn_fit_render(f, k, level, &a, NULL));
+    grid_image(g, k, 1, &a);
+    HRN_TRY(hrn_fit_posed(f, k, level ? 1 : 0, V));
+    /* a fixed light from the upper left front, so the relief shows whatever the fitted light */
+    float gamma[HRN_N_GAMMA] = {0};
+    for (int c = 0; c < 3; c++)
+        gamma[9 * c] = -0.35f, gamma[9 * c + 1] = -0.25f, gamma[9 * c + 2] = 0.35f,
+        gamma[9 * c + 3] = 0.2f;
+    HRN_TRY(hrn_render_geometry(&tr->fm, &f->cam, V, gamma, &tr->batch.s[k].img, &b));
+    grid_image(g, k, 2, &b);
+    grid_map(g, k, 3, d, 3, Rd, 1.0f / (5 * mm), 0.0f);
+    grid_map(g, k, 4, x, 1, R, 0.5f / mm, 0.5f);
+fail:
+    hrn_image_free(&a);
+    hrn_image_free(&b);
+    free(V);
+    free(d);
+    return st;
+}
+
+static enum hrn_status val_picture(struct hrn_trainer *tr) {
+    enum hrn_status st = HRN_OK;
+    int n = tr->cfg.vis_samples < tr->B ? tr->cfg.vis_samples : tr->B;
+    struct hrn_image g = {0};
+    char path[1100];
+    if (n <= 0) return HRN_OK;
+    HRN_TRY(hrn_image_init(&g, 5 * 224, n * 224, 3));
+    for (int k = 0; k < n; k++) HRN_TRY(grid_row(tr, &g, k));
+    static const float WHITE[3] = {1, 1, 1};
+    static const char *const LAB[5] = {"input", "render", "geometry", "deformation", "displacement"};
+    for (int c = 0; c < 5; c++) hrn_draw_text(&g, c * 224 + 4, 4, 2, LAB[c], WHITE);
+    snprintf(path, sizeof path, "%s/val_samples.png", tr->cfg.out);
+    HRN_TRY(hrn_image_write_png(path, &g, 8));
+fail:
+    hrn_image_free(&g);
+    return st;
+}
+
 static void set_training(struct hrn_trainer *tr, int on) {
     if (tr->has_recon) tr->recon.training = on && tr->cfg.stage == HRN_TRAIN_RECON &&
                                             tr->cfg.train_recon;
     if (tr->has_mid) tr->mid.training = on && tr->cfg.train_mid;
     if (tr->has_high) tr->high.training = on && tr->cfg.train_high;
+}
+
+/* The step's predictions (tape tensors, gone at the next reset) into plain arrays the fit reads
+ * instead, for the metrics and the picture. */
+static void keep_predictions(struct hrn_trainer *tr) {
+    struct hrn_fit *f = &tr->fit;
+    int64_t R = f->cfg.disp_res, Rd = f->cfg.deform_res;
+    for (int k = 0; k < tr->B; k++) {
+        if (f->coeffs_in && f->coeffs_in[k])
+            memcpy(tr->coeffs_fixed + k * tr->nc, f->coeffs_in[k]->data,
+                   (size_t)tr->nc * sizeof(float));
+        if (f->deform_in && f->deform_in[k])
+            memcpy(tr->pred_d + k * 3 * Rd * Rd, f->deform_in[k]->data,
+                   (size_t)(3 * Rd * Rd) * sizeof(float));
+        if (f->disp_in && f->disp_in[k])
+            memcpy(tr->pred_x + k * R * R, f->disp_in[k]->data, (size_t)(R * R) * sizeof(float));
+    }
+    f->coeffs_fixed = tr->coeffs_fixed;
+    f->deform_fixed = f->deform_in ? tr->pred_d : NULL;
+    f->disp_fixed = f->disp_in ? tr->pred_x : NULL;
+    f->coeffs_in = f->deform_in = f->disp_in = NULL;
 }
 
 /* The loss and the metrics of the first val_samples held-out samples (dataset order, no
@@ -686,15 +809,9 @@ static enum hrn_status validate(struct hrn_trainer *tr, struct val_metrics *m) {
         hrn_driver_loss_fn fn = tr->cfg.stage == HRN_TRAIN_RECON ? recon_loss : geometry_loss;
         /* evaluate only: optimizer 0 is named for the guard, nothing moves */
         HRN_TRY(hrn_driver_step(&tr->drv, 1u, fn, tr, "validation", 0, &r));
-        if (tr->cfg.stage == HRN_TRAIN_RECON) {
-            for (int k = 0; k < tr->B; k++)
-                memcpy(tr->coeffs_fixed + k * tr->nc, tr->cin[k]->data,
-                       (size_t)tr->nc * sizeof(float));
-            /* the metrics read the predicted coefficients through the fit */
-            tr->fit.coeffs_in = NULL;
-            tr->fit.coeffs_fixed = tr->coeffs_fixed;
-        }
+        keep_predictions(tr);
         val_accumulate(tr, m, r.total);
+        if (first == 0) HRN_TRY(val_picture(tr));
         if (first + tr->B >= n) break;
     }
 fail:
@@ -702,6 +819,7 @@ fail:
     free(vb.s);
     tr->batch = keep;
     tr->fit.coeffs_in = tr->fit.deform_in = tr->fit.disp_in = NULL;
+    tr->fit.deform_fixed = tr->fit.disp_fixed = NULL;
     tr->recon.dropout_seed = seeds[0];
     tr->mid.dropout_seed = seeds[1];
     tr->high.dropout_seed = seeds[2];
@@ -727,6 +845,9 @@ static enum hrn_status validate_and_log(struct hrn_trainer *tr) {
             m.loss / m.n, m.lm_px / m.n, mean_or_nan(m.vert_mm, m.n_vert),
             mean_or_nan(m.deform_mm, m.n_deform), mean_or_nan(m.disp_mm, m.n_disp));
     fflush(tr->val);
+    char png[1100];
+    snprintf(png, sizeof png, "%s/curves.png", tr->cfg.out);
+    if (tr->rows > 0) TRY_RET(hrn_train_plot(tr->losses_path, tr->val_path, png));
     hrn_log(HRN_LOG_INFO, "validation at step %lld: loss %.5g, landmarks %.3f px, vertices %.3f "
             "mm, D %.4f mm, disp %.4f mm (%d samples)", (long long)tr->step, m.loss / m.n,
             m.lm_px / m.n, mean_or_nan(m.vert_mm, m.n_vert), mean_or_nan(m.deform_mm, m.n_deform),
@@ -977,6 +1098,8 @@ void hrn_trainer_close(struct hrn_trainer *tr) {
     free(tr->coeffs_fixed);
     free(tr->P);
     free(tr->T);
+    free(tr->pred_d);
+    free(tr->pred_x);
     hrn_driver_free(&tr->drv);
     hrn_net_free(&tr->recon);
     hrn_net_free(&tr->mid);
