@@ -39,9 +39,10 @@ static void row(struct source *s, int threads, int samples) {
     struct hrn_batch b = {0};
     int got = 0;
     double t0 = hrn_time_now();
-    enum hrn_status st = hrn_loader_open(&l, &s->ds, &aug, &(struct hrn_loader_config){
-                                             .seed = 1, .batch = BATCH, .shuffle = 1,
-                                             .threads = threads}, 0, 0);
+    enum hrn_status st = hrn_loader_open(
+        &l, &s->ds, &aug,
+        &(struct hrn_loader_config){.seed = 1, .batch = BATCH, .shuffle = 1, .threads = threads}, 0,
+        0);
     while (st == HRN_OK && got < samples) {
         st = hrn_loader_next(l, &b);
         got += st == HRN_OK ? b.n : 0;
@@ -86,7 +87,8 @@ static enum hrn_status write_lines(const char *path, const char *fmt, int n) {
     struct hrn_tmpfile tf;
     enum hrn_status st = hrn_tmpfile_open(&tf, path);
     if (st != HRN_OK) return st;
-    for (int i = 0; i < n; i++) fprintf(tf.fp, fmt, i);
+    for (int i = 0; i < n; i++)
+        fprintf(tf.fp, fmt, i);
     return hrn_tmpfile_close(&tf, 1);
 }
 
@@ -99,8 +101,10 @@ static enum hrn_status write_folder(const struct hrn_face_model *fm, const char 
     struct hrn_sample_gt gt = {0};
     float lm[68 * 2], out[68 * 2];
     char p[1024];
-    snprintf(p, sizeof p, "mkdir -p '%s/images/landmarks' '%s/images/mask' '%s/images/gt' "
-             "'%s/datalist'", root, root, root, root);
+    snprintf(p, sizeof p,
+             "mkdir -p '%s/images/landmarks' '%s/images/mask' '%s/images/gt' "
+             "'%s/datalist'",
+             root, root, root, root);
     if (system(p) != 0) return hrn_error_set(HRN_ERR_IO, "%s: cannot make the folders", root);
     HRN_TRY(render_face(fm, &face, lm));
     if (!photos) {
@@ -121,7 +125,8 @@ static enum hrn_status write_folder(const struct hrn_face_model *fm, const char 
         int w = photos ? 640 : 224, h = photos ? 480 : 224;
         HRN_TRY(hrn_image_warp_affine(&face, A, w, h, NULL, &img));
         HRN_TRY(hrn_image_init(&mask, w, h, 1));
-        for (size_t k = 0; k < (size_t)w * (size_t)h; k++) mask.data[k] = img.data[k] > 0.0f;
+        for (size_t k = 0; k < (size_t)w * (size_t)h; k++)
+            mask.data[k] = img.data[k] > 0.0f;
         for (int k = 0; k < 68; k++) { /* y-up crop -> y-down photo -> y-up photo */
             out[2 * k] = (float)((double)lm[2 * k] * sc + ox);
             out[2 * k + 1] = (float)((double)(h - 1) - ((223.0 - (double)lm[2 * k + 1]) * sc + oy));
@@ -166,8 +171,8 @@ int main(int argc, char **argv) {
     hrn_log_set_level(HRN_LOG_WARN);
     struct hrn_face_model fm = {0};
     enum hrn_status st = hrn_synth_face(
-        &fm, &(struct hrn_synth_params){.preset = small ? HRN_SYNTH_SMALL : HRN_SYNTH_BFM,
-                                         .seed = 1});
+        &fm,
+        &(struct hrn_synth_params){.preset = small ? HRN_SYNTH_SMALL : HRN_SYNTH_BFM, .seed = 1});
     if (st == HRN_OK) st = hrn_fit_normalize_model(&fm);
     if (st == HRN_OK) st = hrn_face_model_compact(&fm);
     if (st != HRN_OK) {
@@ -180,8 +185,10 @@ int main(int argc, char **argv) {
         return 1;
     }
     int n_disk = 64; /* on disk: epochs repeat, the cache is warm */
-    struct source src[4] = {{.name = "synthetic"}, {.name = "synth folder"},
-                            {.name = "crops folder"}, {.name = "photos folder"}};
+    struct source src[4] = {{.name = "synthetic"},
+                            {.name = "synth folder"},
+                            {.name = "crops folder"},
+                            {.name = "photos folder"}};
     struct hrn_synth_data_config sc;
     hrn_synth_data_defaults(&sc);
     sc.count = samples;
@@ -194,20 +201,27 @@ int main(int argc, char **argv) {
     if (!src[0].ok) snprintf(src[0].why, sizeof src[0].why, "%s", hrn_error_msg());
     snprintf(dir, sizeof dir, "%s/synth", tmp);
     sc.count = n_disk;
-    if (hrn_synth_write_folder(&fm, &sc, 0, n_disk, 0, dir, 2) == HRN_OK) open_folder(&src[1], &fm, dir);
-    else snprintf(src[1].why, sizeof src[1].why, "%s", hrn_error_msg());
+    if (hrn_synth_write_folder(&fm, &sc, 0, n_disk, 0, dir, 2) == HRN_OK)
+        open_folder(&src[1], &fm, dir);
+    else
+        snprintf(src[1].why, sizeof src[1].why, "%s", hrn_error_msg());
     snprintf(dir, sizeof dir, "%s/crops", tmp);
-    if (write_folder(&fm, dir, 0, n_disk) == HRN_OK) open_folder(&src[2], &fm, dir);
-    else snprintf(src[2].why, sizeof src[2].why, "%s", hrn_error_msg());
+    if (write_folder(&fm, dir, 0, n_disk) == HRN_OK)
+        open_folder(&src[2], &fm, dir);
+    else
+        snprintf(src[2].why, sizeof src[2].why, "%s", hrn_error_msg());
     snprintf(dir, sizeof dir, "%s/photos", tmp);
-    if (write_folder(&fm, dir, 1, n_disk) == HRN_OK) open_folder(&src[3], &fm, dir);
-    else snprintf(src[3].why, sizeof src[3].why, "%s", hrn_error_msg());
+    if (write_folder(&fm, dir, 1, n_disk) == HRN_OK)
+        open_folder(&src[3], &fm, dir);
+    else
+        snprintf(src[3].why, sizeof src[3].why, "%s", hrn_error_msg());
 
     const char *omp = getenv("OMP_NUM_THREADS");
-    printf("loader throughput, %s model (%lld vertices), batch %d, augmentation on, OMP_NUM_THREADS "
-           "%s; rows of %d synthetic or %d folder samples (%d files)\n",
-           small ? "small" : "BFM-size", (long long)fm.n_verts, BATCH, omp ? omp : "unset",
-           samples, disk_samples, n_disk);
+    printf(
+        "loader throughput, %s model (%lld vertices), batch %d, augmentation on, OMP_NUM_THREADS "
+        "%s; rows of %d synthetic or %d folder samples (%d files)\n",
+        small ? "small" : "BFM-size", (long long)fm.n_verts, BATCH, omp ? omp : "unset", samples,
+        disk_samples, n_disk);
     printf("%-14s %7s %5s %8s %8s %10s\n", "source", "threads", "batch", "samples", "s",
            "samples/s");
     for (int k = 0; k < 4; k++) {
@@ -215,7 +229,8 @@ int main(int argc, char **argv) {
             printf("%-14s not run: %s\n", src[k].name, src[k].why);
             continue;
         }
-        for (int t = 0; t <= 2; t++) row(&src[k], t, k == 0 ? samples : disk_samples);
+        for (int t = 0; t <= 2; t++)
+            row(&src[k], t, k == 0 ? samples : disk_samples);
         hrn_dataset_free(&src[k].ds);
     }
     char cmd[300];

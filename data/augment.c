@@ -18,16 +18,16 @@
 /* Point k of a mirrored face is point perm[k] of the original (iBUG 68: the jaw reverses, the
  * brows, eyes, nostrils and lips swap sides, the nose bridge 27..30 stays). */
 const int hrn_lm68_flip_perm[68] = {
-    16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, /* jaw 0..16 */
-    26, 25, 24, 23, 22, 21, 20, 19, 18, 17,                   /* brows 17..26 */
-    27, 28, 29, 30,                                           /* nose bridge */
-    35, 34, 33, 32, 31,                                       /* nostrils 31..35 */
-    45, 44, 43, 42, 47, 46,                                   /* left eye <- right eye */
-    39, 38, 37, 36, 41, 40,                                   /* right eye <- left eye */
-    54, 53, 52, 51, 50, 49, 48,                               /* outer upper lip 48..54 */
-    59, 58, 57, 56, 55,                                       /* outer lower lip 55..59 */
-    64, 63, 62, 61, 60,                                       /* inner upper lip 60..64 */
-    67, 66, 65,                                               /* inner lower lip 65..67 */
+    16, 15, 14, 13, 12, 11, 10, 9,  8,  7,  6, 5, 4, 3, 2, 1, 0, /* jaw 0..16 */
+    26, 25, 24, 23, 22, 21, 20, 19, 18, 17,                      /* brows 17..26 */
+    27, 28, 29, 30,                                              /* nose bridge */
+    35, 34, 33, 32, 31,                                          /* nostrils 31..35 */
+    45, 44, 43, 42, 47, 46,                                      /* left eye <- right eye */
+    39, 38, 37, 36, 41, 40,                                      /* right eye <- left eye */
+    54, 53, 52, 51, 50, 49, 48,                                  /* outer upper lip 48..54 */
+    59, 58, 57, 56, 55,                                          /* outer lower lip 55..59 */
+    64, 63, 62, 61, 60,                                          /* inner upper lip 60..64 */
+    67, 66, 65,                                                  /* inner lower lip 65..67 */
 };
 
 static const double PI = 3.14159265358979323846; /* M_PI is not C11 or POSIX */
@@ -92,7 +92,8 @@ static void uv_flip(float *m, int C, int S, int negate_x) {
                 row[S - 1 - x] = t;
             }
             if (negate_x && ch == 0)
-                for (int x = 0; x < S; x++) row[x] = -row[x];
+                for (int x = 0; x < S; x++)
+                    row[x] = -row[x];
         }
 }
 
@@ -168,10 +169,12 @@ enum hrn_status hrn_augment_apply(const struct hrn_augment *a, uint64_t seed, in
     if (!a || !a->enabled) return HRN_OK;
     if (!(a->shift_px >= 0 && a->shift_px <= 1e4f && a->scale_delta >= 0 && a->scale_delta < 1 &&
           a->rot_deg >= 0 && a->rot_deg <= 180 && a->flip_p >= 0 && a->flip_p <= 1))
-        return hrn_error_set(HRN_ERR_INVALID, "augment: shift %g px, scale delta %g, rotation %g "
+        return hrn_error_set(HRN_ERR_INVALID,
+                             "augment: shift %g px, scale delta %g, rotation %g "
                              "deg, flip p %g: expected shift >= 0, scale delta in [0,1), rotation "
-                             "in [0,180], flip p in [0,1]", (double)a->shift_px,
-                             (double)a->scale_delta, (double)a->rot_deg, (double)a->flip_p);
+                             "in [0,180], flip p in [0,1]",
+                             (double)a->shift_px, (double)a->scale_delta, (double)a->rot_deg,
+                             (double)a->flip_p);
     struct aug_draw d;
     aug_draw(a, seed, epoch, s->index, &d);
     double A[6];
@@ -184,7 +187,8 @@ enum hrn_status hrn_augment_apply(const struct hrn_augment *a, uint64_t seed, in
     /* a 2-D similarity of a perspective image is no 3-D pose change: the coefficients' pose and
      * the posed geometry no longer match the image, so they go; the UV maps stay valid */
     drop_pose_gt(&s->gt);
-    for (int k = 0; k < 6; k++) s->aug_affine[k] = (float)A[k];
+    for (int k = 0; k < 6; k++)
+        s->aug_affine[k] = (float)A[k];
     s->aug_flip = d.flip;
     return HRN_OK;
 fail:

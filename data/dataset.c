@@ -26,7 +26,8 @@ static double crop_rescale(const struct hrn_face_model *fm) {
     return fm ? 102.0 * (double)fm->mm_per_unit / 100.0 : 102.0;
 }
 
-/* --- paths of an entry ------------------------------------------------------------------------- */
+/* --- paths of an entry -------------------------------------------------------------------------
+ */
 
 /* The directory and stem of a photo path: "a/b/c.jpg" -> "a/b", "c"; "c.jpg" -> ".", "c". */
 static enum hrn_status split_path(const char *photo, char *dir, char *stem) {
@@ -103,14 +104,17 @@ static enum hrn_status mask_line_to_photo(const char *path, char *photo) {
     const char *exts[] = {mext, ".jpg", ".png", ".jpeg", ".JPG", ".PNG", ".JPEG"};
     for (size_t k = 0; k < sizeof exts / sizeof exts[0]; k++) {
         int n = snprintf(photo, PATH_CAP, "%.*s%s%s", dn, path, stem, exts[k]);
-        if (n < 0 || n >= PATH_CAP) return hrn_error_set(HRN_ERR_INVALID, "%s: path too long", path);
+        if (n < 0 || n >= PATH_CAP)
+            return hrn_error_set(HRN_ERR_INVALID, "%s: path too long", path);
         if (file_exists(photo)) return HRN_OK;
     }
-    return hrn_error_set(HRN_ERR_IO, "%s: no photo for this mask (looked for %.*s%s.{jpg,png,jpeg})",
-                         path, dn, path, stem);
+    return hrn_error_set(HRN_ERR_IO,
+                         "%s: no photo for this mask (looked for %.*s%s.{jpg,png,jpeg})", path, dn,
+                         path, stem);
 }
 
-/* --- cheap header reads ------------------------------------------------------------------------ */
+/* --- cheap header reads ------------------------------------------------------------------------
+ */
 
 static unsigned be16(const unsigned char *b) { return (unsigned)b[0] << 8 | b[1]; }
 static unsigned long be32(const unsigned char *b) {
@@ -123,7 +127,8 @@ static int jpeg_size(FILE *fp, int *w, int *h) {
     for (;;) {
         int c = fgetc(fp);
         if (c != 0xFF) return 0;
-        while ((c = fgetc(fp)) == 0xFF) {}
+        while ((c = fgetc(fp)) == 0xFF) {
+        }
         if (c == EOF) return 0;
         if (c == 0xD8 || c == 0x01 || (c >= 0xD0 && c <= 0xD7)) continue; /* no length */
         if (fread(b, 1, 2, fp) != 2) return 0;
@@ -167,13 +172,15 @@ static enum hrn_status image_size(const char *path, int *w, int *h) {
 
 /* The landmarks of an entry: 68 from landmarks/ (stored y up; turned y down, y = h-1-y', when
  * h > 0) or else 5 from detections/ (y down). *n gets 68 or 5. */
-static enum hrn_status entry_landmarks(const char *photo, unsigned files, int h, float *lm, int *n) {
+static enum hrn_status entry_landmarks(const char *photo, unsigned files, int h, float *lm,
+                                       int *n) {
     char p[PATH_CAP];
     enum hrn_status st;
     if (files & HRN_DATASET_HAS_LM68) {
         if ((st = side_path(photo, "landmarks", ".txt", p)) != HRN_OK) return st;
         if ((st = hrn_lmk_read_txt(p, 68, lm, 68, NULL)) != HRN_OK) return st;
-        for (int k = 0; h > 0 && k < 68; k++) lm[2 * k + 1] = (float)(h - 1) - lm[2 * k + 1];
+        for (int k = 0; h > 0 && k < 68; k++)
+            lm[2 * k + 1] = (float)(h - 1) - lm[2 * k + 1];
         *n = 68;
         return HRN_OK;
     }
@@ -202,8 +209,10 @@ static enum hrn_status check_entry(const struct hrn_dataset *ds, const char *pho
     *files = entry_files(photo, mask);
     if ((st = image_size(photo, &w, &h)) != HRN_OK) return st;
     if (ds->aligned && (w != CROP || h != CROP))
-        return hrn_error_set(HRN_ERR_FORMAT, "%s: image is %dx%d, expected %dx%d (dataset.ini: "
-                             "aligned = true)", photo, w, h, CROP, CROP);
+        return hrn_error_set(HRN_ERR_FORMAT,
+                             "%s: image is %dx%d, expected %dx%d (dataset.ini: "
+                             "aligned = true)",
+                             photo, w, h, CROP, CROP);
     if ((st = entry_landmarks(photo, *files, ds->aligned ? 0 : h, lm, &n)) != HRN_OK) return st;
     if (!ds->aligned) {
         struct hrn_align a;
@@ -234,15 +243,17 @@ static enum hrn_status read_dataset_ini(const char *root, int *aligned) {
     if (snprintf(path, sizeof path, "%s/dataset.ini", root) >= (int)sizeof path)
         return hrn_error_set(HRN_ERR_INVALID, "%s: path too long", root);
     FILE *fp = fopen(path, "r");
-    if (!fp) return errno == ENOENT ? HRN_OK
-                                    : hrn_error_set(HRN_ERR_IO, "%s: cannot open: %s", path,
-                                                    strerror(errno));
+    if (!fp)
+        return errno == ENOENT
+                   ? HRN_OK
+                   : hrn_error_set(HRN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     for (int ln = 1; fgets(line, sizeof line, fp); ln++) {
         char key[64], val[64];
         if (sscanf(line, " %63[A-Za-z0-9_] = %63[^ \t\r\n;#]", key, val) != 2 ||
             strcmp(key, "aligned") != 0)
             continue;
-        for (char *c = val; *c; c++) *c = (char)tolower((unsigned char)*c);
+        for (char *c = val; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
         if (!strcmp(val, "true") || !strcmp(val, "yes") || !strcmp(val, "on") || !strcmp(val, "1"))
             *aligned = 1;
         else if (!strcmp(val, "false") || !strcmp(val, "no") || !strcmp(val, "off") ||
@@ -261,10 +272,12 @@ static enum hrn_status read_dataset_ini(const char *root, int *aligned) {
 /* Trim a list line in place; NULL for blank lines and comments. */
 static char *list_entry(char *line) {
     char *s = line, *e;
-    while (*s && isspace((unsigned char)*s)) s++;
+    while (*s && isspace((unsigned char)*s))
+        s++;
     if (!*s || *s == '#') return NULL;
     e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1])) *--e = 0;
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = 0;
     return s;
 }
 
@@ -276,8 +289,9 @@ static enum hrn_status push_entry(struct hrn_dataset *ds, int64_t *cap, const ch
         if (p) ds->paths = p;
         uint8_t *f = p ? realloc(ds->files, (size_t)nc) : NULL;
         if (f) ds->files = f;
-        if (!p || !f) return hrn_error_set(HRN_ERR_NOMEM, "dataset: no memory for %lld entries",
-                                          (long long)nc);
+        if (!p || !f)
+            return hrn_error_set(HRN_ERR_NOMEM, "dataset: no memory for %lld entries",
+                                 (long long)nc);
         *cap = nc;
     }
     size_t len = strlen(photo) + 1;
@@ -327,8 +341,10 @@ enum hrn_status hrn_dataset_open_folder(struct hrn_dataset *ds, const struct hrn
     HRN_TRY(read_dataset_ini(root, &ds->aligned));
     if (!ds->aligned) {
         if (!fm) {
-            st = hrn_error_set(HRN_ERR_INVALID, "dataset %s: photos that are not aligned crops "
-                               "need a face model for the alignment", root);
+            st = hrn_error_set(HRN_ERR_INVALID,
+                               "dataset %s: photos that are not aligned crops "
+                               "need a face model for the alignment",
+                               root);
             goto fail;
         }
         if ((st = hrn_model_lm5(fm, ds->lm5_3d)) != HRN_OK) {
@@ -365,8 +381,8 @@ enum hrn_status hrn_dataset_open_folder(struct hrn_dataset *ds, const struct hrn
         goto fail;
     }
     if (ds->n_bad > 0 && (policy == HRN_DATASET_STRICT || ds->n == 0)) {
-        st = hrn_error_set(HRN_ERR_INVALID, "%s: %lld of %lld entries are bad%s; the first: %s", list,
-                           (long long)ds->n_bad, (long long)lines,
+        st = hrn_error_set(HRN_ERR_INVALID, "%s: %lld of %lld entries are bad%s; the first: %s",
+                           list, (long long)ds->n_bad, (long long)lines,
                            policy == HRN_DATASET_STRICT ? "" : " (none is left)", first);
         goto fail;
     }
@@ -401,13 +417,15 @@ enum hrn_status hrn_dataset_open_synth(struct hrn_dataset *ds, const struct hrn_
 
 void hrn_dataset_free(struct hrn_dataset *ds) {
     if (!ds) return;
-    for (int64_t i = 0; ds->paths && i < ds->n; i++) free(ds->paths[i]);
+    for (int64_t i = 0; ds->paths && i < ds->n; i++)
+        free(ds->paths[i]);
     free(ds->paths);
     free(ds->files);
     memset(ds, 0, sizeof *ds);
 }
 
-/* --- loading a sample --------------------------------------------------------------------------- */
+/* --- loading a sample ---------------------------------------------------------------------------
+ */
 
 /* The mask of the photo cropped as the photo (or taken as it is when aligned), 1 where > 0.5:
  * hrn-fit's treatment of masks. */
@@ -417,18 +435,20 @@ static enum hrn_status load_mask(const struct hrn_dataset *ds, const char *path,
     struct hrn_image m = {0}, crop = {0};
     HRN_TRY(hrn_image_read(path, HRN_IMAGE_GRAY, &m));
     if (m.w != w || m.h != h) {
-        st = hrn_error_set(HRN_ERR_FORMAT, "%s: mask is %dx%d, its image is %dx%d", path, m.w,
-                           m.h, w, h);
+        st = hrn_error_set(HRN_ERR_FORMAT, "%s: mask is %dx%d, its image is %dx%d", path, m.w, m.h,
+                           w, h);
         goto fail;
     }
-    if (!ds->aligned) HRN_TRY(hrn_align_crop(&m, a, CROP, crop_rescale(ds->fm), &crop, NULL, 0, NULL));
+    if (!ds->aligned)
+        HRN_TRY(hrn_align_crop(&m, a, CROP, crop_rescale(ds->fm), &crop, NULL, 0, NULL));
     const struct hrn_image *src = ds->aligned ? &m : &crop;
     *out = malloc((size_t)CROP * CROP * sizeof(float));
     if (!*out) {
         st = hrn_error_set(HRN_ERR_NOMEM, "%s: no memory for the mask", path);
         goto fail;
     }
-    for (int i = 0; i < CROP * CROP; i++) (*out)[i] = src->data[i] > 0.5f ? 1.0f : 0.0f;
+    for (int i = 0; i < CROP * CROP; i++)
+        (*out)[i] = src->data[i] > 0.5f ? 1.0f : 0.0f;
 fail:
     hrn_image_free(&m);
     hrn_image_free(&crop);
@@ -443,13 +463,16 @@ static enum hrn_status load_gt(const struct hrn_dataset *ds, const char *photo,
     if (st == HRN_OK) st = hrn_sample_gt_load(p, gt);
     if (st != HRN_OK || !ds->fm) return st;
     if (gt->coeffs && gt->n_coeffs != hrn_face_model_n_coeffs(ds->fm))
-        return hrn_error_set(HRN_ERR_FORMAT, "%s: dataset 'coeffs' has %lld values, the model %s "
-                             "%lld", p, (long long)gt->n_coeffs, ds->fm->name,
+        return hrn_error_set(HRN_ERR_FORMAT,
+                             "%s: dataset 'coeffs' has %lld values, the model %s "
+                             "%lld",
+                             p, (long long)gt->n_coeffs, ds->fm->name,
                              (long long)hrn_face_model_n_coeffs(ds->fm));
     if (gt->verts && gt->n_verts != ds->fm->n_verts)
-        return hrn_error_set(HRN_ERR_FORMAT, "%s: dataset 'verts' has %lld vertices, the model %s "
-                             "%lld", p, (long long)gt->n_verts, ds->fm->name,
-                             (long long)ds->fm->n_verts);
+        return hrn_error_set(HRN_ERR_FORMAT,
+                             "%s: dataset 'verts' has %lld vertices, the model %s "
+                             "%lld",
+                             p, (long long)gt->n_verts, ds->fm->name, (long long)ds->fm->n_verts);
     return HRN_OK;
 }
 
@@ -462,7 +485,8 @@ static enum hrn_status get_folder(const struct hrn_dataset *ds, int64_t i, struc
     int n = 0;
     char dir[PATH_CAP], stem[PATH_CAP], mask[PATH_CAP];
     HRN_TRY(split_path(photo, dir, stem));
-    size_t len = strlen(stem) < sizeof s->name ? strlen(stem) : sizeof s->name - 1; /* cut long stems */
+    size_t len =
+        strlen(stem) < sizeof s->name ? strlen(stem) : sizeof s->name - 1; /* cut long stems */
     memcpy(s->name, stem, len);
     s->name[len] = 0;
     HRN_TRY(hrn_image_read(photo, HRN_IMAGE_RGB, &img));
@@ -474,7 +498,8 @@ static enum hrn_status get_folder(const struct hrn_dataset *ds, int64_t i, struc
     int w0 = img.w, h0 = img.h;
     /* an aligned crop's y-up landmarks are the sample's as they are; a photo's go y down */
     HRN_TRY(entry_landmarks(photo, files, ds->aligned ? 0 : h0, lm, &n));
-    for (int k = 0; k < 68 * 2; k++) s->lm[k] = NAN; /* unknown unless given */
+    for (int k = 0; k < 68 * 2; k++)
+        s->lm[k] = NAN; /* unknown unless given */
     struct hrn_align a = {0};
     if (ds->aligned) {
         s->img = img;

@@ -25,14 +25,14 @@
 enum { MAX_THREADS = 64, MAX_PREFETCH = 64, N_PERM_CACHE = 2 };
 
 struct slot {
-    int64_t q;                   /* batch held (-1: free) */
-    int64_t epoch, pos;          /* its first sample */
+    int64_t q;                    /* batch held (-1: free) */
+    int64_t epoch, pos;           /* its first sample */
     int64_t next_epoch, next_pos; /* the position after it */
-    int n;                       /* samples in it */
-    int64_t *idx;                /* (batch) dataset indices */
-    struct hrn_sample *s;        /* (batch) */
-    int done;                    /* samples finished (made or failed) */
-    int err_i;                   /* first failing sample in batch order, -1 none */
+    int n;                        /* samples in it */
+    int64_t *idx;                 /* (batch) dataset indices */
+    struct hrn_sample *s;         /* (batch) */
+    int done;                     /* samples finished (made or failed) */
+    int err_i;                    /* first failing sample in batch order, -1 none */
     enum hrn_status err_st;
     char err_msg[768];
 };
@@ -56,11 +56,11 @@ struct hrn_loader {
     pthread_cond_t work, ready; /* a job may be available / a sample finished */
     pthread_t *th;
     int n_th, stop;
-    int64_t consumed;            /* batches handed to the caller */
-    int64_t job_q;               /* the batch of the next job ... */
-    int job_i;                   /* ... and its sample */
+    int64_t consumed;             /* batches handed to the caller */
+    int64_t job_q;                /* the batch of the next job ... */
+    int job_i;                    /* ... and its sample */
     int64_t plan_epoch, plan_pos; /* where batch job_q starts (normalized) */
-    enum hrn_status failed;      /* sticky: a batch failed */
+    enum hrn_status failed;       /* sticky: a batch failed */
     char failed_msg[1024];
 };
 
@@ -78,7 +78,8 @@ static void normalize(const struct hrn_loader *l, int64_t *e, int64_t *pos) {
 
 static void make_perm(const struct hrn_loader *l, int64_t epoch, int64_t *p) {
     int64_t n = l->ds->n;
-    for (int64_t i = 0; i < n; i++) p[i] = i;
+    for (int64_t i = 0; i < n; i++)
+        p[i] = i;
     if (!l->c.shuffle) return;
     struct hrn_rng r;
     hrn_rng_seed_keyed(&r, l->c.seed, (uint64_t)epoch, PERM_PURPOSE, 0);
@@ -129,7 +130,8 @@ static void plan_batch(struct hrn_loader *l) {
     sl->epoch = e;
     sl->pos = p;
     sl->n = k;
-    for (int i = 0; i < k; i++) sl->idx[i] = ord[p + i];
+    for (int i = 0; i < k; i++)
+        sl->idx[i] = ord[p + i];
     sl->done = 0;
     sl->err_i = -1;
     sl->err_st = HRN_OK;
@@ -195,8 +197,10 @@ static void *worker(void *arg) {
     while (!l->stop) {
         int i;
         struct slot *sl = take_job(l, &i);
-        if (sl) run_job(l, sl, i);
-        else pthread_cond_wait(&l->work, &l->mu);
+        if (sl)
+            run_job(l, sl, i);
+        else
+            pthread_cond_wait(&l->work, &l->mu);
     }
     pthread_mutex_unlock(&l->mu);
     return NULL;
@@ -209,16 +213,20 @@ static enum hrn_status check_config(const struct hrn_dataset *ds, const struct h
     if (!ds || ds->n < 1) return hrn_error_set(HRN_ERR_INVALID, "loader: empty dataset");
     if (c->batch < 1 || c->threads < 0 || c->threads > MAX_THREADS || c->prefetch < 0 ||
         c->prefetch > MAX_PREFETCH)
-        return hrn_error_set(HRN_ERR_INVALID, "loader: batch %d, threads %d, prefetch %d: "
+        return hrn_error_set(HRN_ERR_INVALID,
+                             "loader: batch %d, threads %d, prefetch %d: "
                              "expected batch >= 1, threads in [0,%d], prefetch in [0,%d]",
                              c->batch, c->threads, c->prefetch, MAX_THREADS, MAX_PREFETCH);
     if (c->drop_last && c->batch > ds->n)
-        return hrn_error_set(HRN_ERR_INVALID, "loader: batch %d is larger than the dataset (%lld "
-                             "samples) and drop_last would skip every batch", c->batch,
-                             (long long)ds->n);
+        return hrn_error_set(HRN_ERR_INVALID,
+                             "loader: batch %d is larger than the dataset (%lld "
+                             "samples) and drop_last would skip every batch",
+                             c->batch, (long long)ds->n);
     if (epoch < 0 || pos < 0 || pos > ds->n)
-        return hrn_error_set(HRN_ERR_INVALID, "loader: start position (epoch %lld, %lld) outside "
-                             "[0, %lld]", (long long)epoch, (long long)pos, (long long)ds->n);
+        return hrn_error_set(HRN_ERR_INVALID,
+                             "loader: start position (epoch %lld, %lld) outside "
+                             "[0, %lld]",
+                             (long long)epoch, (long long)pos, (long long)ds->n);
     return HRN_OK;
 }
 
@@ -240,8 +248,10 @@ static enum hrn_status alloc_state(struct hrn_loader *l) {
     }
     return HRN_OK;
 nomem:
-    return hrn_error_set(HRN_ERR_NOMEM, "loader: no memory for %d batches of %d or the order of "
-                         "%lld samples", l->depth, B, (long long)n);
+    return hrn_error_set(HRN_ERR_NOMEM,
+                         "loader: no memory for %d batches of %d or the order of "
+                         "%lld samples",
+                         l->depth, B, (long long)n);
 }
 
 enum hrn_status hrn_loader_open(struct hrn_loader **out, const struct hrn_dataset *ds,
@@ -285,7 +295,8 @@ fail:
 
 void hrn_batch_free(struct hrn_batch *b) {
     if (!b) return;
-    for (int i = 0; b->s && i < b->n; i++) hrn_sample_free(&b->s[i]);
+    for (int i = 0; b->s && i < b->n; i++)
+        hrn_sample_free(&b->s[i]);
     free(b->s);
     memset(b, 0, sizeof *b);
 }
@@ -297,8 +308,10 @@ static struct slot *wait_batch(struct hrn_loader *l) {
         if (sl->q == l->consumed && sl->done == sl->n) return sl;
         int i;
         struct slot *job = l->n_th == 0 ? take_job(l, &i) : NULL;
-        if (job) run_job(l, job, i);
-        else pthread_cond_wait(&l->ready, &l->mu);
+        if (job)
+            run_job(l, job, i);
+        else
+            pthread_cond_wait(&l->ready, &l->mu);
     }
 }
 
@@ -320,7 +333,8 @@ enum hrn_status hrn_loader_next(struct hrn_loader *l, struct hrn_batch *b) {
         /* sticky: the sequence cannot go on without this batch */
         st = l->failed = sl->err_st;
         snprintf(l->failed_msg, sizeof l->failed_msg, "%s", sl->err_msg);
-        for (int i = 0; i < sl->n; i++) hrn_sample_free(&sl->s[i]);
+        for (int i = 0; i < sl->n; i++)
+            hrn_sample_free(&sl->s[i]);
         free(fresh);
     } else {
         b->s = sl->s;
@@ -346,13 +360,16 @@ void hrn_loader_close(struct hrn_loader *l) {
     pthread_cond_broadcast(&l->work);
     pthread_mutex_unlock(&l->mu);
     /* a worker in the middle of a sample finishes it, stores it and then sees stop */
-    for (int t = 0; t < l->n_th; t++) pthread_join(l->th[t], NULL);
+    for (int t = 0; t < l->n_th; t++)
+        pthread_join(l->th[t], NULL);
     for (int k = 0; l->slots && k < l->depth; k++) {
-        for (int i = 0; l->slots[k].s && i < l->c.batch; i++) hrn_sample_free(&l->slots[k].s[i]);
+        for (int i = 0; l->slots[k].s && i < l->c.batch; i++)
+            hrn_sample_free(&l->slots[k].s[i]);
         free(l->slots[k].s);
         free(l->slots[k].idx);
     }
-    for (int k = 0; k < N_PERM_CACHE; k++) free(l->perm[k].p);
+    for (int k = 0; k < N_PERM_CACHE; k++)
+        free(l->perm[k].p);
     free(l->slots);
     free(l->th);
     pthread_cond_destroy(&l->work);

@@ -8,8 +8,13 @@
 #include <string.h>
 
 static void gt_free(struct hrn_sample_gt *g) {
-    free(g->coeffs); free(g->verts); free(g->deform); free(g->disp);
-    free(g->albedo); free(g->albedo_detail); free(g->skin);
+    free(g->coeffs);
+    free(g->verts);
+    free(g->deform);
+    free(g->disp);
+    free(g->albedo);
+    free(g->albedo_detail);
+    free(g->skin);
     memset(g, 0, sizeof *g);
 }
 
@@ -49,15 +54,16 @@ static const char *shape_str(char *buf, size_t cap, int nd, const int64_t *sh) {
     size_t a = 0;
     buf[0] = 0;
     for (int d = 0; d < nd && a < cap; d++)
-        a += (size_t)(sh[d] < 0 ? snprintf(buf + a, cap - a, "%sany", d ? "," : "")
-                                : snprintf(buf + a, cap - a, "%s%lld", d ? "," : "",
-                                           (long long)sh[d]));
+        a += (size_t)(sh[d] < 0
+                          ? snprintf(buf + a, cap - a, "%sany", d ? "," : "")
+                          : snprintf(buf + a, cap - a, "%s%lld", d ? "," : "", (long long)sh[d]));
     return buf;
 }
 
 static size_t gt_map_numel(int k) {
     size_t n = 1;
-    for (int d = 0; d < GT_MAPS[k].ndim; d++) n *= (size_t)GT_MAPS[k].shape[d];
+    for (int d = 0; d < GT_MAPS[k].ndim; d++)
+        n *= (size_t)GT_MAPS[k].shape[d];
     return n;
 }
 
@@ -66,8 +72,8 @@ static enum hrn_status dup_floats(float **dst, const float *src, size_t n, const
     *dst = NULL;
     if (!src || n == 0) return HRN_OK;
     *dst = malloc(n * sizeof(float));
-    if (!*dst) return hrn_error_set(HRN_ERR_NOMEM, "sample copy: no memory for %s (%zu floats)",
-                                    what, n);
+    if (!*dst)
+        return hrn_error_set(HRN_ERR_NOMEM, "sample copy: no memory for %s (%zu floats)", what, n);
     memcpy(*dst, src, n * sizeof(float));
     return HRN_OK;
 }
@@ -114,8 +120,7 @@ enum hrn_status hrn_sample_gt_save(const char *path, const struct hrn_sample_gt 
     HRN_TRY(hrn_h5_attr_write_str(f, "/", "hrn_format", "hrn-sample-gt"));
     if (gt->coeffs)
         HRN_TRY(hrn_h5_write_f32(f, "coeffs", 1, (int64_t[]){gt->n_coeffs}, gt->coeffs));
-    if (gt->verts)
-        HRN_TRY(hrn_h5_write_f32(f, "verts", 2, (int64_t[]){gt->n_verts, 3}, gt->verts));
+    if (gt->verts) HRN_TRY(hrn_h5_write_f32(f, "verts", 2, (int64_t[]){gt->n_verts, 3}, gt->verts));
     for (int k = 0; k < N_GT_MAPS; k++) {
         const float *m = gt_map_cptr(gt, k);
         if (m) HRN_TRY(hrn_h5_write_f32(f, GT_MAPS[k].name, GT_MAPS[k].ndim, GT_MAPS[k].shape, m));
@@ -150,8 +155,7 @@ static enum hrn_status load_opt(struct hrn_h5 *f, const char *name, int ndim, co
                              shape_str(exp, sizeof exp, ndim, want));
     }
     if (n > ((size_t)1 << 31)) /* bounded above by the per-axis check; kept for the allocator */
-        return hrn_error_set(HRN_ERR_FORMAT, "%s: dataset '%s' is too large", hrn_h5_path(f),
-                             name);
+        return hrn_error_set(HRN_ERR_FORMAT, "%s: dataset '%s' is too large", hrn_h5_path(f), name);
     *out = malloc(n * sizeof(float));
     if (!*out) return hrn_error_set(HRN_ERR_NOMEM, "%s: no memory for '%s'", hrn_h5_path(f), name);
     if ((st = hrn_h5_read_f32(f, name, ndim, sh, *out)) != HRN_OK) return st;
@@ -170,8 +174,8 @@ enum hrn_status hrn_sample_gt_load(const char *path, struct hrn_sample_gt *gt) {
     HRN_TRY(load_opt(f, "verts", 2, (int64_t[]){-1, 3}, &gt->verts, sh));
     if (gt->verts) gt->n_verts = sh[0];
     for (int k = 0; k < N_GT_MAPS; k++)
-        HRN_TRY(load_opt(f, GT_MAPS[k].name, GT_MAPS[k].ndim, GT_MAPS[k].shape, gt_map_ptr(gt, k),
-                         sh));
+        HRN_TRY(
+            load_opt(f, GT_MAPS[k].name, GT_MAPS[k].ndim, GT_MAPS[k].shape, gt_map_ptr(gt, k), sh));
     hrn_h5_close(f);
     return HRN_OK;
 fail:
@@ -184,8 +188,13 @@ enum hrn_status hrn__sample_gt_check(const char *path, int64_t n_coeffs, int64_t
     enum hrn_status st = HRN_OK;
     struct hrn_h5 *f = NULL;
     HRN_TRY(hrn_h5_open(path, &f));
-    struct { const char *name; int ndim; int64_t shape[3]; } want[2 + N_GT_MAPS] = {
-        {"coeffs", 1, {n_coeffs}}, {"verts", 2, {n_verts, 3}},
+    struct {
+        const char *name;
+        int ndim;
+        int64_t shape[3];
+    } want[2 + N_GT_MAPS] = {
+        {"coeffs", 1, {n_coeffs}},
+        {"verts", 2, {n_verts, 3}},
     };
     for (int k = 0; k < N_GT_MAPS; k++) {
         want[2 + k].name = GT_MAPS[k].name;
@@ -198,7 +207,8 @@ enum hrn_status hrn__sample_gt_check(const char *path, int64_t n_coeffs, int64_t
         int64_t sh[HRN_H5_MAX_DIMS];
         HRN_TRY(hrn_h5_shape(f, want[k].name, &nd, sh));
         int ok = nd == want[k].ndim;
-        for (int d = 0; ok && d < nd; d++) ok = want[k].shape[d] < 0 || sh[d] == want[k].shape[d];
+        for (int d = 0; ok && d < nd; d++)
+            ok = want[k].shape[d] < 0 || sh[d] == want[k].shape[d];
         if (!ok) {
             char got[96], exp[96];
             st = hrn_error_set(HRN_ERR_FORMAT, "%s: dataset '%s' has shape (%s), expected (%s)",

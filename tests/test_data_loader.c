@@ -12,7 +12,9 @@
 
 static char g_tmp[64]; /* the temporary directory of this run */
 
-static void join(char *out, size_t cap, const char *rel) { snprintf(out, cap, "%s/%s", g_tmp, rel); }
+static void join(char *out, size_t cap, const char *rel) {
+    snprintf(out, cap, "%s/%s", g_tmp, rel);
+}
 
 static int sh(const char *cmd) { return system(cmd); }
 
@@ -119,7 +121,8 @@ static void make_gt(struct hrn_sample_gt *g, const struct hrn_face_model *fm, ui
     hrn_rng_fill_normal(&r, g->disp, 256 * 256, 0, 0.001f);
     hrn_rng_fill_uniform(&r, g->albedo, 3 * 256 * 256, 0, 1);
     hrn_rng_fill_uniform(&r, g->albedo_detail, 3 * 256 * 256, 0, 1);
-    for (int i = 0; i < 256 * 256; i++) g->skin[i] = (float)(hrn_rng_uniform(&r) < 0.7);
+    for (int i = 0; i < 256 * 256; i++)
+        g->skin[i] = (float)(hrn_rng_uniform(&r) < 0.7);
 }
 
 static void gt_release(struct hrn_sample_gt *g) {
@@ -157,7 +160,8 @@ static int sample_equal(const struct hrn_sample *a, const struct hrn_sample *b) 
            gt_equal(&a->gt, &b->gt);
 }
 
-/* --- ground truth files ------------------------------------------------------------------------ */
+/* --- ground truth files ------------------------------------------------------------------------
+ */
 
 static void test_gt_round_trip(void) {
     if (!face_init()) SKIP("cannot make the synthetic face: %s", hrn_error_msg());
@@ -221,7 +225,8 @@ static void test_gt_round_trip(void) {
     hrn_sample_free(&s);
 }
 
-/* --- folder datasets ----------------------------------------------------------------------------- */
+/* --- folder datasets -----------------------------------------------------------------------------
+ */
 
 /* Dataset "photos": photos of the rendered face at other scales and places, landmarks in
  * Deep3D's landmarks/ (y up), a mask for p0, ground truth for p0, a JPEG p1 listed through its
@@ -267,8 +272,10 @@ static void make_photo_dataset(void) {
     hrn_image_free(&mask);
 
     char list[1024];
-    snprintf(list, sizeof list, "# Deep3D-style list\nfaces/p0.png\n\nfaces/mask/p1.png\n%s/photos/faces/p2.png\n"
-             "  faces/p3.png  \n", g_tmp);
+    snprintf(list, sizeof list,
+             "# Deep3D-style list\nfaces/p0.png\n\nfaces/mask/p1.png\n%s/photos/faces/p2.png\n"
+             "  faces/p3.png  \n",
+             g_tmp);
     write_text("photos/datalist/train.txt", list);
 }
 
@@ -321,8 +328,9 @@ static void test_folder_photos(void) {
           s.img.c == 3 && s.aug_flip == 0 && s.aug_affine[0] == 1 && s.aug_affine[4] == 1);
     check_aligned_like_render(&s, "p0");
     CHECK(s.mask != NULL);
-    if (s.mask) CHECK_MSG(mask_iou_with_render(s.mask) > 0.95, "p0 mask IoU %.3f",
-                          mask_iou_with_render(s.mask));
+    if (s.mask)
+        CHECK_MSG(mask_iou_with_render(s.mask) > 0.95, "p0 mask IoU %.3f",
+                  mask_iou_with_render(s.mask));
     struct hrn_sample_gt g;
     make_gt(&g, &g_face.fm, 10);
     CHECK(gt_equal(&s.gt, &g));
@@ -381,7 +389,8 @@ static void make_crop_dataset(const char *name, int n) {
     for (int i = 0; i < n && img.data && mask.data; i++) {
         for (size_t p = 0; p < 3 * 224 * 224; p++)
             img.data[p] = g_face.render.data[p] * (0.6f + 0.03f * (float)i);
-        for (size_t p = 0; p < 224 * 224; p++) mask.data[p] = g_face.render.data[p] > 0.0f;
+        for (size_t p = 0; p < 224 * 224; p++)
+            mask.data[p] = g_face.render.data[p] > 0.0f;
         snprintf(rel, sizeof rel, "%s/images/c%d.png", name, i);
         write_png(rel, &img);
         if (i % 2 == 0) {
@@ -398,7 +407,8 @@ static void make_crop_dataset(const char *name, int n) {
             gt_release(&g);
         }
         float lm[68 * 2];
-        for (int k = 0; k < 136; k++) lm[k] = g_face.lm[k] + 0.25f * (float)i;
+        for (int k = 0; k < 136; k++)
+            lm[k] = g_face.lm[k] + 0.25f * (float)i;
         char p[512];
         snprintf(rel, sizeof rel, "%s/images/landmarks/c%d.txt", name, i);
         join(p, sizeof p, rel);
@@ -435,7 +445,8 @@ static void test_folder_aligned(void) {
         /* taken as it is: the same pixels, the file's landmarks, the mask binarised */
         CHECK(s.img.data && want.data &&
               !memcmp(s.img.data, want.data, 3 * 224 * 224 * sizeof(float)));
-        for (int k = 0; k < 136; k++) CHECK(s.lm[k] == g_face.lm[k] + 0.25f * (float)i);
+        for (int k = 0; k < 136; k++)
+            CHECK(s.lm[k] == g_face.lm[k] + 0.25f * (float)i);
         CHECK(s.mask != NULL);
         if (i % 2 == 0 && s.mask) CHECK(mask_iou_with_render(s.mask) > 0.999);
         if (i % 2 == 1 && s.mask) CHECK(mask_iou_with_render(s.mask) > 0.6); /* from landmarks */
@@ -470,8 +481,10 @@ static void test_folder_bad_entries(void) {
     for (int k = 0; k < 6; k++) {
         char rel[256];
         snprintf(rel, sizeof rel, "bad/images/%s.png", names[k]);
-        if (k != 4) write_png(rel, &img);
-        else write_text(rel, "not an image\n");
+        if (k != 4)
+            write_png(rel, &img);
+        else
+            write_text(rel, "not an image\n");
         if (k == 5) continue;
         char lm[8192] = "";
         size_t len = 0;
@@ -487,17 +500,16 @@ static void test_folder_bad_entries(void) {
     CHECK_OK(hrn_h5_create(p, &f));
     CHECK_OK(hrn_h5_write_f32(f, "disp", 3, (int64_t[]){1, 128, 128}, small.data));
     CHECK_OK(hrn_h5_commit(f));
-    write_text("bad/datalist/bad.txt",
-               "images/c0.png\n"          /* 1 good */
-               "images/missing.png\n"     /* 2 */
-               "images/b_count.png\n"     /* 3 */
-               "# a comment\n"            /* 4 */
-               "images/b_nan.png\n"       /* 5 */
-               "images/c1.png\n"          /* 6 good */
-               "images/b_mask.png\n"      /* 7 */
-               "images/b_gt.png\n"        /* 8 */
-               "images/b_noimg.png\n"     /* 9 */
-               "images/b_nolm.png\n");    /* 10 */
+    write_text("bad/datalist/bad.txt", "images/c0.png\n"       /* 1 good */
+                                       "images/missing.png\n"  /* 2 */
+                                       "images/b_count.png\n"  /* 3 */
+                                       "# a comment\n"         /* 4 */
+                                       "images/b_nan.png\n"    /* 5 */
+                                       "images/c1.png\n"       /* 6 good */
+                                       "images/b_mask.png\n"   /* 7 */
+                                       "images/b_gt.png\n"     /* 8 */
+                                       "images/b_noimg.png\n"  /* 9 */
+                                       "images/b_nolm.png\n"); /* 10 */
     hrn_image_free(&img);
     hrn_image_free(&small);
 
@@ -515,7 +527,9 @@ static void test_folder_bad_entries(void) {
     CHECK_ERR_HAS("missing.png");
     CHECK(ds.n == 0 && ds.paths == NULL); /* nothing returned */
     fclose(mf);
-    struct { const char *line, *file, *what; } want[] = {
+    struct {
+        const char *line, *file, *what;
+    } want[] = {
         {"bad.txt:2: ", "missing.png", "cannot open"},
         {"bad.txt:3: ", "landmarks/b_count.txt", "67 landmarks"},
         {"bad.txt:5: ", "landmarks/b_nan.txt:31", "not a finite"},
@@ -525,7 +539,8 @@ static void test_folder_bad_entries(void) {
         {"bad.txt:10: ", "b_nolm.png", "no landmarks"},
     };
     int lines = 0;
-    for (char *c = rep; c && *c; c++) lines += *c == '\n';
+    for (char *c = rep; c && *c; c++)
+        lines += *c == '\n';
     CHECK_MSG(lines == 7, "report has %d lines:\n%s", lines, rep ? rep : "");
     for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
         const char *at = rep ? strstr(rep, want[k].line) : NULL;
@@ -569,7 +584,8 @@ static void blob_sample(struct hrn_sample *s, int64_t index, double x, double y)
         for (int c = 0; c < 224; c++) {
             double d2 = (c - x) * (c - x) + (r - yd) * (r - yd);
             float v = d2 < 36.0 ? (float)exp(-d2 / (2 * 1.5 * 1.5)) : 0.0f;
-            for (int ch = 0; ch < 3; ch++) *hrn_image_px(&s->img, ch, r, c) = v;
+            for (int ch = 0; ch < 3; ch++)
+                *hrn_image_px(&s->img, ch, r, c) = v;
             s->mask[r * 224 + c] = v;
         }
     memcpy(s->lm, g_face.lm, sizeof s->lm);
@@ -606,7 +622,8 @@ static void test_augment_landmarks_follow_image(void) {
             /* the landmark that is now the original point j */
             int k = j;
             if (s.aug_flip)
-                for (k = 0; k < 68 && hrn_lm68_flip_perm[k] != j; k++) {}
+                for (k = 0; k < 68 && hrn_lm68_flip_perm[k] != j; k++) {
+                }
             CHECK(k < 68);
             if (k >= 68) k = j;
             double d = hypot((double)s.lm[2 * k] - cx, (double)s.lm[2 * k + 1] - cy);
@@ -630,7 +647,8 @@ static void test_augment_landmarks_follow_image(void) {
         }
     }
     CHECK_MSG(compared > 6 * 60, "only %d blobs away from the border", compared);
-    CHECK_MSG(worst < 0.05, "augmented landmark vs its blob in the augmented image: %.4f px", worst);
+    CHECK_MSG(worst < 0.05, "augmented landmark vs its blob in the augmented image: %.4f px",
+              worst);
     CHECK_MSG(seen[0] > 0 && seen[1] > 0, "flips %d, not flipped %d: both must occur", seen[1],
               seen[0]);
     /* without the permutation the mirrored points would be far off: the check above can fail */
@@ -669,7 +687,8 @@ static void test_augment_uv_flip(void) {
     for (int ch = 0; ch < 3; ch++)
         for (int y = 0; y < 224; y++)
             for (int x = 0; x < 224; x++)
-                bad_img += *hrn_image_px(&s.img, ch, y, x) != *hrn_image_px(&orig.img, ch, y, 223 - x);
+                bad_img +=
+                    *hrn_image_px(&s.img, ch, y, x) != *hrn_image_px(&orig.img, ch, y, 223 - x);
     for (int ch = 0; ch < 3; ch++)
         for (int y = 0; y < 64; y++)
             for (int x = 0; x < 64; x++) {
@@ -680,7 +699,8 @@ static void test_augment_uv_flip(void) {
     for (int ch = 0; ch < 3; ch++)
         for (int y = 0; y < 256; y++)
             for (int x = 0; x < 256; x++) {
-                size_t i = ((size_t)ch * 256 + (size_t)y) * 256, a = i + (size_t)x, b = i + 255 - (size_t)x;
+                size_t i = ((size_t)ch * 256 + (size_t)y) * 256, a = i + (size_t)x,
+                       b = i + 255 - (size_t)x;
                 bad_map += s.gt.albedo[a] != orig.gt.albedo[b];
                 bad_map += s.gt.albedo_detail[a] != orig.gt.albedo_detail[b];
                 if (ch == 0) {
@@ -703,7 +723,8 @@ static void test_augment_uv_flip(void) {
     s.gt.verts = orig.gt.verts, s.gt.n_verts = orig.gt.n_verts;
     CHECK(gt_equal(&s.gt, &orig.gt));
     s.gt.coeffs = s.gt.verts = NULL;
-    for (int k = 0; k < 136; k++) CHECK_NEAR(s.lm[k], orig.lm[k], 1e-4, 0);
+    for (int k = 0; k < 136; k++)
+        CHECK_NEAR(s.lm[k], orig.lm[k], 1e-4, 0);
     hrn_sample_free(&s);
 
     /* the identity and a disabled augmentation change nothing and keep the pose ground truth */
@@ -748,7 +769,8 @@ struct seq {
 };
 
 static void seq_free(struct seq *q) {
-    for (int i = 0; i < q->n; i++) hrn_batch_free(&q->b[i]);
+    for (int i = 0; i < q->n; i++)
+        hrn_batch_free(&q->b[i]);
     q->n = 0;
 }
 
@@ -787,9 +809,11 @@ static void test_loader_threads_same_bytes(void) {
     if (ds.n != 11) return;
     struct seq q[3] = {0};
     for (int t = 0; t < 3; t++)
-        run_loader(&ds, (struct hrn_loader_config){.seed = 5, .batch = 4, .shuffle = 1,
-                                                   .threads = t, .prefetch = t == 2 ? 3 : 0},
-                   0, 0, 7, &q[t]);
+        run_loader(
+            &ds,
+            (struct hrn_loader_config){
+                .seed = 5, .batch = 4, .shuffle = 1, .threads = t, .prefetch = t == 2 ? 3 : 0},
+            0, 0, 7, &q[t]);
     /* 11 samples, batches of 4: 4, 4, 3 per epoch, positions after each batch */
     const int want_n[7] = {4, 4, 3, 4, 4, 3, 4};
     const int64_t want_e[7] = {0, 0, 1, 1, 1, 2, 2}, want_p[7] = {4, 8, 0, 4, 8, 0, 4};
@@ -811,13 +835,18 @@ static void test_loader_threads_same_bytes(void) {
     /* every sample of an epoch once */
     int count[11] = {0};
     for (int i = 0; i < 3 && q[0].n == 7; i++)
-        for (int k = 0; k < q[0].b[i].n; k++) count[q[0].b[i].s[k].index]++;
-    for (int k = 0; k < 11; k++) CHECK(count[k] == 1);
-    for (int t = 0; t < 3; t++) seq_free(&q[t]);
+        for (int k = 0; k < q[0].b[i].n; k++)
+            count[q[0].b[i].s[k].index]++;
+    for (int k = 0; k < 11; k++)
+        CHECK(count[k] == 1);
+    for (int t = 0; t < 3; t++)
+        seq_free(&q[t]);
 
     /* drop_last: 4, 4 per epoch, the position after the second is the next epoch's start */
-    run_loader(&ds, (struct hrn_loader_config){.seed = 5, .batch = 4, .shuffle = 1,
-                                               .drop_last = 1, .threads = 2}, 0, 0, 5, &q[0]);
+    run_loader(&ds,
+               (struct hrn_loader_config){
+                   .seed = 5, .batch = 4, .shuffle = 1, .drop_last = 1, .threads = 2},
+               0, 0, 5, &q[0]);
     for (int i = 0; i < q[0].n; i++) {
         CHECK(q[0].b[i].n == 4);
         CHECK(q[0].b[i].epoch == (i + 1) / 2 && q[0].b[i].pos == ((i + 1) % 2) * 4);
@@ -825,15 +854,16 @@ static void test_loader_threads_same_bytes(void) {
     }
     /* with drop_last, a position with less than a batch left starts the next epoch */
     struct seq r = {0};
-    run_loader(&ds, (struct hrn_loader_config){.seed = 5, .batch = 4, .shuffle = 1,
-                                               .drop_last = 1}, 0, 8, 1, &r);
+    run_loader(&ds, (struct hrn_loader_config){.seed = 5, .batch = 4, .shuffle = 1, .drop_last = 1},
+               0, 8, 1, &r);
     CHECK(r.n == 1 && q[0].n == 5 && batch_equal(&r.b[0], &q[0].b[2]));
     seq_free(&r);
     seq_free(&q[0]);
     /* a batch larger than the dataset with drop_last would never yield */
     struct hrn_loader *l = NULL;
-    CHECK_STATUS(hrn_loader_open(&l, &ds, NULL, &(struct hrn_loader_config){.batch = 12,
-                                 .drop_last = 1}, 0, 0), HRN_ERR_INVALID);
+    CHECK_STATUS(hrn_loader_open(&l, &ds, NULL,
+                                 &(struct hrn_loader_config){.batch = 12, .drop_last = 1}, 0, 0),
+                 HRN_ERR_INVALID);
     CHECK(l == NULL);
     CHECK_STATUS(hrn_loader_open(&l, &ds, NULL, &(struct hrn_loader_config){.batch = 2}, 0, 12),
                  HRN_ERR_INVALID);
@@ -882,14 +912,15 @@ static void test_loader_permutation(void) {
     open_crops("ld", &ds);
     if (ds.n != 11) SKIP("dataset 'ld' missing");
     struct hrn_loader *a = NULL, *b = NULL, *c = NULL, *d = NULL;
-    CHECK_OK(hrn_loader_open(&a, &ds, NULL, &(struct hrn_loader_config){.seed = 3, .batch = 2,
-                             .shuffle = 1}, 0, 0));
-    CHECK_OK(hrn_loader_open(&b, &ds, NULL, &(struct hrn_loader_config){.seed = 3, .batch = 5,
-                             .shuffle = 1, .threads = 1}, 4, 7));
-    CHECK_OK(hrn_loader_open(&c, &ds, NULL, &(struct hrn_loader_config){.seed = 4, .batch = 2,
-                             .shuffle = 1}, 0, 0));
-    CHECK_OK(hrn_loader_open(&d, &ds, NULL, &(struct hrn_loader_config){.seed = 3, .batch = 2},
-                             0, 0));
+    CHECK_OK(hrn_loader_open(
+        &a, &ds, NULL, &(struct hrn_loader_config){.seed = 3, .batch = 2, .shuffle = 1}, 0, 0));
+    CHECK_OK(hrn_loader_open(
+        &b, &ds, NULL,
+        &(struct hrn_loader_config){.seed = 3, .batch = 5, .shuffle = 1, .threads = 1}, 4, 7));
+    CHECK_OK(hrn_loader_open(
+        &c, &ds, NULL, &(struct hrn_loader_config){.seed = 4, .batch = 2, .shuffle = 1}, 0, 0));
+    CHECK_OK(
+        hrn_loader_open(&d, &ds, NULL, &(struct hrn_loader_config){.seed = 3, .batch = 2}, 0, 0));
     if (!a || !b || !c || !d) goto done;
     int64_t ord[6][11];
     int differ_epoch = 0, differ_seed = 0;
@@ -904,7 +935,8 @@ static void test_loader_permutation(void) {
             differ_seed += hrn_loader_order(c, e, p) != ord[e][p];
             CHECK(hrn_loader_order(d, e, p) == p); /* no shuffle: dataset order */
         }
-        for (int k = 0; k < 11; k++) CHECK(seen[k] == 1);
+        for (int k = 0; k < 11; k++)
+            CHECK(seen[k] == 1);
         if (e > 0) differ_epoch += memcmp(ord[e], ord[e - 1], sizeof ord[e]) != 0;
     }
     CHECK_MSG(differ_epoch == 5, "only %d of 5 consecutive epochs changed order", differ_epoch);
@@ -941,8 +973,8 @@ static void test_loader_failing_sample(void) {
     CHECK(remove(p) == 0);
     for (int t = 0; t < 3; t += 2) {
         struct hrn_loader *l = NULL;
-        CHECK_OK(hrn_loader_open(&l, &ds, NULL, &(struct hrn_loader_config){.batch = 2,
-                                 .threads = t}, 0, 0));
+        CHECK_OK(hrn_loader_open(&l, &ds, NULL,
+                                 &(struct hrn_loader_config){.batch = 2, .threads = t}, 0, 0));
         if (!l) continue;
         struct hrn_batch b = {0};
         CHECK_OK(hrn_loader_next(l, &b)); /* c0, c1 */
@@ -968,8 +1000,7 @@ static void test_synth_dataset(void) {
     hrn_face_model_compact(&g_face.fm);
     enum hrn_status st = hrn_synth_sample(&g_face.fm, &sc, 0, &s);
     hrn_sample_free(&s);
-    if (st == HRN_ERR_UNSUPPORTED)
-        SKIP("hrn_synth_sample is not built yet (%s)", hrn_error_msg());
+    if (st == HRN_ERR_UNSUPPORTED) SKIP("hrn_synth_sample is not built yet (%s)", hrn_error_msg());
     CHECK_OK(st);
     struct hrn_dataset ds = {0};
     CHECK_OK(hrn_dataset_open_synth(&ds, &g_face.fm, &sc));
@@ -979,10 +1010,12 @@ static void test_synth_dataset(void) {
     hrn_sample_free(&s);
     struct seq q[2] = {0};
     for (int t = 0; t < 2; t++)
-        run_loader(&ds, (struct hrn_loader_config){.seed = 2, .batch = 2, .shuffle = 1,
-                                                   .threads = 2 * t}, 0, 0, 4, &q[t]);
+        run_loader(
+            &ds, (struct hrn_loader_config){.seed = 2, .batch = 2, .shuffle = 1, .threads = 2 * t},
+            0, 0, 4, &q[t]);
     CHECK(q[0].n == 4 && q[1].n == 4);
-    for (int i = 0; i < q[0].n && i < q[1].n; i++) CHECK(batch_equal(&q[0].b[i], &q[1].b[i]));
+    for (int i = 0; i < q[0].n && i < q[1].n; i++)
+        CHECK(batch_equal(&q[0].b[i], &q[1].b[i]));
     seq_free(&q[0]);
     seq_free(&q[1]);
     hrn_dataset_free(&ds);
@@ -1002,7 +1035,8 @@ static void test_synth_dataset(void) {
         double dimg = 0, dlm = 0;
         for (size_t p = 0; s.img.data && f.img.data && p < 3 * 224 * 224; p++)
             dimg = fmax(dimg, fabs((double)s.img.data[p] - (double)f.img.data[p]));
-        for (int k = 0; k < 136; k++) dlm = fmax(dlm, fabs((double)s.lm[k] - (double)f.lm[k]));
+        for (int k = 0; k < 136; k++)
+            dlm = fmax(dlm, fabs((double)s.lm[k] - (double)f.lm[k]));
         CHECK_MSG(dimg <= 0.5 / 255 + 1e-6, "sample %lld: image differs by %g", (long long)i, dimg);
         CHECK_MSG(dlm <= 5e-5 + 1e-4, "sample %lld: landmarks differ by %g", (long long)i, dlm);
         CHECK(s.mask && f.mask && floats_equal(s.mask, f.mask, 224 * 224));
