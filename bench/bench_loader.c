@@ -22,8 +22,17 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum { BATCH = 8 };
+
+/* CPU seconds of the whole process (all threads): cpu/wall shows how many cores the loader kept
+ * busy, which other jobs on a shared machine cannot inflate. */
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 struct source {
     const char *name;
@@ -38,7 +47,7 @@ static void row(struct source *s, int threads, int samples) {
     struct hrn_loader *l = NULL;
     struct hrn_batch b = {0};
     int got = 0;
-    double t0 = hrn_time_now();
+    double t0 = hrn_time_now(), c0 = cpu_now();
     enum hrn_status st = hrn_loader_open(
         &l, &s->ds, &aug,
         &(struct hrn_loader_config){.seed = 1, .batch = BATCH, .shuffle = 1, .threads = threads}, 0,
@@ -47,14 +56,15 @@ static void row(struct source *s, int threads, int samples) {
         st = hrn_loader_next(l, &b);
         got += st == HRN_OK ? b.n : 0;
     }
-    double t = hrn_time_now() - t0;
+    double t = hrn_time_now() - t0, cpu = cpu_now() - c0;
     hrn_batch_free(&b);
     hrn_loader_close(l);
     if (st != HRN_OK) {
         printf("%-14s %7d %5d   failed: %s\n", s->name, threads, BATCH, hrn_error_msg());
         return;
     }
-    printf("%-14s %7d %5d %8d %8.2f %10.1f\n", s->name, threads, BATCH, got, t, got / t);
+    printf("%-14s %7d %5d %8d %8.2f %10.1f %8.2f\n", s->name, threads, BATCH, got, t, got / t,
+           cpu / t);
     fflush(stdout);
 }
 
@@ -222,8 +232,8 @@ int main(int argc, char **argv) {
         "%s; rows of %d synthetic or %d folder samples (%d files)\n",
         small ? "small" : "BFM-size", (long long)fm.n_verts, BATCH, omp ? omp : "unset", samples,
         disk_samples, n_disk);
-    printf("%-14s %7s %5s %8s %8s %10s\n", "source", "threads", "batch", "samples", "s",
-           "samples/s");
+    printf("%-14s %7s %5s %8s %8s %10s %8s\n", "source", "threads", "batch", "samples", "s",
+           "samples/s", "cpu/wall");
     for (int k = 0; k < 4; k++) {
         if (!src[k].ok) {
             printf("%-14s not run: %s\n", src[k].name, src[k].why);
