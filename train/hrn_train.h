@@ -423,6 +423,11 @@ void hrn_draw_text(struct hrn_image *im, int x, int y, int scale, const char *te
  * vertex (mm), landmark (px) and map (mm) errors and the time per image of the mean face, the
  * networks' forward pass, hrn-fit from the mean face and hrn-fit from the networks. */
 enum hrn_status hrn_train_demo(const char *out_dir, const char *model, int n_eval, FILE *report);
+/* The demo's comparison for any checkpoint (hrn-train --compare): n_eval held-out synthetic faces
+ * of c's model and distributions (hrn-train's validation seed), the four methods. Networks the
+ * checkpoint lacks leave their level at zero. */
+enum hrn_status hrn_train_compare(const char *ckpt, const struct hrn_train_config *c, int n_eval,
+                                  FILE *report);
 void hrn_trainer_close(struct hrn_trainer *tr); /* NULL-safe */
 
 /* --- the demo (fit_demo.c) ------------------------------------------------------------------- */

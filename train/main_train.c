@@ -2,6 +2,7 @@
  *
  *   hrn-train --config configs/train_recon.ini [--set section.key=value ...] [--resume] [--out DIR]
  *   hrn-train --demo [--preset small|bfm] [--out DIR]
+ *   hrn-train --compare CKPT --config FILE [--set ...] [--samples N]
  * Exit codes: 0 success, 1 failure (bad data, numeric stop), 2 bad command line or config.
  */
 #include "hrn_train.h"
@@ -18,6 +19,7 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: hrn-train --config FILE [--set S.K=V ...] [--resume] [--out DIR]\n"
             "       hrn-train --demo [--preset small|bfm] [--out DIR]\n"
+            "       hrn-train --compare CKPT --config FILE [--set S.K=V ...] [--samples N]\n"
             "\n"
             "Trains or fine-tunes HRN's networks as the config says (run.stage): recon\n"
             "(net_recon, Deep3D's losses + HRN's contour loss + coefficient supervision),\n"
@@ -36,6 +38,8 @@ static void usage(FILE *out) {
             "                   the networks' forward pass, hrn-fit from the mean face and\n"
             "                   hrn-fit from the networks [out: hrn-train-demo]\n"
             "  --preset P       demo face model: small (1257 vertices) or bfm (35709) [small]\n"
+            "  --compare CKPT   the demo's comparison for a checkpoint, on N held-out synthetic\n"
+            "                   faces of the config's model and distributions [--samples 8]\n"
             "\n"
             "outputs in the run directory: config.ini (resolved), losses.tsv (a row per step),\n"
             "  val.tsv (held-out metrics), ckpt_<step>.h5 (networks + optimizer + position; read\n"
@@ -55,7 +59,8 @@ static enum hrn_status kill_hook(void *user, int64_t step) {
 }
 
 struct args {
-    const char *config, *out, *preset;
+    const char *config, *out, *preset, *compare;
+    int samples;
     const char *sets[MAX_SETS];
     int n_sets, resume, demo;
 };
@@ -68,6 +73,7 @@ static int parse_args(int argc, char **argv, struct args *a) {
         {"verbose", no_argument, 0, 'v'},      {"quiet", no_argument, 0, 'q'},
         {"help-config", no_argument, 0, 'H'},  {"help", no_argument, 0, 'h'},
         {"demo", no_argument, 0, 'D'},         {"preset", required_argument, 0, 'P'},
+        {"compare", required_argument, 0, 'C'}, {"samples", required_argument, 0, 'N'},
         {0, 0, 0, 0}};
     int c;
     memset(a, 0, sizeof *a);
@@ -85,11 +91,21 @@ static int parse_args(int argc, char **argv, struct args *a) {
         case 'H': hrn_config_help(&hrn_train_schema, stdout); return 1;
         case 'D': a->demo = 1; break;
         case 'P': a->preset = optarg; break;
+        case 'C': a->compare = optarg; break;
+        case 'N': {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 1 || n > 100000) return 2;
+            a->samples = (int)n;
+            break;
+        }
         case 'h': usage(stdout); return 1;
         default: return 2;
         }
     }
-    if (optind < argc || (!a->config && !a->demo) || (a->config && a->demo)) return 2;
+    if (optind < argc || (!a->config && !a->demo) || (a->config && a->demo) ||
+        (a->compare && !a->config))
+        return 2;
     if (a->preset && (!a->demo || (strcmp(a->preset, "small") && strcmp(a->preset, "bfm"))))
         return 2;
     return 0;
@@ -128,6 +144,12 @@ int main(int argc, char **argv) {
     if (st != HRN_OK) {
         fprintf(stderr, "hrn-train: %s\n", hrn_error_msg());
         return 2;
+    }
+    if (a.compare) {
+        st = hrn_train_compare(a.compare, &cfg, a.samples ? a.samples : 8, stdout);
+        if (st != HRN_OK) fprintf(stderr, "hrn-train: %s\n", hrn_error_msg());
+        hrn_layers_release();
+        return st == HRN_OK ? 0 : 1;
     }
     const char *k = getenv("HRN_TRAIN_KILL_AT_STEP");
     int64_t kill_at = k ? strtoll(k, NULL, 10) : 0;

@@ -40,12 +40,24 @@ static void demo_config(struct hrn_train_config *c, const char *model, const cha
     c->val_every = 100;
     c->val_samples = 16;
     c->arena_mb = 2048;
+    /* what a short run can learn first: the coefficients it cannot yet infer stay near the
+     * prior's mean (a strong coefficient supervision), the maps follow their ground truth (strong
+     * 3D priors, a light adversarial term) */
+    c->w_coeff_sup = 30;
+    c->w_prior_mid = 1000;
+    c->w_prior_high = 1000;
+    c->w.w_adv = 0.1f;
+    c->disc_width = 8;
+    /* HRN starts alpha and beta at 0.01: D at most 0.1 mm, the displacement 0.1 mm; a short run
+     * would spend its steps growing them to the maps' millimetres */
+    c->alpha0 = 0.5f;
+    c->beta0 = 0.1f;
     if (stage == HRN_TRAIN_RECON) {
         c->batch = 8;
-        c->optim.iterations = 300;
+        c->optim.iterations = 500;
     } else {
         c->batch = 4;
-        c->optim.iterations = 150;
+        c->optim.iterations = 200;
         c->base = 1; /* the trained net_recon, frozen, gives the base mesh */
     }
 }
@@ -157,56 +169,38 @@ static void print_table(FILE *out, const struct demo_row *rows, int n) {
     }
 }
 
-enum hrn_status hrn_train_demo(const char *out_dir, const char *model, int n_eval, FILE *report) {
+enum hrn_status hrn_train_compare(const char *ckpt, const struct hrn_train_config *c, int n_eval,
+                                  FILE *report) {
     enum hrn_status st = HRN_OK;
-    struct hrn_train_config rc, gc;
     struct hrn_face_model fm = {0};
     struct hrn_fit_nets nets = {0};
     struct hrn_dataset val = {0};
     struct hrn_sample s = {0};
     struct demo_row rows[DEMO_METHODS];
-    char dir[1100], ck[1200];
     memset(rows, 0, sizeof rows);
-    if (strlen(out_dir) > 400 || strlen(model) > 400)
-        return hrn_error_set(HRN_ERR_INVALID, "demo: output directory or model path too long");
-    double t0 = hrn_time_now();
-    /* 1. net_recon, then mid_net + high_net over the frozen net_recon */
-    snprintf(dir, sizeof dir, "%s/recon", out_dir);
-    demo_config(&rc, model, dir, HRN_TRAIN_RECON);
-    fprintf(report, "training net_recon (ResNet-50, width %d): %d steps of %d faces -> %s\n",
-            rc.recon_width, rc.optim.iterations, rc.batch, dir);
-    HRN_TRY(train_stage(&rc));
-    snprintf(ck, sizeof ck, "%s/ckpt_%08d.h5", dir, rc.optim.iterations);
-    snprintf(dir, sizeof dir, "%s/geometry", out_dir);
-    demo_config(&gc, model, dir, HRN_TRAIN_GEOMETRY);
-    snprintf(gc.init, sizeof gc.init, "%.*s", (int)sizeof gc.init - 1, ck);
-    fprintf(report, "training mid_net and high_net (widths %d, %d): %d steps of %d faces -> %s\n",
-            gc.mid_width, gc.high_width, gc.optim.iterations, gc.batch, dir);
-    HRN_TRY(train_stage(&gc));
-    fprintf(report, "trained in %.0f s\n", hrn_time_now() - t0);
-    /* 2. the four methods on held-out faces (the validation set of the runs) */
-    snprintf(ck, sizeof ck, "%s/ckpt_%08d.h5", dir, gc.optim.iterations);
-    HRN_TRY(hrn_fit_nets_load(ck, &nets));
-    if (!strcmp(model, "synth-small") || !strcmp(model, "synth-bfm")) {
+    if (n_eval < 1) return hrn_error_set(HRN_ERR_INVALID, "compare: %d samples", n_eval);
+    HRN_TRY(hrn_fit_nets_load(ckpt, &nets));
+    if (!strcmp(c->model, "synth-small") || !strcmp(c->model, "synth-bfm")) {
         HRN_TRY(hrn_synth_face(&fm, &(struct hrn_synth_params){
-                    .preset = strcmp(model, "synth-bfm") ? HRN_SYNTH_SMALL : HRN_SYNTH_BFM,
+                    .preset = strcmp(c->model, "synth-bfm") ? HRN_SYNTH_SMALL : HRN_SYNTH_BFM,
                     .seed = 1}));
         HRN_TRY(hrn_fit_normalize_model(&fm));
     } else {
-        HRN_TRY(hrn_fit_load_model(model, &fm));
+        HRN_TRY(hrn_fit_load_model(c->model, &fm));
     }
     struct hrn_synth_data_config sc;
     hrn_synth_data_defaults(&sc);
-    sc.seed = (uint64_t)gc.synth_seed + 1000003u; /* the runs' held-out seed */
+    sc.seed = (uint64_t)c->synth_seed + 1000003u; /* hrn-train's held-out seed */
     sc.count = n_eval;
-    sc.deform_mm = gc.deform_mm;
-    sc.disp_mm = gc.disp_mm;
-    sc.occluder_p = gc.occluder_p;
-    sc.noise_max = gc.noise_max;
-    sc.jpeg_p = gc.jpeg_p;
-    sc.yaw_deg = gc.yaw_deg;
-    sc.pitch_deg = gc.pitch_deg;
-    sc.roll_deg = gc.roll_deg;
+    sc.deform_mm = c->deform_mm;
+    sc.disp_mm = c->disp_mm;
+    sc.occluder_p = c->occluder_p;
+    sc.noise_max = c->noise_max;
+    sc.jpeg_p = c->jpeg_p;
+    sc.background = c->background;
+    sc.yaw_deg = c->yaw_deg;
+    sc.pitch_deg = c->pitch_deg;
+    sc.roll_deg = c->roll_deg;
     HRN_TRY(hrn_dataset_open_synth(&val, &fm, &sc));
     struct hrn_fit_config fc;
     HRN_TRY(hrn_config_defaults(&hrn_fit_schema, &fc));
@@ -216,13 +210,43 @@ enum hrn_status hrn_train_demo(const char *out_dir, const char *model, int n_eva
         HRN_TRY(eval_sample(&fm, &fc, &nets, &s, rows));
         hrn_sample_free(&s);
     }
-    print_table(report, rows, (int)n_eval);
-    fprintf(report, "demo took %.0f s; loss logs, validation metrics and checkpoints in %s\n",
-            hrn_time_now() - t0, out_dir);
+    print_table(report, rows, n_eval);
 fail:
     hrn_sample_free(&s);
     hrn_dataset_free(&val);
     hrn_fit_nets_free(&nets);
     hrn_face_model_free(&fm);
+    return st;
+}
+
+enum hrn_status hrn_train_demo(const char *out_dir, const char *model, int n_eval, FILE *report) {
+    enum hrn_status st = HRN_OK;
+    struct hrn_train_config rc, gc;
+    char dir[1100], ck[1200];
+    if (strlen(out_dir) > 400 || strlen(model) > 400)
+        return hrn_error_set(HRN_ERR_INVALID, "demo: output directory or model path too long");
+    double t0 = hrn_time_now();
+    /* 1. net_recon, then mid_net + high_net over the frozen net_recon */
+    snprintf(dir, sizeof dir, "%s/recon", out_dir);
+    demo_config(&rc, model, dir, HRN_TRAIN_RECON);
+    fprintf(report, "training net_recon (ResNet-50, width %d): %d steps of %d faces -> %s\n",
+            rc.recon_width, rc.optim.iterations, rc.batch, dir);
+    fflush(report);
+    HRN_TRY(train_stage(&rc));
+    snprintf(ck, sizeof ck, "%s/ckpt_%08d.h5", dir, rc.optim.iterations);
+    snprintf(dir, sizeof dir, "%s/geometry", out_dir);
+    demo_config(&gc, model, dir, HRN_TRAIN_GEOMETRY);
+    snprintf(gc.init, sizeof gc.init, "%.*s", (int)sizeof gc.init - 1, ck);
+    fprintf(report, "training mid_net and high_net (widths %d, %d): %d steps of %d faces -> %s\n",
+            gc.mid_width, gc.high_width, gc.optim.iterations, gc.batch, dir);
+    fflush(report);
+    HRN_TRY(train_stage(&gc));
+    fprintf(report, "trained in %.0f s\n", hrn_time_now() - t0);
+    /* 2. the four methods on held-out faces (the validation set of the runs) */
+    snprintf(ck, sizeof ck, "%s/ckpt_%08d.h5", dir, gc.optim.iterations);
+    HRN_TRY(hrn_train_compare(ck, &gc, n_eval, report));
+    fprintf(report, "demo took %.0f s; loss logs, validation metrics and checkpoints in %s\n",
+            hrn_time_now() - t0, out_dir);
+fail:
     return st;
 }
