@@ -410,6 +410,11 @@ enum hrn_status hrn_trainer_open(struct hrn_trainer **out, const struct hrn_trai
 typedef enum hrn_status (*hrn_train_hook)(void *user, int64_t step);
 enum hrn_status hrn_trainer_run(struct hrn_trainer *tr, hrn_train_hook hook, void *user);
 int64_t hrn_trainer_step(const struct hrn_trainer *tr);
+/* Seconds spent so far (this process) waiting for the loader's batches, preparing the geometry
+ * stages' inputs (valid masks, P, T; base coefficients) and in the optimizer steps (forward,
+ * backward, update; discriminators included): for benchmarks. */
+void hrn_trainer_timing(const struct hrn_trainer *tr, double *data_s, double *prep_s,
+                        double *step_s);
 /* Pictures (train/train_plot.c): the loss curves of losses.tsv (the total and the first terms)
  * and, when val_tsv is readable, the validation metrics, log scale, to a PNG. */
 enum hrn_status hrn_train_plot(const char *losses_tsv, const char *val_tsv, const char *png);

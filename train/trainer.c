@@ -58,6 +58,8 @@ struct hrn_trainer {
     char losses_path[1100], val_path[1100];
     FILE *losses, *val;
     int n_terms;                  /* columns of losses.tsv after the first row */
+    double t_data, t_prep, t_step; /* seconds spent waiting for batches, preparing the geometry
+                                    * inputs and in the driver steps (for benchmarks) */
 };
 
 /* --- setup ------------------------------------------------------------------------------------ */
@@ -1117,10 +1119,22 @@ void hrn_trainer_close(struct hrn_trainer *tr) {
 
 int64_t hrn_trainer_step(const struct hrn_trainer *tr) { return tr->step; }
 
+void hrn_trainer_timing(const struct hrn_trainer *tr, double *data_s, double *prep_s,
+                        double *step_s) {
+    *data_s = tr->t_data;
+    *prep_s = tr->t_prep;
+    *step_s = tr->t_step;
+}
+
 static enum hrn_status train_step(struct hrn_trainer *tr, struct hrn_driver_result *r) {
+    double t0 = hrn_time_now();
     TRY_RET(hrn_loader_next(tr->ld, &tr->batch));
+    double t1 = hrn_time_now();
     set_views(tr);
     if (tr->cfg.stage != HRN_TRAIN_RECON) TRY_RET(prepare_geometry(tr));
+    double t2 = hrn_time_now();
+    tr->t_data += t1 - t0;
+    tr->t_prep += t2 - t1;
     char ctx[256];
     int n = snprintf(ctx, sizeof ctx, "step %lld (samples", (long long)tr->step + 1);
     for (int k = 0; k < tr->B && n < (int)sizeof ctx - 40; k++)
@@ -1135,6 +1149,7 @@ static enum hrn_status train_step(struct hrn_trainer *tr, struct hrn_driver_resu
         for (int i = 0; i < rd.terms.n; i++)
             hrn_driver_terms_add(&r->terms, rd.terms.name[i], rd.terms.value[i]);
     }
+    tr->t_step += hrn_time_now() - t2;
     tr->step++;
     if (tr->scales.allocated)
         hrn_log(HRN_LOG_DEBUG, "step %lld: alpha %.9g beta %.9g", (long long)tr->step,
