@@ -2,7 +2,7 @@
  * synthetic data):
  * - the loss falls over a short recon run;
  * - a run killed with SIGKILL and resumed writes a losses.tsv byte-identical to an uninterrupted
- *   run's (recon, and geometry with dropout);
+ *   run's (recon; geometry with dropout and the discriminators; de-retouching);
  * - parameters that do not train stay bit-identical (geometry with mid_net frozen);
  * - a bad config (unknown key) and a bad dataset stop before step 1, naming the file and line. */
 #include "hrn_test.h"
@@ -25,7 +25,7 @@ static void base_cmd(char *cmd, size_t cap, const char *stage, const char *out, 
              "%s -q --config %s/configs/train_%s.ini --out %s --set data.model=synth-small "
              "--set data.synth_count=64 --set data.synth_val=4 --set data.loader_threads=1 "
              "--set nets.recon_width=4 --set nets.mid_width=4 --set nets.high_width=4 "
-             "--set nets.n_blocks=1 --set batch.size=2 --set optim.iterations=%d "
+             "--set nets.n_blocks=1 --set nets.unet_width=4 --set batch.size=2 --set optim.iterations=%d "
              "--set optim.lr=1e-3 --set optim.schedule=constant --set ckpt.every_steps=3 "
              "--set ckpt.keep_last=3 --set log.val_every=4 --set log.val_samples=2 "
              "--set run.arena_mb=1024 --set gan.width=4",
@@ -146,6 +146,11 @@ static void test_train_resume_geometry(void) {
     resume_case("geometry", 7, 4);
 }
 
+static void test_train_resume_deretouch(void) {
+    if (!have_exe()) SKIP("%s not built", EXE);
+    resume_case("deretouch", 6, 4);
+}
+
 /* geometry with mid_net frozen: its weights at the end equal those it started from */
 static void test_train_frozen(void) {
     if (!have_exe()) SKIP("%s not built", EXE);
@@ -237,6 +242,7 @@ int main(void) {
     RUN(test_train_loss_falls);
     RUN(test_train_resume_recon);
     RUN(test_train_resume_geometry);
+    RUN(test_train_resume_deretouch);
     RUN(test_train_frozen);
     return hrn_test_finish();
 }

@@ -341,7 +341,7 @@ enum hrn_status hrn_fit_mkdirs(const char *dir);
 
 /* --- hrn-train (train/trainer.c; schema "train", configs/train_*.ini) ------------------------- */
 
-enum hrn_train_stage { HRN_TRAIN_RECON = 0, HRN_TRAIN_MID, HRN_TRAIN_GEOMETRY };
+enum hrn_train_stage { HRN_TRAIN_RECON = 0, HRN_TRAIN_MID, HRN_TRAIN_GEOMETRY, HRN_TRAIN_DERETOUCH };
 
 struct hrn_train_config {
     /* [run] */
@@ -360,14 +360,14 @@ struct hrn_train_config {
     float yaw_deg, pitch_deg, roll_deg;
     int background, loader_threads, augment;
     /* [nets] */
-    int recon_width, mid_width, high_width, n_blocks;
+    int recon_width, mid_width, high_width, n_blocks, unet_width;
     float dropout, alpha0, beta0;
     int train_recon, train_mid, train_high;
     int base;                /* 0: ground-truth coefficients, 1: a frozen net_recon */
     /* [optim] */
     struct hrn_config_optim optim;
     /* [lr] factors of optim.lr */
-    float lr_recon, lr_mid, lr_high, lr_scales;
+    float lr_recon, lr_mid, lr_high, lr_scales, lr_unet;
     /* [weights] */
     struct hrn_loss_weights w;
     float w_coeff_sup, w_prior_mid, w_prior_high;

@@ -7,14 +7,15 @@
 
 #define T struct hrn_train_config
 
-static const char *const STAGE_NAMES[] = {"recon", "mid", "geometry", NULL};
+static const char *const STAGE_NAMES[] = {"recon", "mid", "geometry", "deretouch", NULL};
 static const char *const KIND_NAMES[] = {"synthetic", "folder", NULL};
 static const char *const POLICY_NAMES[] = {"strict", "skip_bad", NULL};
 static const char *const BASE_NAMES[] = {"gt", "net", NULL};
 
 static const struct hrn_config_key RUN_KEYS[] = {
     HRN_CFG_ENUM(T, stage, "stage", "recon", STAGE_NAMES,
-                 "what trains: recon (net_recon), mid (mid_net), geometry (mid_net + high_net)"),
+                 "what trains: recon (net_recon), mid (mid_net), geometry (mid_net + high_net), "
+                 "deretouch (the de-retouching UNet)"),
     HRN_CFG_STRING(T, out, "out", "runs/train", "run directory (checkpoints, logs, pictures)"),
     HRN_CFG_INT(T, seed, "seed", "1", 0, 2000000000,
                 "initial weights, epoch order and augmentation"),
@@ -61,6 +62,7 @@ static const struct hrn_config_key NET_KEYS[] = {
     HRN_CFG_INT(T, mid_width, "mid_width", "64", 4, 256, "mid_net ngf"),
     HRN_CFG_INT(T, high_width, "high_width", "64", 4, 256, "high_net ngf"),
     HRN_CFG_INT(T, n_blocks, "n_blocks", "9", 1, 32, "pix2pix residual blocks"),
+    HRN_CFG_INT(T, unet_width, "unet_width", "64", 4, 256, "de-retouching UNet base width"),
     HRN_CFG_FLOAT(T, dropout, "dropout", "0.5", -1, 0.95f, "pix2pix dropout (negative: none)"),
     HRN_CFG_FLOAT(T, alpha0, "alpha0", "0.01", 0, 100, "initial alpha (mid_net output scale)"),
     HRN_CFG_FLOAT(T, beta0, "beta0", "0.01", 0, 100, "initial beta (high_net output scale)"),
@@ -77,6 +79,7 @@ static const struct hrn_config_key LR_KEYS[] = {
     HRN_CFG_FLOAT(T, lr_mid, "mid", "1", 0, 1000, "factor of optim.lr for mid_net"),
     HRN_CFG_FLOAT(T, lr_high, "high", "1", 0, 1000, "factor of optim.lr for high_net"),
     HRN_CFG_FLOAT(T, lr_scales, "scales", "1", 0, 1000, "factor of optim.lr for alpha and beta"),
+    HRN_CFG_FLOAT(T, lr_unet, "unet", "1", 0, 1000, "factor of optim.lr for the de-retouching UNet"),
 };
 
 #define W(m, key, def, help) HRN_CFG_FLOAT(T, w.m, key, def, 0, 1e9, help)

@@ -188,8 +188,9 @@ enum hrn_status hrn_train_plot(const char *losses_tsv, const char *val_tsv, cons
         if (strcmp(a.names[c], "grad_norm")) cols[n++] = a.names[c];
     plot_panel(&im, &a, cols, n, 60, 30, 720, 260, "training loss (unweighted terms)");
     if (have_val) {
-        static const char *const vc[5] = {"loss", "lm_px", "vert_mm", "deform_mm", "disp_mm"};
-        plot_panel(&im, &b, vc, 5, 60, 340, 720, 260, "validation (held out)");
+        static const char *const vc[6] = {"loss", "lm_px", "vert_mm", "deform_mm", "disp_mm",
+                                          "albedo_l1"};
+        plot_panel(&im, &b, vc, 6, 60, 340, 720, 260, "validation (held out)");
     }
     st = hrn_image_write_png(png, &im, 8);
 fail:

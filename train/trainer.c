@@ -24,7 +24,7 @@
         if (s_ != HRN_OK) return s_;                   \
     } while (0)
 
-static const char *const STAGE_NAME[] = {"recon", "mid", "geometry"};
+static const char *const STAGE_NAME[] = {"recon", "mid", "geometry", "deretouch"};
 static const char *CKPT_FORMAT = "hrn-train-state";
 
 struct hrn_trainer {
@@ -52,6 +52,10 @@ struct hrn_trainer {
     float *coeffs_fixed;          /* (B, nc) base coefficients of the geometry stages */
     float *P, *T;                 /* (B,3,R,R) position maps and textures */
     float *pred_d, *pred_x;       /* (B,3,Rd,Rd), (B,1,R,R): validation's predicted maps */
+    struct hrn_net unet;          /* the de-retouching UNet (stage deretouch) */
+    int has_unet;
+    float *a0, *ad, *amask, *pred_a; /* (B,3,R,R) x3 + (B,R,R): A0, the detailed albedo, the
+                                      * texels that count, the last A' */
     struct hrn_tensor **cin, **din, **xin; /* (B) per-sample tape tensors */
     int64_t step, epoch, pos, rows;
     double last_ckpt_time;
@@ -212,6 +216,13 @@ static enum hrn_status make_discs(struct hrn_trainer *tr) {
 static enum hrn_status make_nets(struct hrn_trainer *tr) {
     const struct hrn_train_config *c = &tr->cfg;
     float lr = 1.0f;
+    if (c->stage == HRN_TRAIN_DERETOUCH) {
+        TRY_RET(make_net(tr, &tr->unet, &(struct hrn_net_config){.kind = HRN_NET_UNET,
+                         .width = c->unet_width}, "generator", 6, 0));
+        tr->has_unet = 1;
+        tr->unet.training = 1;
+        return add_opt(tr, "generator", &tr->unet.params, c->lr_unet);
+    }
     if (c->stage == HRN_TRAIN_RECON || c->base == 1) {
         if (tr->nc != HRN_RECON_N_COEFFS)
             return hrn_error_set(HRN_ERR_CONFIG, "data.model: net_recon predicts 257 coefficients "
@@ -293,6 +304,15 @@ static enum hrn_status make_fit(struct hrn_trainer *tr) {
         tr->pred_x = calloc((size_t)(tr->B * R * R), sizeof(float));
         if (!tr->P || !tr->T || !tr->pred_d || !tr->pred_x)
             return hrn_error_set(HRN_ERR_NOMEM, "hrn-train: no memory");
+        if (c->stage == HRN_TRAIN_DERETOUCH) {
+            size_t n = (size_t)(tr->B * 3 * R * R);
+            tr->a0 = malloc(n * sizeof(float));
+            tr->ad = malloc(n * sizeof(float));
+            tr->pred_a = calloc(n, sizeof(float));
+            tr->amask = malloc(n / 3 * sizeof(float));
+            if (!tr->a0 || !tr->ad || !tr->pred_a || !tr->amask)
+                return hrn_error_set(HRN_ERR_NOMEM, "hrn-train: no memory");
+        }
     }
     return HRN_OK;
 }
@@ -584,6 +604,76 @@ fail:
     return st;
 }
 
+/* --- the de-retouching stage ------------------------------------------------------------------ */
+
+/* The UNet's inputs and targets per sample, from the ground truth (hrn_method.md 2.6): the
+ * texture T unwrapped from the photo through the true M1, A0 the clean albedo, the target the
+ * albedo with its detail, on the texels of the UV skin region the face mask lets through (the
+ * valid mask). Synthetic data has all of these; real photos have no albedo truth. */
+static enum hrn_status prepare_deretouch(struct hrn_trainer *tr) {
+    struct hrn_fit *f = &tr->fit;
+    int64_t N = tr->fm.n_verts, R = f->cfg.disp_res, Rd = f->cfg.deform_res, n = R * R;
+    enum hrn_status st = HRN_OK;
+    float *V = malloc((size_t)(3 * N) * sizeof(float)), *pos = malloc((size_t)(3 * n) * sizeof(float));
+    if (!V || !pos) {
+        st = hrn_error_set(HRN_ERR_NOMEM, "hrn-train: no memory");
+        goto fail;
+    }
+    HRN_TRY(base_coeffs(tr));
+    f->coeffs_in = f->deform_in = f->disp_in = NULL;
+    f->coeffs_fixed = tr->coeffs_fixed;
+    HRN_TRY(fit_valid_alloc(f));
+    for (int k = 0; k < tr->B; k++) {
+        const struct hrn_sample *s = &tr->batch.s[k];
+        const struct hrn_sample_gt *g = &s->gt;
+        if (!g->albedo || !g->albedo_detail || !g->deform) {
+            st = hrn_error_set(HRN_ERR_INVALID, "sample %s has no albedo or deformation ground "
+                               "truth (the de-retouching stage needs both)", s->name);
+            goto fail;
+        }
+        memcpy(tr->pred_d + k * 3 * Rd * Rd, g->deform, (size_t)(3 * Rd * Rd) * sizeof(float));
+        memcpy(tr->a0 + k * 3 * n, g->albedo, (size_t)(3 * n) * sizeof(float));
+        memcpy(tr->ad + k * 3 * n, g->albedo_detail, (size_t)(3 * n) * sizeof(float));
+    }
+    f->deform_fixed = tr->pred_d;
+    for (int k = 0; k < tr->B; k++) {
+        const struct hrn_sample_gt *g = &tr->batch.s[k].gt;
+        HRN_TRY(fit_valid_mask_view(f, k, f->valid + k * n, f->valid_lo + k * Rd * Rd));
+        HRN_TRY(hrn_fit_posed(f, k, 1, V));
+        HRN_TRY(fit_texture_of(f, k, V, pos, tr->T + k * 3 * n));
+        for (int64_t i = 0; i < n; i++)
+            tr->amask[k * n + i] = f->valid[k * n + i] * f->uv_hi.mask[i] * (g->skin ? g->skin[i] : 1.0f);
+    }
+fail:
+    f->deform_fixed = NULL;
+    free(V);
+    free(pos);
+    return st;
+}
+
+/* A' = A0 (T + 1/phi)/(T0 + 1/phi), T0 the soft-light blend of T with the UNet's layer (run at 2R
+ * as HRN does), against the detailed albedo: masked L1. The A0 baseline is logged beside it. */
+static struct hrn_tensor *deretouch_loss(void *user, struct hrn_tape *t,
+                                         struct hrn_driver_terms *tm) {
+    struct hrn_trainer *tr = user;
+    int64_t B = tr->B, R = tr->fit.cfg.disp_res, n = 3 * R * R;
+    struct hrn_tensor *tn = hrn_tape_tensor(t, 4, (int64_t[]){B, 3, R, R}, "Tn");
+    if (!tn) return NULL;
+    for (int64_t i = 0; i < B * n; i++) tn->data[i] = 2.0f * tr->T[i] - 1.0f;
+    struct hrn_tensor *blend = hrn_net_forward(t, &tr->unet, hrn_resize_bilinear_ad(t, tn, 2 * R, 2 * R));
+    struct hrn_tensor *a0 = hrn_tape_wrap(t, tr->a0, 4, (int64_t[]){B, 3, R, R}, "A0");
+    struct hrn_tensor *ad = hrn_tape_wrap(t, tr->ad, 4, (int64_t[]){B, 3, R, R}, "A_detail");
+    struct hrn_tensor *m = hrn_tape_wrap(t, tr->amask, 4, (int64_t[]){B, 1, R, R}, "mask");
+    struct hrn_tensor *ap = hrn_deretouch(t, tn, hrn_resize_bilinear_ad(t, blend, R, R), a0);
+    struct hrn_tensor *l = hrn_loss_map_l1(t, ap, ad, m);
+    struct hrn_tensor *l0 = hrn_loss_map_l1(t, a0, ad, m);
+    if (!l || !l0) return NULL;
+    memcpy(tr->pred_a, ap->data, (size_t)(B * n) * sizeof(float));
+    hrn_driver_terms_add(tm, "albedo_l1", (double)l->data[0]);
+    hrn_driver_terms_add(tm, "albedo_l1_a0", (double)l0->data[0]);
+    return l;
+}
+
 /* --- the loss log ------------------------------------------------------------------------------ */
 
 static void losses_header(struct hrn_trainer *tr, const struct hrn_driver_terms *tm) {
@@ -604,14 +694,44 @@ static void losses_row(struct hrn_trainer *tr, const struct hrn_driver_result *r
     tr->rows++;
 }
 
+/* What a stage needs before its step, and its loss. */
+static enum hrn_status prepare_stage(struct hrn_trainer *tr) {
+    switch (tr->cfg.stage) {
+    case HRN_TRAIN_RECON: return HRN_OK;
+    case HRN_TRAIN_DERETOUCH: return prepare_deretouch(tr);
+    default: return prepare_geometry(tr);
+    }
+}
+
+static hrn_driver_loss_fn stage_loss(const struct hrn_trainer *tr) {
+    switch (tr->cfg.stage) {
+    case HRN_TRAIN_RECON: return recon_loss;
+    case HRN_TRAIN_DERETOUCH: return deretouch_loss;
+    default: return geometry_loss;
+    }
+}
+
 /* --- validation ----------------------------------------------------------------------------- */
 
 /* Metrics over held-out samples, in inference mode: landmark RMS (crop pixels), mean vertex
  * error (mm, level 1 against the ground truth), map errors (mm, where known) and the loss. */
 struct val_metrics {
-    double lm_px, vert_mm, deform_mm, disp_mm, loss;
-    int n, n_vert, n_deform, n_disp;
+    double lm_px, vert_mm, deform_mm, disp_mm, albedo, loss;
+    int n, n_vert, n_deform, n_disp, n_albedo;
 };
+
+/* Mean |A' - A_detail| over sample k's counted texels (the de-retouching stage). */
+static void val_albedo(const struct hrn_trainer *tr, int k, struct val_metrics *m) {
+    int64_t n = (int64_t)tr->fit.cfg.disp_res * tr->fit.cfg.disp_res;
+    double e = 0, w = 0;
+    for (int64_t c = 0; c < 3; c++)
+        for (int64_t i = 0; i < n; i++) {
+            double mk = (double)tr->amask[k * n + i];
+            e += mk * fabs((double)tr->pred_a[(k * 3 + c) * n + i] - (double)tr->ad[(k * 3 + c) * n + i]);
+            w += mk;
+        }
+    if (w > 0) m->albedo += e / w, m->n_albedo++;
+}
 
 static void val_accumulate(struct hrn_trainer *tr, struct val_metrics *m, double loss) {
     struct hrn_fit *f = &tr->fit;
@@ -620,9 +740,14 @@ static void val_accumulate(struct hrn_trainer *tr, struct val_metrics *m, double
     float *S = malloc((size_t)(3 * N) * sizeof(float));
     for (int k = 0; k < tr->B && S; k++) {
         const struct hrn_sample_gt *g = &tr->batch.s[k].gt;
-        m->lm_px += hrn_fit_landmark_rms(f, k, NULL);
         m->loss += loss;
         m->n++;
+        if (tr->has_unet) { /* the geometry is the ground truth's here: only the albedo counts */
+            val_albedo(tr, k, m);
+            m->lm_px = (double)NAN;
+            continue;
+        }
+        m->lm_px += hrn_fit_landmark_rms(f, k, NULL);
         if (g->verts && g->n_verts == N && hrn_fit_shape(f, k, 1, S) == HRN_OK) {
             double e = 0;
             for (int64_t i = 0; i < N; i++) {
@@ -736,6 +861,31 @@ fail:
     return st;
 }
 
+/* A (3,R,R) UV map into column `col` of row `row`, resized to 224 (bilinear), clipped. */
+static void grid_uv(struct hrn_image *g, int row, int col, const float *map, int64_t r) {
+    float *big = malloc((size_t)3 * 224 * 224 * sizeof(float));
+    if (!big) return;
+    hrn_resize_bilinear(map, 3, (int)r, (int)r, big, 224, 224, 0);
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < 224; y++)
+            for (int x = 0; x < 224; x++) {
+                float v = big[((size_t)c * 224 + (size_t)y) * 224 + (size_t)x];
+                g->data[((size_t)c * g->h + (size_t)(row * 224 + y)) * g->w + (size_t)(col * 224 + x)] =
+                    v < 0 ? 0 : v > 1 ? 1 : v;
+            }
+    free(big);
+}
+
+/* De-retouching rows: input | texture T | A0 (clean) | A' | the detailed albedo. */
+static void grid_row_deretouch(struct hrn_trainer *tr, struct hrn_image *g, int k) {
+    int64_t R = tr->fit.cfg.disp_res, n = 3 * R * R;
+    grid_image(g, k, 0, &tr->batch.s[k].img);
+    grid_uv(g, k, 1, tr->T + k * n, R);
+    grid_uv(g, k, 2, tr->a0 + k * n, R);
+    grid_uv(g, k, 3, tr->pred_a + k * n, R);
+    grid_uv(g, k, 4, tr->ad + k * n, R);
+}
+
 static enum hrn_status val_picture(struct hrn_trainer *tr) {
     enum hrn_status st = HRN_OK;
     int n = tr->cfg.vis_samples < tr->B ? tr->cfg.vis_samples : tr->B;
@@ -743,10 +893,15 @@ static enum hrn_status val_picture(struct hrn_trainer *tr) {
     char path[1100];
     if (n <= 0) return HRN_OK;
     HRN_TRY(hrn_image_init(&g, 5 * 224, n * 224, 3));
-    for (int k = 0; k < n; k++) HRN_TRY(grid_row(tr, &g, k));
+    for (int k = 0; k < n; k++) {
+        if (tr->has_unet) grid_row_deretouch(tr, &g, k);
+        else HRN_TRY(grid_row(tr, &g, k));
+    }
     static const float WHITE[3] = {1, 1, 1};
-    static const char *const LAB[5] = {"input", "render", "geometry", "deformation", "displacement"};
-    for (int c = 0; c < 5; c++) hrn_draw_text(&g, c * 224 + 4, 4, 2, LAB[c], WHITE);
+    static const char *const LAB[2][5] = {
+        {"input", "render", "geometry", "deformation", "displacement"},
+        {"input", "texture", "albedo a0", "de-retouched", "albedo truth"}};
+    for (int c = 0; c < 5; c++) hrn_draw_text(&g, c * 224 + 4, 4, 2, LAB[tr->has_unet][c], WHITE);
     snprintf(path, sizeof path, "%s/val_samples.png", tr->cfg.out);
     HRN_TRY(hrn_image_write_png(path, &g, 8));
 fail:
@@ -759,6 +914,7 @@ static void set_training(struct hrn_trainer *tr, int on) {
                                             tr->cfg.train_recon;
     if (tr->has_mid) tr->mid.training = on && tr->cfg.train_mid;
     if (tr->has_high) tr->high.training = on && tr->cfg.train_high;
+    if (tr->has_unet) tr->unet.training = on;
 }
 
 /* The step's predictions (tape tensors, gone at the next reset) into plain arrays the fit reads
@@ -807,10 +963,9 @@ static enum hrn_status validate(struct hrn_trainer *tr, struct val_metrics *m) {
         }
         set_views(tr);
         struct hrn_driver_result r;
-        if (tr->cfg.stage != HRN_TRAIN_RECON) HRN_TRY(prepare_geometry(tr));
-        hrn_driver_loss_fn fn = tr->cfg.stage == HRN_TRAIN_RECON ? recon_loss : geometry_loss;
+        HRN_TRY(prepare_stage(tr));
         /* evaluate only: optimizer 0 is named for the guard, nothing moves */
-        HRN_TRY(hrn_driver_step(&tr->drv, 1u, fn, tr, "validation", 0, &r));
+        HRN_TRY(hrn_driver_step(&tr->drv, 1u, stage_loss(tr), tr, "validation", 0, &r));
         keep_predictions(tr);
         val_accumulate(tr, m, r.total);
         if (first == 0) HRN_TRY(val_picture(tr));
@@ -841,19 +996,21 @@ static enum hrn_status validate_and_log(struct hrn_trainer *tr) {
         if (!tr->val) return hrn_error_set(HRN_ERR_IO, "%s: cannot open: %s", tr->val_path,
                                            strerror(errno));
         if (ftell(tr->val) == 0)
-            fprintf(tr->val, "step\tsamples\tloss\tlm_px\tvert_mm\tdeform_mm\tdisp_mm\n");
+            fprintf(tr->val, "step\tsamples\tloss\tlm_px\tvert_mm\tdeform_mm\tdisp_mm\talbedo_l1\n");
     }
-    fprintf(tr->val, "%lld\t%d\t%.9g\t%.6g\t%.6g\t%.6g\t%.6g\n", (long long)tr->step, m.n,
+    fprintf(tr->val, "%lld\t%d\t%.9g\t%.6g\t%.6g\t%.6g\t%.6g\t%.6g\n", (long long)tr->step, m.n,
             m.loss / m.n, m.lm_px / m.n, mean_or_nan(m.vert_mm, m.n_vert),
-            mean_or_nan(m.deform_mm, m.n_deform), mean_or_nan(m.disp_mm, m.n_disp));
+            mean_or_nan(m.deform_mm, m.n_deform), mean_or_nan(m.disp_mm, m.n_disp),
+            mean_or_nan(m.albedo, m.n_albedo));
     fflush(tr->val);
     char png[1100];
     snprintf(png, sizeof png, "%s/curves.png", tr->cfg.out);
     if (tr->rows > 0) TRY_RET(hrn_train_plot(tr->losses_path, tr->val_path, png));
     hrn_log(HRN_LOG_INFO, "validation at step %lld: loss %.5g, landmarks %.3f px, vertices %.3f "
-            "mm, D %.4f mm, disp %.4f mm (%d samples)", (long long)tr->step, m.loss / m.n,
-            m.lm_px / m.n, mean_or_nan(m.vert_mm, m.n_vert), mean_or_nan(m.deform_mm, m.n_deform),
-            mean_or_nan(m.disp_mm, m.n_disp), m.n);
+            "mm, D %.4f mm, disp %.4f mm, albedo %.4f (%d samples)", (long long)tr->step,
+            m.loss / m.n, m.lm_px / m.n, mean_or_nan(m.vert_mm, m.n_vert),
+            mean_or_nan(m.deform_mm, m.n_deform), mean_or_nan(m.disp_mm, m.n_disp),
+            mean_or_nan(m.albedo, m.n_albedo), m.n);
     return HRN_OK;
 }
 
@@ -890,9 +1047,10 @@ static enum hrn_status save_ckpt(struct hrn_trainer *tr) {
     struct hrn_h5 *h = NULL;
     char path[1100];
     ckpt_path(tr, tr->step, path, sizeof path);
-    struct hrn_net *nets[5];
-    const char *groups[5];
+    struct hrn_net *nets[6];
+    const char *groups[6];
     int n = 0;
+    if (tr->has_unet) nets[n] = &tr->unet, groups[n++] = "generator";
     if (tr->has_recon) nets[n] = &tr->recon, groups[n++] = "net_recon";
     if (tr->has_mid) nets[n] = &tr->mid, groups[n++] = "mid_net";
     if (tr->has_high) nets[n] = &tr->high, groups[n++] = "high_net";
@@ -952,6 +1110,7 @@ static enum hrn_status load_ckpt(struct hrn_trainer *tr, const char *path) {
     if (tr->has_recon) HRN_TRY(hrn_net_load(&tr->recon, path, "net_recon"));
     if (tr->has_mid) HRN_TRY(hrn_net_load(&tr->mid, path, "mid_net"));
     if (tr->has_high) HRN_TRY(hrn_net_load(&tr->high, path, "high_net"));
+    if (tr->has_unet) HRN_TRY(hrn_net_load(&tr->unet, path, "generator"));
     if (tr->has_disc > 0) HRN_TRY(hrn_net_load(&tr->disc[0], path, "disc_mid"));
     if (tr->has_disc > 1) HRN_TRY(hrn_net_load(&tr->disc[1], path, "disc_high"));
     HRN_TRY(hrn_h5_open(path, &h));
@@ -1102,6 +1261,11 @@ void hrn_trainer_close(struct hrn_trainer *tr) {
     free(tr->T);
     free(tr->pred_d);
     free(tr->pred_x);
+    free(tr->a0);
+    free(tr->ad);
+    free(tr->amask);
+    free(tr->pred_a);
+    hrn_net_free(&tr->unet);
     hrn_driver_free(&tr->drv);
     hrn_net_free(&tr->recon);
     hrn_net_free(&tr->mid);
@@ -1131,7 +1295,7 @@ static enum hrn_status train_step(struct hrn_trainer *tr, struct hrn_driver_resu
     TRY_RET(hrn_loader_next(tr->ld, &tr->batch));
     double t1 = hrn_time_now();
     set_views(tr);
-    if (tr->cfg.stage != HRN_TRAIN_RECON) TRY_RET(prepare_geometry(tr));
+    TRY_RET(prepare_stage(tr));
     double t2 = hrn_time_now();
     tr->t_data += t1 - t0;
     tr->t_prep += t2 - t1;
@@ -1140,8 +1304,7 @@ static enum hrn_status train_step(struct hrn_trainer *tr, struct hrn_driver_resu
     for (int k = 0; k < tr->B && n < (int)sizeof ctx - 40; k++)
         n += snprintf(ctx + n, sizeof ctx - (size_t)n, " %s", tr->batch.s[k].name);
     snprintf(ctx + n, sizeof ctx - (size_t)n, ")");
-    hrn_driver_loss_fn fn = tr->cfg.stage == HRN_TRAIN_RECON ? recon_loss : geometry_loss;
-    TRY_RET(hrn_driver_step(&tr->drv, tr->opts, fn, tr, ctx, 1, r));
+    TRY_RET(hrn_driver_step(&tr->drv, tr->opts, stage_loss(tr), tr, ctx, 1, r));
     if (tr->has_disc && batch_has_maps(tr, 0)) {
         /* the discriminators' own step on the generator step's fakes (pix2pix's order) */
         struct hrn_driver_result rd;
