@@ -403,9 +403,8 @@ enum hrn_status hrn_dataset_open_synth(struct hrn_dataset *ds, const struct hrn_
     if (c->count < 1)
         return hrn_error_set(HRN_ERR_INVALID, "synthetic dataset: count %lld, expected >= 1",
                              (long long)c->count);
-    /* the model's compact bases are made lazily on first use: make them now, before loader
-     * threads share the model (hrn_synth_sample's thread-safety condition) */
-    enum hrn_status st = hrn_face_model_compact(fm);
+    /* the context makes the model's compact bases too: loader threads only read both */
+    enum hrn_status st = hrn_synth_ctx_new(&ds->synth_ctx, fm);
     if (st != HRN_OK) return hrn_error_prefix(st, "synthetic dataset: ");
     ds->kind = HRN_DATASET_SYNTH;
     ds->fm = fm;
@@ -421,6 +420,7 @@ void hrn_dataset_free(struct hrn_dataset *ds) {
         free(ds->paths[i]);
     free(ds->paths);
     free(ds->files);
+    hrn_synth_ctx_free(ds->synth_ctx);
     memset(ds, 0, sizeof *ds);
 }
 
@@ -538,7 +538,8 @@ enum hrn_status hrn_dataset_get(const struct hrn_dataset *ds, int64_t i, struct 
         return hrn_error_set(HRN_ERR_INVALID, "dataset: sample %lld of %lld", (long long)i,
                              (long long)ds->n);
     if (ds->kind == HRN_DATASET_SYNTH) {
-        st = hrn_synth_sample(ds->fm, &ds->synth, i, out);
+        st = ds->synth_ctx ? hrn_synth_sample_ctx(ds->synth_ctx, &ds->synth, i, out)
+                           : hrn_synth_sample(ds->fm, &ds->synth, i, out);
         if (st == HRN_OK && !out->name[0])
             snprintf(out->name, sizeof out->name, "synth_%llu_%lld",
                      (unsigned long long)ds->synth.seed, (long long)i);

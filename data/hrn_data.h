@@ -189,10 +189,33 @@ void hrn_synth_data_defaults(struct hrn_synth_data_config *c);
  * hrn_image_read gives for its PNG). lm are the projected landmark vertices of M1 (jaw points as
  * HRN's landmarks are, on the silhouette side: the projected vertex; NaN where the model has
  * none), mask the rendered face region minus occluders. gt.deform is NULL at levels 0, gt.disp
- * below level 2. Each call builds the model's UV tables (~14 ms at BFM size). */
+ * below level 2. Each call builds the model's context (its UV tables, ~14 ms at BFM size): to
+ * make many samples, make the context once (hrn_synth_ctx_new, hrn_synth_sample_ctx). */
 enum hrn_status hrn_synth_sample(const struct hrn_face_model *fm,
                                  const struct hrn_synth_data_config *c, int64_t index,
                                  struct hrn_sample *out);
+
+/* What every sample of one model needs, made once: world2uv tables at 256, the deformation
+ * sampler, the mesh topology, the face frame in UV and the maps drawn from it. Opaque.
+ *
+ *     struct hrn_synth_ctx *x = NULL;
+ *     HRN_TRY(hrn_synth_ctx_new(&x, &fm));              // borrows fm: free x before fm
+ *     HRN_TRY(hrn_synth_sample_ctx(x, &sc, i, &sample)); // any thread, any number at once
+ *     hrn_synth_ctx_free(x);
+ *
+ * Thread-safe: the context is read-only once made (no cache is filled later), so any number of
+ * threads may call hrn_synth_sample_ctx and hrn_synth_render_gt_ctx on one context at once. New
+ * calls hrn_face_model_compact(fm) itself; the model must not change while the context lives.
+ * The samples are byte for byte those of hrn_synth_sample. */
+struct hrn_synth_ctx;
+/* HRN_ERR_INVALID for a model without UVs, mean shape or the eye and mouth landmarks. */
+enum hrn_status hrn_synth_ctx_new(struct hrn_synth_ctx **out, const struct hrn_face_model *fm);
+void hrn_synth_ctx_free(struct hrn_synth_ctx *x); /* NULL-safe */
+const struct hrn_face_model *hrn_synth_ctx_model(const struct hrn_synth_ctx *x); /* borrowed */
+/* hrn_synth_sample on the context's model. */
+enum hrn_status hrn_synth_sample_ctx(const struct hrn_synth_ctx *x,
+                                     const struct hrn_synth_data_config *c, int64_t index,
+                                     struct hrn_sample *out);
 /* Render a sample's ground truth again (same model and config; no background, occluders, noise
  * or compression) into img (3,224,224), allocated, clipped to [0,1] but not quantised; *cover
  * (may be NULL) gets the coverage (224*224, malloc()ed). gt.verts is used when present, else
@@ -202,6 +225,11 @@ enum hrn_status hrn_synth_render_gt(const struct hrn_face_model *fm,
                                     const struct hrn_synth_data_config *c,
                                     const struct hrn_sample_gt *gt, struct hrn_image *img,
                                     float **cover);
+/* hrn_synth_render_gt on the context's model (same bytes; thread-safe as above). */
+enum hrn_status hrn_synth_render_gt_ctx(const struct hrn_synth_ctx *x,
+                                        const struct hrn_synth_data_config *c,
+                                        const struct hrn_sample_gt *gt, struct hrn_image *img,
+                                        float **cover);
 
 /* Write samples [first, first+n) to a dataset folder (the layout of hrn_dataset_open_folder, with
  * `aligned = true` in its dataset.ini since the images are crops already, and the ground truth in
@@ -252,6 +280,7 @@ struct hrn_dataset {
     enum hrn_dataset_kind kind;
     const struct hrn_face_model *fm; /* borrowed */
     struct hrn_synth_data_config synth;
+    struct hrn_synth_ctx *synth_ctx; /* owned (synthetic datasets): the model's sample context */
     char root[512];
     char **paths;       /* (n) photo paths of the good entries */
     uint8_t *files;     /* (n) which optional files each entry has (HRN_DATASET_HAS_*) */
@@ -266,7 +295,8 @@ enum {
     HRN_DATASET_HAS_MASK = 4, /* mask/<stem>.png */
     HRN_DATASET_HAS_GT = 8,   /* gt/<stem>.h5 */
 };
-/* Synthetic dataset of c->count samples, made on the fly by hrn_dataset_get. */
+/* Synthetic dataset of c->count samples, made on the fly by hrn_dataset_get from one model
+ * context made here (hrn_synth_ctx_new; loader threads share it). fm must outlive ds. */
 enum hrn_status hrn_dataset_open_synth(struct hrn_dataset *ds, const struct hrn_face_model *fm,
                                        const struct hrn_synth_data_config *c);
 /* Read and validate the whole list before anything trains: every line's photo (PNG/JPEG header:

@@ -35,7 +35,7 @@ void hrn_synth_data_defaults(struct hrn_synth_data_config *c) {
 
 /* --- the per-model context ------------------------------------------------------------------- */
 
-void synth_ctx_free(struct synth_ctx *x) {
+void synth_ctx_free(struct hrn_synth_ctx *x) {
     if (!x) return;
     hrn_topo_free(&x->topo);
     hrn_uv_map_free(&x->uv);
@@ -164,7 +164,7 @@ static void frame_coords(const struct synth_frame *f, int R, float *ab) {
         }
 }
 
-static void skin_and_chart(struct synth_ctx *x) {
+static void skin_and_chart(struct hrn_synth_ctx *x) {
     const struct hrn_face_model *fm = x->fm;
     const int R = SYNTH_UV, r = SYNTH_DEF, k = R / r;
     for (int64_t p = 0; p < (int64_t)R * R; p++) {
@@ -184,12 +184,12 @@ static void skin_and_chart(struct synth_ctx *x) {
             float m = 0;
             for (int a = 0; a < k; a++)
                 for (int b = 0; b < k; b++)
-                    m = fmaxf(m, x->uv.mask[(i * k + a) * R + j * k + b]);
+                    m = synth_fmaxf(m, x->uv.mask[(i * k + a) * R + j * k + b]);
             x->chart64[i * r + j] = m;
         }
 }
 
-enum hrn_status synth_ctx_init(struct synth_ctx *x, const struct hrn_face_model *fm) {
+enum hrn_status synth_ctx_init(struct hrn_synth_ctx *x, const struct hrn_face_model *fm) {
     enum hrn_status st = HRN_OK;
     float *vuv = NULL;
     memset(x, 0, sizeof *x);
@@ -236,26 +236,25 @@ static size_t tape_bytes(const struct hrn_face_model *fm) {
 }
 
 /* Canonical level-1 vertices: S0 = shape(coeffs) plus, when deform is given, the deformation map
- * sampled at the vertices with HRN's half-texel quirk. out (N,3). */
-static enum hrn_status canonical_verts(const struct synth_ctx *x, const float *coeffs,
-                                       const float *deform, float *out) {
+ * sampled at the vertices with HRN's half-texel quirk. out (N,3). t: scratch (reset here; one
+ * tape of tape_bytes serves every stage of a sample, so its pages are touched once). */
+static enum hrn_status canonical_verts(const struct hrn_synth_ctx *x, struct hrn_tape *t,
+                                       const float *coeffs, const float *deform, float *out) {
     const struct hrn_face_model *fm = x->fm;
-    struct hrn_tape t = {0};
-    enum hrn_status st = hrn_tape_init(&t, tape_bytes(fm));
-    if (st != HRN_OK) return st;
+    enum hrn_status st = HRN_OK;
+    hrn_tape_reset(t);
     struct hrn_tensor *c =
-        hrn_tape_wrap(&t, (float *)coeffs, 1, (int64_t[]){hrn_face_model_n_coeffs(fm)}, "coeffs");
-    struct hrn_tensor *S = hrn_face_shape_op(&t, fm, c);
+        hrn_tape_wrap(t, (float *)coeffs, 1, (int64_t[]){hrn_face_model_n_coeffs(fm)}, "coeffs");
+    struct hrn_tensor *S = hrn_face_shape_op(t, fm, c);
     if (deform) {
         struct hrn_tensor *D =
-            hrn_tape_wrap(&t, (float *)deform, 3, (int64_t[]){3, SYNTH_DEF, SYNTH_DEF}, "deform");
-        S = hrn_add(&t, S, hrn_uv_to_vertex(&t, &x->sampler, D));
+            hrn_tape_wrap(t, (float *)deform, 3, (int64_t[]){3, SYNTH_DEF, SYNTH_DEF}, "deform");
+        S = hrn_add(t, S, hrn_uv_to_vertex(t, &x->sampler, D));
     }
     if (!S)
         st = hrn_error_prefix(HRN_ERR_INVALID, "synthetic samples: model %s: ", fm->name);
     else
         memcpy(out, S->data, (size_t)(3 * fm->n_verts) * sizeof(float));
-    hrn_tape_free(&t);
     return st;
 }
 
@@ -269,30 +268,29 @@ struct synth_view {
  * SH(N) * albedo_uv (N the world2uv of the posed vertex normals, or with disp the detail normals
  * of hrn_detail_normals), rendered on the mesh through render_uv_texture, composited over bg
  * (3,224,224; NULL = black), silhouette-antialiased against it and clipped to [0,1]. */
-static enum hrn_status render(const struct synth_ctx *x, const float *coeffs, const float *verts,
-                              const float *disp, const float *albedo_uv, const float *bg,
-                              struct synth_view *out) {
+static enum hrn_status render(const struct hrn_synth_ctx *x, struct hrn_tape *t,
+                              const float *coeffs, const float *verts, const float *disp,
+                              const float *albedo_uv, const float *bg, struct synth_view *out) {
     const struct hrn_face_model *fm = x->fm;
     const int64_t R = SYNTH_UV, H = SYNTH_IMG, N = fm->n_verts;
     struct hrn_coeff_layout l = hrn_face_model_layout(fm);
-    struct hrn_tape t = {0};
-    enum hrn_status st = hrn_tape_init(&t, tape_bytes(fm));
-    if (st != HRN_OK) return st;
-    struct hrn_tensor *c = hrn_tape_wrap(&t, (float *)coeffs, 1, (int64_t[]){l.total}, "coeffs");
-    struct hrn_tensor *S = hrn_tape_wrap(&t, (float *)verts, 2, (int64_t[]){N, 3}, "verts");
-    struct hrn_tensor *V = hrn_rigid_op(&t, S, c, l.angle, l.trans);
-    struct hrn_tensor *uvz = hrn_project_op(&t, &x->cam, V);
+    enum hrn_status st = HRN_OK;
+    hrn_tape_reset(t);
+    struct hrn_tensor *c = hrn_tape_wrap(t, (float *)coeffs, 1, (int64_t[]){l.total}, "coeffs");
+    struct hrn_tensor *S = hrn_tape_wrap(t, (float *)verts, 2, (int64_t[]){N, 3}, "verts");
+    struct hrn_tensor *V = hrn_rigid_op(t, S, c, l.angle, l.trans);
+    struct hrn_tensor *uvz = hrn_project_op(t, &x->cam, V);
     struct hrn_tensor *nrm =
-        hrn_world2uv(&t, &x->uv, hrn_normals_op(&t, &x->topo, V, HRN_NORMALS_HRN));
+        hrn_world2uv(t, &x->uv, hrn_normals_op(t, &x->topo, V, HRN_NORMALS_HRN));
     if (disp) {
-        struct hrn_tensor *pv = hrn_world2uv(&t, &x->uv, V);
-        struct hrn_tensor *d = hrn_tape_wrap(&t, (float *)disp, 3, (int64_t[]){1, R, R}, "disp");
-        nrm = hrn_detail_normals(&t, &x->grid, pv, nrm, d);
+        struct hrn_tensor *pv = hrn_world2uv(t, &x->uv, V);
+        struct hrn_tensor *d = hrn_tape_wrap(t, (float *)disp, 3, (int64_t[]){1, R, R}, "disp");
+        nrm = hrn_detail_normals(t, &x->grid, pv, nrm, d);
     }
-    struct hrn_tensor *A = hrn_tape_wrap(&t, (float *)albedo_uv, 3, (int64_t[]){3, R, R}, "albedo");
-    struct hrn_tensor *col = hrn_sh_op(&t, nrm, A, c, l.gamma);
+    struct hrn_tensor *A = hrn_tape_wrap(t, (float *)albedo_uv, 3, (int64_t[]){3, R, R}, "albedo");
+    struct hrn_tensor *col = hrn_sh_op(t, nrm, A, c, l.gamma);
     struct hrn_tensor *rast = NULL;
-    struct hrn_tensor *img = hrn_render_uv_texture(&t, fm, &x->cam, uvz, x->st, col, &rast);
+    struct hrn_tensor *img = hrn_render_uv_texture(t, fm, &x->cam, uvz, x->st, col, &rast);
     if (img && rast) {
         for (int64_t p = 0; p < H * H; p++) {
             int covered = rast->data[4 * p + 3] > 0;
@@ -301,22 +299,19 @@ static enum hrn_status render(const struct synth_ctx *x, const float *coeffs, co
                 for (int ch = 0; ch < 3; ch++)
                     img->data[ch * H * H + p] = bg[ch * H * H + p];
         }
-        img = hrn_antialias_op(&t, img, rast, uvz, &x->topo);
+        img = hrn_antialias_op(t, img, rast, uvz, &x->topo);
     }
-    if (!img) {
-        st = hrn_error_prefix(HRN_ERR_INVALID, "synthetic samples: rendering model %s: ", fm->name);
-        goto done;
-    }
+    if (!img)
+        return hrn_error_prefix(HRN_ERR_INVALID,
+                                "synthetic samples: rendering model %s: ", fm->name);
     for (int64_t i = 0; i < 3 * H * H; i++) /* a camera clips what is brighter than white */
-        out->img[i] = fminf(1.0f, fmaxf(0.0f, img->data[i]));
+        out->img[i] = synth_fminf(1.0f, synth_fmaxf(0.0f, img->data[i]));
     if (out->lm)
         for (int i = 0; i < 68; i++) {
             int32_t v = fm->lmk68[i];
             out->lm[2 * i] = v >= 0 ? uvz->data[3 * v] : NAN;
             out->lm[2 * i + 1] = v >= 0 ? uvz->data[3 * v + 1] : NAN;
         }
-done:
-    hrn_tape_free(&t);
     return st;
 }
 
@@ -324,8 +319,8 @@ done:
 
 /* The 68 landmarks of canonical vertices verts posed by coeffs, plain float (for painting what
  * the holes show before the render; the sample's own landmarks come from the render's op) */
-static void project_landmarks(const struct synth_ctx *x, const float *coeffs, const float *verts,
-                              float *lm) {
+static void project_landmarks(const struct hrn_synth_ctx *x, const float *coeffs,
+                              const float *verts, float *lm) {
     struct hrn_coeff_layout l = hrn_face_model_layout(x->fm);
     float R[9];
     hrn_euler_to_rot(coeffs + l.angle, R);
@@ -342,24 +337,22 @@ static void project_landmarks(const struct synth_ctx *x, const float *coeffs, co
 
 /* The clean UV albedo (3,256,256): the model's albedo (mean + basis * tex) unwrapped and clamped
  * to [0,1], or a drawn skin tone for models without one. */
-static enum hrn_status clean_albedo(const struct synth_ctx *x,
+static enum hrn_status clean_albedo(const struct hrn_synth_ctx *x, struct hrn_tape *t,
                                     const struct hrn_synth_data_config *c, int64_t index,
                                     const float *coeffs, float *albedo) {
     const struct hrn_face_model *fm = x->fm;
     if (!fm->mean_albedo) return synth_draw_albedo(x, c, index, albedo);
-    struct hrn_tape t = {0};
-    enum hrn_status st = hrn_tape_init(&t, tape_bytes(fm));
-    if (st != HRN_OK) return st;
+    enum hrn_status st = HRN_OK;
+    hrn_tape_reset(t);
     struct hrn_tensor *cv =
-        hrn_tape_wrap(&t, (float *)coeffs, 1, (int64_t[]){hrn_face_model_n_coeffs(fm)}, "coeffs");
-    struct hrn_tensor *A = hrn_world2uv(&t, &x->uv, hrn_face_albedo_op(&t, fm, cv));
+        hrn_tape_wrap(t, (float *)coeffs, 1, (int64_t[]){hrn_face_model_n_coeffs(fm)}, "coeffs");
+    struct hrn_tensor *A = hrn_world2uv(t, &x->uv, hrn_face_albedo_op(t, fm, cv));
     if (!A) {
         st = hrn_error_prefix(HRN_ERR_INVALID, "synthetic samples: albedo of model %s: ", fm->name);
     } else {
         for (int64_t i = 0; i < 3 * SYNTH_UV * SYNTH_UV; i++)
-            albedo[i] = fminf(1.0f, fmaxf(0.0f, A->data[i]));
+            albedo[i] = synth_fminf(1.0f, synth_fmaxf(0.0f, A->data[i]));
     }
-    hrn_tape_free(&t);
     return st;
 }
 
@@ -395,18 +388,21 @@ static enum hrn_status check_config(const struct hrn_face_model *fm,
     return HRN_OK;
 }
 
-enum hrn_status synth_make_sample(const struct synth_ctx *x, const struct hrn_synth_data_config *c,
-                                  int64_t index, struct hrn_sample *s) {
+enum hrn_status synth_make_sample(const struct hrn_synth_ctx *x,
+                                  const struct hrn_synth_data_config *c, int64_t index,
+                                  struct hrn_sample *s) {
     enum hrn_status st = HRN_OK;
     const struct hrn_face_model *fm = x->fm;
     const int64_t H = SYNTH_IMG;
     struct hrn_sample_gt *gt = &s->gt;
+    struct hrn_tape t = {0};
     float *bg = NULL;
     s->index = index;
     snprintf(s->name, sizeof s->name, "synth_%llu_%06lld", (unsigned long long)c->seed,
              (long long)index);
     HRN_TRY(alloc_gt(gt, fm, c->levels));
     HRN_TRY(hrn_image_init(&s->img, (int)H, (int)H, 3));
+    HRN_TRY(hrn_tape_init(&t, tape_bytes(fm)));
     s->mask = malloc((size_t)(H * H) * sizeof(float));
     if (c->background) bg = malloc((size_t)(3 * H * H) * sizeof(float));
     if (!s->mask || (c->background && !bg)) {
@@ -417,9 +413,9 @@ enum hrn_status synth_make_sample(const struct synth_ctx *x, const struct hrn_sy
     if (gt->deform) synth_draw_deform(x, c, index, gt->deform);
     if (gt->disp) HRN_TRY(synth_draw_disp(x, c, index, gt->disp));
     memcpy(gt->skin, x->skin, (size_t)SYNTH_UV * SYNTH_UV * sizeof(float));
-    HRN_TRY(clean_albedo(x, c, index, gt->coeffs, gt->albedo));
+    HRN_TRY(clean_albedo(x, &t, c, index, gt->coeffs, gt->albedo));
     HRN_TRY(synth_draw_detail(x, c, index, gt->albedo, gt->albedo_detail));
-    HRN_TRY(canonical_verts(x, gt->coeffs, gt->deform, gt->verts));
+    HRN_TRY(canonical_verts(x, &t, gt->coeffs, gt->deform, gt->verts));
     if (bg) {
         synth_draw_background(c->seed, index, bg);
         float lm[68 * 2];
@@ -427,25 +423,52 @@ enum hrn_status synth_make_sample(const struct synth_ctx *x, const struct hrn_sy
         synth_draw_interior(c->seed, index, lm, bg);
     }
     struct synth_view v = {s->img.data, s->mask, s->lm};
-    HRN_TRY(render(x, gt->coeffs, gt->verts, gt->disp, gt->albedo_detail, bg, &v));
+    HRN_TRY(render(x, &t, gt->coeffs, gt->verts, gt->disp, gt->albedo_detail, bg, &v));
     synth_draw_occluder(c, index, s->lm, s->img.data, s->mask);
     HRN_TRY(synth_degrade(c, index, &s->img));
     s->aug_affine[0] = 1, s->aug_affine[4] = 1; /* not augmented */
 fail:
+    hrn_tape_free(&t);
     free(bg);
     return st;
 }
 
-enum hrn_status hrn_synth_sample(const struct hrn_face_model *fm,
-                                 const struct hrn_synth_data_config *c, int64_t index,
-                                 struct hrn_sample *out) {
-    enum hrn_status st = HRN_OK;
-    struct synth_ctx x;
+/* --- the public entry points ---------------------------------------------------------------- */
+
+enum hrn_status hrn_synth_ctx_new(struct hrn_synth_ctx **out, const struct hrn_face_model *fm) {
+    *out = NULL;
+    if (!fm) return hrn_error_set(HRN_ERR_INVALID, "synthetic samples: no face model");
+    /* the ops make the compact bases lazily: make them now, so that nothing is written later */
+    enum hrn_status st = hrn_face_model_compact(fm);
+    if (st != HRN_OK) return hrn_error_prefix(st, "synthetic samples: ");
+    struct hrn_synth_ctx *x = malloc(sizeof *x);
+    if (!x) return hrn_error_set(HRN_ERR_NOMEM, "synthetic samples: no memory for the context");
+    st = synth_ctx_init(x, fm);
+    if (st != HRN_OK) {
+        free(x);
+        return st;
+    }
+    *out = x;
+    return HRN_OK;
+}
+
+void hrn_synth_ctx_free(struct hrn_synth_ctx *x) {
+    if (!x) return;
+    synth_ctx_free(x);
+    free(x);
+}
+
+const struct hrn_face_model *hrn_synth_ctx_model(const struct hrn_synth_ctx *x) {
+    return x ? x->fm : NULL;
+}
+
+enum hrn_status hrn_synth_sample_ctx(const struct hrn_synth_ctx *x,
+                                     const struct hrn_synth_data_config *c, int64_t index,
+                                     struct hrn_sample *out) {
     memset(out, 0, sizeof *out);
-    SYNTH_TRY(check_config(fm, c, index));
-    SYNTH_TRY(synth_ctx_init(&x, fm));
-    st = synth_make_sample(&x, c, index, out);
-    synth_ctx_free(&x);
+    if (!x) return hrn_error_set(HRN_ERR_INVALID, "synthetic samples: no context");
+    SYNTH_TRY(check_config(x->fm, c, index));
+    enum hrn_status st = synth_make_sample(x, c, index, out);
     if (st != HRN_OK) {
         hrn_sample_free(out);
         return hrn_error_prefix(st, "synthetic sample %lld: ", (long long)index);
@@ -453,15 +476,29 @@ enum hrn_status hrn_synth_sample(const struct hrn_face_model *fm,
     return HRN_OK;
 }
 
-enum hrn_status hrn_synth_render_gt(const struct hrn_face_model *fm,
-                                    const struct hrn_synth_data_config *c,
-                                    const struct hrn_sample_gt *gt, struct hrn_image *img,
-                                    float **cover) {
+enum hrn_status hrn_synth_sample(const struct hrn_face_model *fm,
+                                 const struct hrn_synth_data_config *c, int64_t index,
+                                 struct hrn_sample *out) {
+    struct hrn_synth_ctx x;
+    memset(out, 0, sizeof *out);
+    SYNTH_TRY(check_config(fm, c, index));
+    SYNTH_TRY(synth_ctx_init(&x, fm));
+    enum hrn_status st = hrn_synth_sample_ctx(&x, c, index, out);
+    synth_ctx_free(&x);
+    return st;
+}
+
+enum hrn_status hrn_synth_render_gt_ctx(const struct hrn_synth_ctx *x,
+                                        const struct hrn_synth_data_config *c,
+                                        const struct hrn_sample_gt *gt, struct hrn_image *img,
+                                        float **cover) {
     enum hrn_status st = HRN_OK;
-    struct synth_ctx x = {0};
     float *cov = NULL, *verts = NULL;
+    struct hrn_tape t = {0};
     memset(img, 0, sizeof *img);
     if (cover) *cover = NULL;
+    if (!x) return hrn_error_set(HRN_ERR_INVALID, "synthetic ground truth: no context");
+    const struct hrn_face_model *fm = x->fm;
     SYNTH_TRY(check_config(fm, c, 0));
     if (!gt || !gt->coeffs || gt->n_coeffs != hrn_face_model_n_coeffs(fm) ||
         (!gt->albedo_detail && !gt->albedo) || (gt->verts && gt->n_verts != fm->n_verts))
@@ -469,8 +506,8 @@ enum hrn_status hrn_synth_render_gt(const struct hrn_face_model *fm,
                              "synthetic ground truth: needs coeffs (%lld for "
                              "model %s) and an albedo",
                              (long long)hrn_face_model_n_coeffs(fm), fm->name);
-    HRN_TRY(synth_ctx_init(&x, fm));
     HRN_TRY(hrn_image_init(img, SYNTH_IMG, SYNTH_IMG, 3));
+    HRN_TRY(hrn_tape_init(&t, tape_bytes(fm)));
     cov = malloc((size_t)SYNTH_IMG * SYNTH_IMG * sizeof(float));
     if (!cov) {
         st = hrn_error_set(HRN_ERR_NOMEM, "synthetic ground truth: no memory");
@@ -483,17 +520,31 @@ enum hrn_status hrn_synth_render_gt(const struct hrn_face_model *fm,
             st = hrn_error_set(HRN_ERR_NOMEM, "synthetic ground truth: no memory");
             goto fail;
         }
-        HRN_TRY(canonical_verts(&x, gt->coeffs, c->levels >= 1 ? gt->deform : NULL, verts));
+        HRN_TRY(canonical_verts(x, &t, gt->coeffs, c->levels >= 1 ? gt->deform : NULL, verts));
         V = verts;
     }
     struct synth_view v = {img->data, cov, NULL};
-    HRN_TRY(render(&x, gt->coeffs, V, c->levels >= 2 ? gt->disp : NULL,
+    HRN_TRY(render(x, &t, gt->coeffs, V, c->levels >= 2 ? gt->disp : NULL,
                    gt->albedo_detail ? gt->albedo_detail : gt->albedo, NULL, &v));
     if (cover) *cover = cov, cov = NULL;
 fail:
+    hrn_tape_free(&t);
     free(cov);
     free(verts);
-    synth_ctx_free(&x);
     if (st != HRN_OK) hrn_image_free(img);
+    return st;
+}
+
+enum hrn_status hrn_synth_render_gt(const struct hrn_face_model *fm,
+                                    const struct hrn_synth_data_config *c,
+                                    const struct hrn_sample_gt *gt, struct hrn_image *img,
+                                    float **cover) {
+    struct hrn_synth_ctx x;
+    memset(img, 0, sizeof *img);
+    if (cover) *cover = NULL;
+    SYNTH_TRY(check_config(fm, c, 0));
+    SYNTH_TRY(synth_ctx_init(&x, fm));
+    enum hrn_status st = hrn_synth_render_gt_ctx(&x, c, gt, img, cover);
+    synth_ctx_free(&x);
     return st;
 }

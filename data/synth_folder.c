@@ -89,7 +89,7 @@ static enum hrn_status write_sample(const char *root, const struct hrn_face_mode
 /* --- the workers ----------------------------------------------------------------------------- */
 
 struct folder_job {
-    const struct synth_ctx *x;
+    const struct hrn_synth_ctx *x;
     const struct hrn_synth_data_config *c;
     const char *root;
     int64_t first, n;
@@ -116,8 +116,9 @@ static void *folder_worker(void *arg) {
     return NULL;
 }
 
-static enum hrn_status run_workers(const struct synth_ctx *x, const struct hrn_synth_data_config *c,
-                                   int64_t first, int64_t n, const char *root, int threads) {
+static enum hrn_status run_workers(const struct hrn_synth_ctx *x,
+                                   const struct hrn_synth_data_config *c, int64_t first, int64_t n,
+                                   const char *root, int threads) {
     struct folder_job jobs[64];
     pthread_t tid[64];
     int started = 0;
@@ -203,7 +204,7 @@ enum hrn_status hrn_synth_write_folder(const struct hrn_face_model *fm,
                                        const struct hrn_synth_data_config *c, int64_t first,
                                        int64_t n, int64_t n_val, const char *root, int threads) {
     enum hrn_status st = HRN_OK;
-    struct synth_ctx x = {0};
+    struct hrn_synth_ctx x = {0};
     char path[1200];
     if (!fm || !c || !root || !root[0])
         return hrn_error_set(HRN_ERR_INVALID, "synthetic folder: no model, config or root");

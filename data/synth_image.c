@@ -18,7 +18,6 @@ static float unif(struct hrn_rng *r, float lo, float hi) {
     return lo + (hi - lo) * hrn_rng_uniformf(r);
 }
 static float normal(struct hrn_rng *r) { return (float)hrn_rng_normal(r); }
-static float clampf(float v, float lo, float hi) { return fminf(hi, fmaxf(lo, v)); }
 
 /* a muted random colour: hue anywhere, low to mid saturation */
 static void random_colour(struct hrn_rng *r, float vlo, float vhi, float out[3]) {
@@ -54,8 +53,8 @@ void synth_draw_background(uint64_t seed, int64_t index, float *bg) {
     float ang = unif(&r, 0, 6.2831853f), ca = cosf(ang), sa = sinf(ang);
     for (int y = 0; y < S; y++)
         for (int x = 0; x < S; x++) {
-            float t =
-                clampf(0.5f + ((float)x - S / 2) * ca / S + ((float)y - S / 2) * sa / S, 0, 1);
+            float t = synth_clampf(0.5f + ((float)x - S / 2) * ca / S + ((float)y - S / 2) * sa / S,
+                                   0, 1);
             for (int c = 0; c < 3; c++)
                 bg[c * S * S + y * S + x] = c0[c] + t * (c1[c] - c0[c]);
         }
@@ -72,11 +71,18 @@ void synth_draw_background(uint64_t seed, int64_t index, float *bg) {
         float hw = unif(&r, 8, 90), hh = unif(&r, 8, 90), alpha = unif(&r, 0.3f, 1.0f);
         int ellipse = hrn_rng_uniformf(&r) < 0.4f;
         random_colour(&r, 0.1f, 0.95f, col);
-        for (int y = 0; y < S; y++)
-            for (int x = 0; x < S; x++) {
+        /* w is +0 where d >= 1, leaving the pixel as it is (bg is never -0): only the shape's
+         * box, a pixel wider, is visited */
+        int x0 = (int)synth_fmaxf(0, floorf(cx - hw) - 1),
+            x1 = (int)synth_fminf(S - 1, ceilf(cx + hw) + 1);
+        int y0 = (int)synth_fmaxf(0, floorf(cy - hh) - 1),
+            y1 = (int)synth_fminf(S - 1, ceilf(cy + hh) + 1);
+        for (int y = y0; y <= y1; y++)
+            for (int x = x0; x <= x1; x++) {
                 float dx = fabsf((float)x - cx) / hw, dy = fabsf((float)y - cy) / hh, d;
-                d = ellipse ? sqrtf(dx * dx + dy * dy) : fmaxf(dx, dy);
-                float w = alpha * clampf((1 - d) * fminf(hw, hh) * 0.7f, 0, 1); /* ~1.5 px edge */
+                d = ellipse ? sqrtf(dx * dx + dy * dy) : synth_fmaxf(dx, dy);
+                float edge = (1 - d) * synth_fminf(hw, hh) * 0.7f; /* ~1.5 px edge */
+                float w = alpha * synth_clampf(edge, 0, 1);
                 for (int c = 0; c < 3; c++) {
                     float *v = &bg[c * S * S + y * S + x];
                     *v += w * (col[c] - *v);
@@ -93,7 +99,7 @@ void synth_draw_background(uint64_t seed, int64_t index, float *bg) {
             }
     }
     for (int i = 0; i < 3 * S * S; i++)
-        bg[i] = clampf(bg[i], 0, 1);
+        bg[i] = synth_clampf(bg[i], 0, 1);
 }
 
 /* --- what shows through the holes ------------------------------------------------------------ */
@@ -122,9 +128,9 @@ static void fill_eye(const float (*pt)[2], const float iris[3], float light, flo
     float cx = 0, cy = 0, w = fabsf(pt[3][0] - pt[0][0]) + 1e-3f;
     for (int i = 0; i < 6; i++)
         cx += pt[i][0] / 6, cy += pt[i][1] / 6;
-    int x0 = (int)fmaxf(0, floorf(fminf(pt[0][0], pt[3][0]) - 2)),
-        x1 = (int)fminf(S - 1, ceilf(fmaxf(pt[0][0], pt[3][0]) + 2));
-    int y0 = (int)fmaxf(0, floorf(cy - w)), y1 = (int)fminf(S - 1, ceilf(cy + w));
+    int x0 = (int)synth_fmaxf(0, floorf(synth_fminf(pt[0][0], pt[3][0]) - 2)),
+        x1 = (int)synth_fminf(S - 1, ceilf(synth_fmaxf(pt[0][0], pt[3][0]) + 2));
+    int y0 = (int)synth_fmaxf(0, floorf(cy - w)), y1 = (int)synth_fminf(S - 1, ceilf(cy + w));
     for (int y = y0; y <= y1; y++)
         for (int x = x0; x <= x1; x++) {
             if (!inside(pt, 6, (float)x, (float)y)) continue;
@@ -150,8 +156,8 @@ void synth_draw_interior(uint64_t seed, int64_t index, const float *lm, float *b
     /* the mouth: dark, teeth along the upper lip one time in two */
     float top = 1e9f, bot = -1e9f;
     for (int i = 0; i < 12; i++)
-        top = fminf(top, pt[i][1]), bot = fmaxf(bot, pt[i][1]);
-    for (int y = (int)fmaxf(0, top); y <= (int)fminf(S - 1, bot); y++)
+        top = synth_fminf(top, pt[i][1]), bot = synth_fmaxf(bot, pt[i][1]);
+    for (int y = (int)synth_fmaxf(0, top); y <= (int)synth_fminf(S - 1, bot); y++)
         for (int x = 0; x < S; x++) {
             if (!inside((const float(*)[2])pt, 12, (float)x, (float)y)) continue;
             float t = ((float)y - top) / (bot - top + 1e-3f);
@@ -237,10 +243,10 @@ static void hair_fringe(struct hrn_rng *r, const struct face2d *f, float *img, f
             float e = edge + slope * a;
             for (int k = 0; k < 4; k++)
                 e += am[k] * sinf(fr[k] * a + ph[k]);
-            float side = clampf((1.0f - sqrtf(head)) * half * f->eo, 0, 1);
-            float w = clampf((e - b) * f->eo, 0, 1) * side; /* 1 px soft edge */
-            float shade =
-                0.75f + 0.25f * sinf(strand_f * a + 3 * sinf(7 * a)) - 0.2f * clampf(e - b, 0, 1);
+            float side = synth_clampf((1.0f - sqrtf(head)) * half * f->eo, 0, 1);
+            float w = synth_clampf((e - b) * f->eo, 0, 1) * side; /* 1 px soft edge */
+            float shade = 0.75f + 0.25f * sinf(strand_f * a + 3 * sinf(7 * a)) -
+                          0.2f * synth_clampf(e - b, 0, 1);
             float c[3] = {col[0] * shade, col[1] * shade, col[2] * shade};
             paint(img, mask, y * S + x, w, c);
         }
@@ -266,19 +272,22 @@ static void glasses(struct hrn_rng *r, const struct face2d *f, float *img, float
                 to_face(f, e ? f->er : f->el, (float)x, (float)y, &a, &b);
                 b -= drop;
                 float q = powf(powf(fabsf(a) / rx, sq) + powf(fabsf(b) / ry, sq), 1 / sq);
-                float dist = fabsf(q - 1) * fminf(rx, ry); /* ~ distance to the rim, eye units */
-                w = fmaxf(w, clampf((th / 2 - dist) * f->eo + 0.5f, 0, 1));
+                float dist =
+                    fabsf(q - 1) * synth_fminf(rx, ry); /* ~ distance to the rim, eye units */
+                w = synth_fmaxf(w, synth_clampf((th / 2 - dist) * f->eo + 0.5f, 0, 1));
                 if (q < 1) tint = 1;
                 /* temple arm: outward from the rim's outer side */
                 float out = e ? a : -a;
                 if (out > rx && out < rx + 0.7f)
-                    w = fmaxf(w, clampf((th / 2 - fabsf(b + 0.05f)) * f->eo + 0.5f, 0, 1));
+                    w = synth_fmaxf(w,
+                                    synth_clampf((th / 2 - fabsf(b + 0.05f)) * f->eo + 0.5f, 0, 1));
             }
             float a, b;
             float o[2] = {0.5f * (f->el[0] + f->er[0]), 0.5f * (f->el[1] + f->er[1])};
             to_face(f, o, (float)x, (float)y, &a, &b);
             if (fabsf(a) < 0.5f - rx + 0.02f) /* bridge */
-                w = fmaxf(w, clampf((th / 2 - fabsf(b - drop + 0.08f)) * f->eo + 0.5f, 0, 1));
+                w = synth_fmaxf(
+                    w, synth_clampf((th / 2 - fabsf(b - drop + 0.08f)) * f->eo + 0.5f, 0, 1));
             int p = y * S + x;
             if (tint > 0 && w < 1)
                 for (int c = 0; c < 3; c++)
@@ -310,12 +319,12 @@ static void hand(struct hrn_rng *r, const struct face2d *f, float *img, float *m
             sd *= 0.7f;
             for (int k = 0; k < 4; k++) {
                 float fu = -0.5f + 0.33f * (float)k, len = flen * (k == 0 || k == 3 ? 0.8f : 1.0f);
-                float vv = clampf(v, 0.5f, 0.5f + len);
+                float vv = synth_clampf(v, 0.5f, 0.5f + len);
                 float dd = sqrtf((u - fu) * (u - fu) + (v - vv) * (v - vv)) - fr;
-                sd = fminf(sd, dd);
+                sd = synth_fminf(sd, dd);
             }
-            float w = clampf(0.5f - sd * f->eo, 0, 1);
-            float inner = clampf(-sd * 6.0f, 0, 1); /* 0 at the outline, 1 inside */
+            float w = synth_clampf(0.5f - sd * f->eo, 0, 1);
+            float inner = synth_clampf(-sd * 6.0f, 0, 1); /* 0 at the outline, 1 inside */
             float shade = (0.75f + 0.2f * inner) * (1.0f + light * u);
             float c[3] = {col[0] * shade, col[1] * shade, col[2] * shade};
             paint(img, mask, y * S + x, w, c);
@@ -374,7 +383,8 @@ static int jpeg_encode(const struct hrn_image *img, int quality, unsigned char *
         for (int x = 0; x < img->w; x++)
             for (int c = 0; c < 3; c++)
                 row[3 * x + c] = (unsigned char)lrintf(
-                    clampf(img->data[c * plane + (size_t)y * (size_t)img->w + (size_t)x], 0, 1) *
+                    synth_clampf(img->data[c * plane + (size_t)y * (size_t)img->w + (size_t)x], 0,
+                                 1) *
                     255.0f);
         JSAMPROW rp = row;
         jpeg_write_scanlines(&ci, &rp, 1);
@@ -446,7 +456,7 @@ enum hrn_status synth_degrade(const struct hrn_synth_data_config *c, int64_t ind
         }
     /* 8 bits, as a photo file, in the numbers hrn_image_read gives: folders and memory agree */
     for (int64_t i = 0; i < 3 * n; i++)
-        img->data[i] = (float)lrintf(clampf(img->data[i], 0, 1) * 255.0f) * (1.0f / 255.0f);
+        img->data[i] = (float)lrintf(synth_clampf(img->data[i], 0, 1) * 255.0f) * (1.0f / 255.0f);
     hrn_rng_seed_keyed(&r, c->seed, (uint64_t)index, SYNTH_RNG_JPEG, 0);
     float u = hrn_rng_uniformf(&r);
     int q = 40 + (int)hrn_rng_below(&r, 56);
@@ -460,7 +470,7 @@ enum hrn_status synth_degrade(const struct hrn_synth_data_config *c, int64_t ind
 static void tile_map(const float *map, int C, int R, float scale, float off, float *tile) {
     hrn_resize_bilinear(map, C, R, R, tile, S, S, 0);
     for (int i = 0; i < C * S * S; i++)
-        tile[i] = clampf(scale * tile[i] + off, 0, 1);
+        tile[i] = synth_clampf(scale * tile[i] + off, 0, 1);
 }
 
 static void put_tile(struct hrn_image *sheet, int row, int col, const float *tile, int C) {
@@ -474,7 +484,7 @@ static void put_tile(struct hrn_image *sheet, int row, int col, const float *til
 static float max_abs(const float *x, int64_t n) {
     float m = 0;
     for (int64_t i = 0; i < n; i++)
-        m = fmaxf(m, fabsf(x[i]));
+        m = synth_fmaxf(m, fabsf(x[i]));
     return m;
 }
 

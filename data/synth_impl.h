@@ -13,6 +13,19 @@
         if (st_ != HRN_OK) return st_;                                                             \
     } while (0)
 
+/* fmaxf and fminf without the libm call (they are not inlined without -ffast-math, and the
+ * generator calls them millions of times a sample): the same values as glibc's x86-64 versions,
+ * signed zeros included (x > y ? x : y, so fmaxf(+0, -0) is -0; a NaN argument gives the other). */
+static inline float synth_fmaxf(float x, float y) {
+    return x != x ? y : y != y ? x : x > y ? x : y;
+}
+static inline float synth_fminf(float x, float y) {
+    return x != x ? y : y != y ? x : x < y ? x : y;
+}
+static inline float synth_clampf(float v, float lo, float hi) {
+    return synth_fminf(hi, synth_fmaxf(lo, v));
+}
+
 enum {
     SYNTH_IMG = 224, /* the crop */
     SYNTH_UV = 256,  /* displacement, albedo and shading maps */
@@ -49,8 +62,9 @@ struct synth_frame {
     uint8_t has[68]; /* the model has landmark i */
 };
 
-/* Per-model state every sample needs (built per call: the public API is stateless). */
-struct synth_ctx {
+/* Per-model state every sample needs (hrn_synth_ctx_new; hrn_synth_sample makes one per call).
+ * Read-only once made: threads share it. */
+struct hrn_synth_ctx {
     const struct hrn_face_model *fm;
     struct hrn_camera cam;
     struct hrn_topo topo;   /* the mesh, for normals and antialiasing */
@@ -65,32 +79,36 @@ struct synth_ctx {
     struct synth_frame frame;
 };
 
-enum hrn_status synth_ctx_init(struct synth_ctx *x, const struct hrn_face_model *fm);
-void synth_ctx_free(struct synth_ctx *x);
-/* hrn_synth_sample with a context made once (read-only here: threads may share it). s must be
- * zeroed; on failure it holds what was made so far (the caller frees it). */
-enum hrn_status synth_make_sample(const struct synth_ctx *x, const struct hrn_synth_data_config *c,
-                                  int64_t index, struct hrn_sample *s);
+/* Fill x in place (the model must be compact already) / free what it holds. */
+enum hrn_status synth_ctx_init(struct hrn_synth_ctx *x, const struct hrn_face_model *fm);
+void synth_ctx_free(struct hrn_synth_ctx *x);
+/* hrn_synth_sample_ctx without the checks and the error prefix. s must be zeroed; on failure it
+ * holds what was made so far (the caller frees it). */
+enum hrn_status synth_make_sample(const struct hrn_synth_ctx *x,
+                                  const struct hrn_synth_data_config *c, int64_t index,
+                                  struct hrn_sample *s);
 
 /* --- the maps and coefficients (synth_maps.c) ---------------------------------------------- */
 
 /* The coefficient vector of sample `index`: identity, expression, albedo from the model's prior,
  * pose, SH light and translation (see hrn_synth_data_defaults). c: (n_coeffs). */
-void synth_draw_coeffs(const struct synth_ctx *x, const struct hrn_synth_data_config *c,
+void synth_draw_coeffs(const struct hrn_synth_ctx *x, const struct hrn_synth_data_config *c,
                        int64_t index, float *coeffs);
 /* Deformation map (3,64,64), model units, canonical frame, 0 off the chart. */
-void synth_draw_deform(const struct synth_ctx *x, const struct hrn_synth_data_config *c,
+void synth_draw_deform(const struct hrn_synth_ctx *x, const struct hrn_synth_data_config *c,
                        int64_t index, float *d);
 /* Displacement map (1,256,256), model units, on the skin only. */
-enum hrn_status synth_draw_disp(const struct synth_ctx *x, const struct hrn_synth_data_config *c,
-                                int64_t index, float *disp);
+enum hrn_status synth_draw_disp(const struct hrn_synth_ctx *x,
+                                const struct hrn_synth_data_config *c, int64_t index, float *disp);
 /* Clean UV albedo (3,256,256) for models without an albedo basis: a skin tone with smooth
  * variation, redder lips and cheeks, darker brows. */
-enum hrn_status synth_draw_albedo(const struct synth_ctx *x, const struct hrn_synth_data_config *c,
-                                  int64_t index, float *albedo);
+enum hrn_status synth_draw_albedo(const struct hrn_synth_ctx *x,
+                                  const struct hrn_synth_data_config *c, int64_t index,
+                                  float *albedo);
 /* albedo_detail = albedo * (freckles, blemishes, moles, uneven tone) on the skin. */
-enum hrn_status synth_draw_detail(const struct synth_ctx *x, const struct hrn_synth_data_config *c,
-                                  int64_t index, const float *albedo, float *detail);
+enum hrn_status synth_draw_detail(const struct hrn_synth_ctx *x,
+                                  const struct hrn_synth_data_config *c, int64_t index,
+                                  const float *albedo, float *detail);
 
 /* --- image space (synth_image.c) ----------------------------------------------------------- */
 

@@ -21,20 +21,19 @@ static float unif(struct hrn_rng *r, float lo, float hi) {
     return lo + (hi - lo) * hrn_rng_uniformf(r);
 }
 static float normal(struct hrn_rng *r) { return (float)hrn_rng_normal(r); }
-static float clampf(float v, float lo, float hi) { return fminf(hi, fmaxf(lo, v)); }
 
 /* --- coefficients, pose, light --------------------------------------------------------------- */
 
 static void draw_gaussian(struct hrn_rng *r, float *x, int n, float std) {
     /* a plausible subject: the prior truncated at 3 standard deviations */
     for (int i = 0; i < n; i++)
-        x[i] = std * clampf(normal(r), -3.0f, 3.0f);
+        x[i] = std * synth_clampf(normal(r), -3.0f, 3.0f);
 }
 
 /* Blendshape weights in [0,1]: a few shapes active at once (a face rarely shows more than two or
  * three action units strongly), each at a uniform strength. */
 static void draw_blendshapes(struct hrn_rng *r, float *x, int n) {
-    float p = fminf(0.5f, 3.0f / (float)n);
+    float p = synth_fminf(0.5f, 3.0f / (float)n);
     for (int i = 0; i < n; i++) {
         float on = hrn_rng_uniformf(r), w = hrn_rng_uniformf(r);
         x[i] = on < p ? w : 0.0f;
@@ -76,7 +75,7 @@ static void draw_light(struct hrn_rng *r, float *gamma) {
     }
 }
 
-void synth_draw_coeffs(const struct synth_ctx *x, const struct hrn_synth_data_config *c,
+void synth_draw_coeffs(const struct hrn_synth_ctx *x, const struct hrn_synth_data_config *c,
                        int64_t index, float *coeffs) {
     const struct hrn_face_model *fm = x->fm;
     struct hrn_coeff_layout l = hrn_face_model_layout(fm);
@@ -123,8 +122,8 @@ static const struct {
     {0.50f, -0.22f, 0.12f, 1}, /* under the eyes */
 };
 
-static void add_bump(const struct synth_ctx *x, float a0, float b0, float sigma, const float amp[3],
-                     float *d) {
+static void add_bump(const struct hrn_synth_ctx *x, float a0, float b0, float sigma,
+                     const float amp[3], float *d) {
     const int R = SYNTH_DEF, RR = R * R;
     for (int p = 0; p < RR; p++) {
         float da = x->ab64[p] - a0, db = x->ab64[RR + p] - b0;
@@ -134,7 +133,7 @@ static void add_bump(const struct synth_ctx *x, float a0, float b0, float sigma,
     }
 }
 
-void synth_draw_deform(const struct synth_ctx *x, const struct hrn_synth_data_config *c,
+void synth_draw_deform(const struct hrn_synth_ctx *x, const struct hrn_synth_data_config *c,
                        int64_t index, float *d) {
     const int RR = SYNTH_DEF * SYNTH_DEF;
     const float unit = c->deform_mm / x->fm->mm_per_unit;
@@ -181,12 +180,12 @@ static void stroke_bezier(struct stroke *s, const float p0[2], const float p1[2]
     }
 }
 
-static void add_stroke(const struct synth_ctx *x, const struct stroke *s, float *disp) {
+static void add_stroke(const struct hrn_synth_ctx *x, const struct stroke *s, float *disp) {
     const int RR = SYNTH_UV * SYNTH_UV;
     float lo[2] = {1e9f, 1e9f}, hi[2] = {-1e9f, -1e9f}, m = 3 * s->w;
     for (int k = 0; k < STROKE_PTS; k++)
         for (int j = 0; j < 2; j++)
-            lo[j] = fminf(lo[j], s->p[k][j]), hi[j] = fmaxf(hi[j], s->p[k][j]);
+            lo[j] = synth_fminf(lo[j], s->p[k][j]), hi[j] = synth_fmaxf(hi[j], s->p[k][j]);
     for (int p = 0; p < RR; p++) {
         float a = x->ab256[p], b = x->ab256[RR + p];
         if (a < lo[0] - m || a > hi[0] + m || b < lo[1] - m || b > hi[1] + m) continue;
@@ -194,20 +193,20 @@ static void add_stroke(const struct synth_ctx *x, const struct stroke *s, float 
         for (int k = 0; k + 1 < STROKE_PTS; k++) {
             float ex = s->p[k + 1][0] - s->p[k][0], ey = s->p[k + 1][1] - s->p[k][1];
             float l2 = ex * ex + ey * ey + 1e-12f;
-            float t = clampf(((a - s->p[k][0]) * ex + (b - s->p[k][1]) * ey) / l2, 0, 1);
+            float t = synth_clampf(((a - s->p[k][0]) * ex + (b - s->p[k][1]) * ey) / l2, 0, 1);
             float dx = a - s->p[k][0] - t * ex, dy = b - s->p[k][1] - t * ey;
             float dd = dx * dx + dy * dy;
             if (dd < best) best = dd, tb = ((float)k + t) / (STROKE_PTS - 1);
         }
-        float taper = sqrtf(fmaxf(0.0f, 4 * tb * (1 - tb)));
+        float taper = sqrtf(synth_fmaxf(0.0f, 4 * tb * (1 - tb)));
         disp[p] += s->depth * taper * expf(-best / (2 * s->w * s->w));
     }
 }
 
-static void forehead_lines(const struct synth_ctx *x, struct hrn_rng *r, float age, float unit,
+static void forehead_lines(const struct hrn_synth_ctx *x, struct hrn_rng *r, float age, float unit,
                            float *disp) {
     const struct synth_frame *f = &x->frame;
-    float brow = fmaxf(f->lm[19][1], f->lm[24][1]);
+    float brow = synth_fmaxf(f->lm[19][1], f->lm[24][1]);
     int n = (int)floorf(age * 5.0f + hrn_rng_uniformf(r));
     float b = brow + unif(r, 0.18f, 0.28f);
     for (int k = 0; k < n; k++) {
@@ -226,7 +225,7 @@ static void forehead_lines(const struct synth_ctx *x, struct hrn_rng *r, float a
     }
 }
 
-static void frown_lines(const struct synth_ctx *x, struct hrn_rng *r, float age, float unit,
+static void frown_lines(const struct hrn_synth_ctx *x, struct hrn_rng *r, float age, float unit,
                         float *disp) {
     const struct synth_frame *f = &x->frame;
     float brow = 0.5f * (f->lm[21][1] + f->lm[22][1]);
@@ -244,7 +243,7 @@ static void frown_lines(const struct synth_ctx *x, struct hrn_rng *r, float age,
 }
 
 /* Crow's feet: a fan of short lines from each outer eye corner (points 36 and 45). */
-static void crows_feet(const struct synth_ctx *x, struct hrn_rng *r, float age, float unit,
+static void crows_feet(const struct hrn_synth_ctx *x, struct hrn_rng *r, float age, float unit,
                        float *disp) {
     const struct synth_frame *f = &x->frame;
     int n = (int)floorf(age * 4.0f + hrn_rng_uniformf(r));
@@ -269,7 +268,7 @@ static void crows_feet(const struct synth_ctx *x, struct hrn_rng *r, float age, 
 
 /* Nasolabial folds: from beside the nose wing (31, 35) bowing outward to beside the mouth
  * corner (48, 54). Most adult faces have them, deeper with age. */
-static void nasolabial(const struct synth_ctx *x, struct hrn_rng *r, float age, float unit,
+static void nasolabial(const struct hrn_synth_ctx *x, struct hrn_rng *r, float age, float unit,
                        float *disp) {
     const struct synth_frame *f = &x->frame;
     float w = unif(r, 0.018f, 0.03f), dep = unit * (0.3f + 0.7f * age) * unif(r, 0.5f, 1.0f);
@@ -319,8 +318,8 @@ static enum hrn_status pores(struct hrn_rng *r, float amp, float *disp) {
     return HRN_OK;
 }
 
-enum hrn_status synth_draw_disp(const struct synth_ctx *x, const struct hrn_synth_data_config *c,
-                                int64_t index, float *disp) {
+enum hrn_status synth_draw_disp(const struct hrn_synth_ctx *x,
+                                const struct hrn_synth_data_config *c, int64_t index, float *disp) {
     const int RR = SYNTH_UV * SYNTH_UV;
     const float unit = c->disp_mm / x->fm->mm_per_unit;
     struct hrn_rng r;
@@ -343,7 +342,7 @@ enum hrn_status synth_draw_disp(const struct synth_ctx *x, const struct hrn_synt
 /* add w * profile to an (a,b) polyline region: helper for brows, lips */
 static float seg_dist2(float a, float b, const float *p, const float *q) {
     float ex = q[0] - p[0], ey = q[1] - p[1], l2 = ex * ex + ey * ey + 1e-12f;
-    float t = clampf(((a - p[0]) * ex + (b - p[1]) * ey) / l2, 0, 1);
+    float t = synth_clampf(((a - p[0]) * ex + (b - p[1]) * ey) / l2, 0, 1);
     float dx = a - p[0] - t * ex, dy = b - p[1] - t * ey;
     return dx * dx + dy * dy;
 }
@@ -351,7 +350,7 @@ static float seg_dist2(float a, float b, const float *p, const float *q) {
 static float brow_weight(const struct synth_frame *f, float a, float b) {
     float best = 1e9f;
     for (int i = 17; i < 26; i++)
-        if (i != 21) best = fminf(best, seg_dist2(a, b, f->lm[i], f->lm[i + 1]));
+        if (i != 21) best = synth_fminf(best, seg_dist2(a, b, f->lm[i], f->lm[i + 1]));
     return expf(-best / (2 * 0.025f * 0.025f));
 }
 
@@ -360,7 +359,7 @@ static float lip_weight(const struct synth_frame *f, float a, float b) {
     float ha = 0.5f * fabsf(f->lm[54][0] - f->lm[48][0]) + 0.02f;
     float hb = 0.5f * fabsf(f->lm[51][1] - f->lm[57][1]) + 0.04f;
     float e = ((a - ca) / ha) * ((a - ca) / ha) + ((b - cb) / hb) * ((b - cb) / hb);
-    return clampf(3.0f * (1.0f - e), 0, 1);
+    return synth_clampf(3.0f * (1.0f - e), 0, 1);
 }
 
 /* inside the eye opening (the ellipse through the ring of points first..first+5), soft-edged;
@@ -373,12 +372,13 @@ static float eye_weight(const struct synth_frame *f, float a, float b, int first
     float hb = 0.5f * fabsf(f->lm[first + 1][1] - f->lm[first + 5][1]) + 0.01f;
     float da = (a - ca) / ha, db = (b - cb) / hb;
     float rad = sqrtf((a - ca) * (a - ca) + (b - cb) * (b - cb)) / (0.45f * ha);
-    *iris = clampf(3.0f * (1.0f - rad), 0, 1);
-    return clampf(4.0f * (1.0f - (da * da + db * db)), 0, 1);
+    *iris = synth_clampf(3.0f * (1.0f - rad), 0, 1);
+    return synth_clampf(4.0f * (1.0f - (da * da + db * db)), 0, 1);
 }
 
-enum hrn_status synth_draw_albedo(const struct synth_ctx *x, const struct hrn_synth_data_config *c,
-                                  int64_t index, float *albedo) {
+enum hrn_status synth_draw_albedo(const struct hrn_synth_ctx *x,
+                                  const struct hrn_synth_data_config *c, int64_t index,
+                                  float *albedo) {
     const int R = SYNTH_UV, RR = R * R;
     const struct synth_frame *f = &x->frame;
     static const float LIGHT[3] = {0.86f, 0.68f, 0.57f}, DARK[3] = {0.36f, 0.23f, 0.17f};
@@ -411,7 +411,7 @@ enum hrn_status synth_draw_albedo(const struct synth_ctx *x, const struct hrn_sy
             v0 += brow * 0.8f * (hair[k] - v0);
             float ey = SCLERA[k] + iris * (iris_c[k] - SCLERA[k]);
             v0 += eye * (ey - v0);
-            albedo[k * RR + p] = clampf(v0, 0, 1);
+            albedo[k * RR + p] = synth_clampf(v0, 0, 1);
         }
     }
     free(noise);
@@ -423,8 +423,10 @@ enum hrn_status synth_draw_albedo(const struct synth_ctx *x, const struct hrn_sy
 /* multiply m (3,R,R) by 1 - k * tint * g inside a round spot of radius rad texels at (ci, cj) */
 static void spot(float *m, float ci, float cj, float rad, const float tint[3], float k) {
     const int R = SYNTH_UV, RR = R * R;
-    int i0 = (int)fmaxf(0, floorf(ci - 3 * rad)), i1 = (int)fminf(R - 1, ceilf(ci + 3 * rad));
-    int j0 = (int)fmaxf(0, floorf(cj - 3 * rad)), j1 = (int)fminf(R - 1, ceilf(cj + 3 * rad));
+    int i0 = (int)synth_fmaxf(0, floorf(ci - 3 * rad)),
+        i1 = (int)synth_fminf(R - 1, ceilf(ci + 3 * rad));
+    int j0 = (int)synth_fmaxf(0, floorf(cj - 3 * rad)),
+        j1 = (int)synth_fminf(R - 1, ceilf(cj + 3 * rad));
     for (int i = i0; i <= i1; i++)
         for (int j = j0; j <= j1; j++) {
             float d2 = ((float)i - ci) * ((float)i - ci) + ((float)j - cj) * ((float)j - cj);
@@ -440,7 +442,7 @@ static void frame_texel(const struct synth_frame *f, float a, float b, float *ci
     *cj = u * SYNTH_UV - 0.5f, *ci = (1 - v) * SYNTH_UV - 0.5f;
 }
 
-static void detail_spots(const struct synth_ctx *x, struct hrn_rng *r, float s, float *m) {
+static void detail_spots(const struct hrn_synth_ctx *x, struct hrn_rng *r, float s, float *m) {
     static const float BROWN[3] = {0.75f, 1.0f, 1.15f}, RED[3] = {-0.2f, 1.0f, 0.8f},
                        MOLE[3] = {0.9f, 1.0f, 1.0f};
     const struct synth_frame *f = &x->frame;
@@ -463,8 +465,9 @@ static void detail_spots(const struct synth_ctx *x, struct hrn_rng *r, float s, 
     }
 }
 
-enum hrn_status synth_draw_detail(const struct synth_ctx *x, const struct hrn_synth_data_config *c,
-                                  int64_t index, const float *albedo, float *detail) {
+enum hrn_status synth_draw_detail(const struct hrn_synth_ctx *x,
+                                  const struct hrn_synth_data_config *c, int64_t index,
+                                  const float *albedo, float *detail) {
     const int R = SYNTH_UV, RR = R * R;
     struct hrn_rng r;
     float s = c->detail_strength;
@@ -482,14 +485,14 @@ enum hrn_status synth_draw_detail(const struct synth_ctx *x, const struct hrn_sy
     value_noise(&r, 12, R, tone);
     float red = unif(&r, 0.02f, 0.06f) * s, lum = unif(&r, 0.02f, 0.05f) * s;
     for (int p = 0; p < RR; p++) {
-        m[p] = 1 + lum * tone[p] + red * fmaxf(0, tone[p]);
-        m[RR + p] = m[2 * RR + p] = 1 + lum * tone[p] - 0.5f * red * fmaxf(0, tone[p]);
+        m[p] = 1 + lum * tone[p] + red * synth_fmaxf(0, tone[p]);
+        m[RR + p] = m[2 * RR + p] = 1 + lum * tone[p] - 0.5f * red * synth_fmaxf(0, tone[p]);
     }
     detail_spots(x, &r, s, m);
     for (int k = 0; k < 3; k++)
         for (int p = 0; p < RR; p++) {
             float f = x->skin[p] > 0 ? m[k * RR + p] : 1.0f;
-            detail[k * RR + p] = clampf(albedo[k * RR + p] * f, 0, 1);
+            detail[k * RR + p] = synth_clampf(albedo[k * RR + p] * f, 0, 1);
         }
     free(m);
     free(tone);

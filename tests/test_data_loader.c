@@ -1005,8 +1005,17 @@ static void test_synth_dataset(void) {
     struct hrn_dataset ds = {0};
     CHECK_OK(hrn_dataset_open_synth(&ds, &g_face.fm, &sc));
     CHECK(ds.n == 5 && ds.kind == HRN_DATASET_SYNTH);
+    CHECK(ds.synth_ctx != NULL); /* one model context, made once, shared by the threads */
     CHECK_OK(hrn_dataset_get(&ds, 2, &s));
     CHECK(s.index == 2 && s.img.w == 224 && s.img.h == 224 && s.img.c == 3 && s.name[0]);
+    { /* the bytes of hrn_synth_sample, which makes a context per call */
+        struct hrn_sample m = {0};
+        CHECK_OK(hrn_synth_sample(&g_face.fm, &sc, 2, &m));
+        CHECK(s.img.data && m.img.data && floats_equal(s.img.data, m.img.data, 3 * 224 * 224));
+        CHECK(s.mask && m.mask && floats_equal(s.mask, m.mask, 224 * 224));
+        CHECK(memcmp(s.lm, m.lm, sizeof s.lm) == 0 && gt_equal(&s.gt, &m.gt));
+        hrn_sample_free(&m);
+    }
     hrn_sample_free(&s);
     struct seq q[2] = {0};
     for (int t = 0; t < 2; t++)

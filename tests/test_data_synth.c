@@ -85,6 +85,82 @@ static void test_pure_function_of_index(void) {
     hrn_sample_free(&j[0].s), hrn_sample_free(&j[1].s), hrn_sample_free(&o3);
 }
 
+/* One context made once gives the bytes of hrn_synth_sample (which makes one per call), for
+ * every level and nuisance setting, and so does the ground-truth re-render; two threads sharing
+ * the context at once too (it is read-only). */
+struct ctx_job {
+    const struct hrn_synth_ctx *x;
+    const struct hrn_synth_data_config *c;
+    int first; /* samples first, first + 2, ... < 8 */
+    struct hrn_sample s[8];
+    enum hrn_status st;
+};
+static void *ctx_job_run(void *arg) {
+    struct ctx_job *j = arg;
+    for (int i = j->first; i < 8 && j->st == HRN_OK; i += 2)
+        j->st = hrn_synth_sample_ctx(j->x, j->c, i, &j->s[i]);
+    return NULL;
+}
+
+static void test_context(void) {
+    struct hrn_synth_ctx *x = NULL;
+    CHECK_OK(hrn_synth_ctx_new(&x, &g_fm));
+    if (!x) return;
+    CHECK(hrn_synth_ctx_model(x) == &g_fm);
+    struct hrn_synth_data_config c;
+    for (int variant = 0; variant < 4; variant++) {
+        hrn_synth_data_defaults(&c);
+        c.seed = 11, c.count = 100, c.occluder_p = 0.6f, c.jpeg_p = 0.6f;
+        if (variant == 1) clean_config(&c);
+        if (variant >= 2) c.levels = variant - 2; /* coefficients only; + deformation */
+        for (int64_t i = 0; i < 3; i++) {
+            struct hrn_sample a = {0}, b = {0};
+            CHECK_OK(hrn_synth_sample_ctx(x, &c, i, &a));
+            CHECK_OK(hrn_synth_sample(&g_fm, &c, i, &b));
+            CHECK_MSG(same_sample(&a, &b), "variant %d sample %lld: context and per-call differ",
+                      variant, (long long)i);
+            struct hrn_image ia = {0}, ib = {0};
+            float *ca = NULL, *cb = NULL;
+            CHECK_OK(hrn_synth_render_gt_ctx(x, &c, &a.gt, &ia, &ca));
+            CHECK_OK(hrn_synth_render_gt(&g_fm, &c, &a.gt, &ib, &cb));
+            CHECK(ia.data && ib.data && same_floats(ia.data, ib.data, 3 * 224 * 224));
+            CHECK(same_floats(ca, cb, 224 * 224));
+            hrn_image_free(&ia), hrn_image_free(&ib), free(ca), free(cb);
+            hrn_sample_free(&a), hrn_sample_free(&b);
+        }
+    }
+    /* two threads on the one context, interleaved indices, against the per-call samples */
+    hrn_synth_data_defaults(&c);
+    c.seed = 12, c.count = 100, c.occluder_p = 0.6f;
+    struct ctx_job j[2] = {{.x = x, .c = &c, .first = 0}, {.x = x, .c = &c, .first = 1}};
+    pthread_t t;
+    int started = pthread_create(&t, NULL, ctx_job_run, &j[1]) == 0;
+    CHECK(started);
+    ctx_job_run(&j[0]);
+    if (started) pthread_join(t, NULL);
+    CHECK_OK(j[0].st);
+    CHECK_OK(j[1].st);
+    for (int i = 0; i < 8; i++) {
+        struct hrn_sample b = {0};
+        CHECK_OK(hrn_synth_sample(&g_fm, &c, i, &b));
+        CHECK_MSG(same_sample(&j[i % 2].s[i], &b), "sample %d: shared context differs", i);
+        hrn_sample_free(&b), hrn_sample_free(&j[i % 2].s[i]);
+    }
+    /* the checks of the per-call path */
+    struct hrn_sample s = {0};
+    CHECK_STATUS(hrn_synth_sample_ctx(x, &c, 100, &s), HRN_ERR_INVALID);
+    CHECK_STATUS(hrn_synth_sample_ctx(NULL, &c, 0, &s), HRN_ERR_INVALID);
+    c.levels = 3;
+    CHECK_STATUS(hrn_synth_sample_ctx(x, &c, 0, &s), HRN_ERR_INVALID);
+    hrn_synth_ctx_free(x);
+    hrn_synth_ctx_free(NULL);
+    struct hrn_face_model bare = g_fm; /* a shallow copy without texture coordinates */
+    bare.uvs = NULL;
+    CHECK_STATUS(hrn_synth_ctx_new(&x, &bare), HRN_ERR_INVALID);
+    CHECK(x == NULL);
+    CHECK_ERR_HAS("texture coordinates");
+}
+
 /* The clean sample is HRN's render of its ground truth, stored at 8 bits: within half a level. */
 static void test_gt_rerender(void) {
     struct hrn_synth_data_config c;
@@ -563,6 +639,7 @@ int main(void) {
         return 1;
     }
     RUN(test_pure_function_of_index);
+    RUN(test_context);
     RUN(test_gt_rerender);
     RUN(test_landmarks_project);
     RUN(test_displacement_shading);
