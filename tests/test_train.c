@@ -4,7 +4,9 @@
  * - a run killed with SIGKILL and resumed writes a losses.tsv byte-identical to an uninterrupted
  *   run's (recon; geometry with dropout and the discriminators; de-retouching);
  * - parameters that do not train stay bit-identical (geometry with mid_net frozen);
- * - a bad config (unknown key) and a bad dataset stop before step 1, naming the file and line. */
+ * - a bad config (unknown key) and a bad dataset stop before step 1, naming the file and line;
+ * - a loss turning NaN/Inf stops the run naming the step, term and samples (exit 1), keeping the
+ *   last good checkpoint. */
 #include "hrn_test.h"
 
 #include "hrn_train.h"
@@ -62,15 +64,32 @@ static double tsv_value(const char *text, int row, int col) {
     return p ? strtod(p, NULL) : (double)NAN;
 }
 
+static int file_has(const char *path, const char *needle) {
+    size_t n = 0;
+    char *t = slurp(path, &n);
+    int has = t && strstr(t, needle) != NULL;
+    free(t);
+    return has;
+}
+
 static int have_exe(void) {
     struct stat sb;
     return stat(EXE, &sb) == 0;
+}
+
+/* A run directory left by an earlier test run is removed first: hrn-train refuses to start a new
+ * run over another's checkpoints. */
+static void fresh_dir(const char *dir) {
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
 }
 
 static void test_train_loss_falls(void) {
     if (!have_exe()) SKIP("%s not built", EXE);
     char cmd[4096], p[1024];
     const char *dir = hrn_test_tmpdir("train_falls");
+    fresh_dir(dir);
     /* four samples, so that 40 steps of batch 2 can fit them */
     char base[3600];
     base_cmd(base, sizeof base, "recon", dir, 40);
@@ -106,6 +125,8 @@ static void resume_case(const char *stage, int steps, int kill_at) {
     char cmd[4096], a[512], b[512], da[256], db[256];
     snprintf(da, sizeof da, "tmp_resume_%s_a", stage);
     snprintf(db, sizeof db, "tmp_resume_%s_b", stage);
+    fresh_dir(da);
+    fresh_dir(db);
     base_cmd(cmd, sizeof cmd, stage, da, steps);
     CHECK_MSG(run_cmd(cmd) == 0, "%s failed", cmd);
     base_cmd(cmd, sizeof cmd, stage, db, steps);
@@ -156,11 +177,13 @@ static void test_train_frozen(void) {
     if (!have_exe()) SKIP("%s not built", EXE);
     char cmd[4096], init[1024], fin[1024];
     const char *dir = hrn_test_tmpdir("train_frozen");
+    fresh_dir(dir);
     base_cmd(cmd, sizeof cmd, "geometry", dir, 3);
     CHECK_MSG(run_cmd(cmd) == 0, "%s failed", cmd);
     snprintf(init, sizeof init, "%s/ckpt_00000003.h5", dir);
     char cmd2[6000], dir2[600];
     snprintf(dir2, sizeof dir2, "%s_2", dir);
+    fresh_dir(dir2);
     base_cmd(cmd, sizeof cmd, "geometry", dir2, 3);
     snprintf(cmd2, sizeof cmd2, "%s --set run.init=%s --set nets.train_mid=false", cmd, init);
     CHECK_MSG(run_cmd(cmd2) == 0, "%s failed", cmd2);
@@ -188,15 +211,13 @@ static void test_train_frozen(void) {
     hrn_net_free(&b);
     hrn_net_free(&h0);
     hrn_net_free(&h1);
+    /* the checkpoint is a network file hrn-fit --checkpoint reads */
+    struct hrn_fit_nets nets = {0};
+    CHECK_OK(hrn_fit_nets_load(fin, &nets));
+    CHECK(nets.has_mid && nets.has_high && !nets.has_recon && nets.alpha > 0 && nets.beta > 0);
+    hrn_fit_nets_free(&nets);
 }
 
-static int file_has(const char *path, const char *needle) {
-    size_t n = 0;
-    char *t = slurp(path, &n);
-    int has = t && strstr(t, needle) != NULL;
-    free(t);
-    return has;
-}
 
 static void test_train_bad_inputs(void) {
     if (!have_exe()) SKIP("%s not built", EXE);
@@ -237,9 +258,41 @@ static void test_train_bad_inputs(void) {
     CHECK_MSG(stat(p, &sb) != 0 || sb.st_size == 0, "a step ran despite the bad dataset");
 }
 
+/* An absurd learning rate (10, Adam) blows the weights up: the run stops at the first non-finite loss with
+ * the step, the term and the samples in the message, exit 1; the checkpoint of the last good step
+ * stays and the log ends with it. */
+static void test_train_nan_guard(void) {
+    if (!have_exe()) SKIP("%s not built", EXE);
+    char cmd[6000], base[3600], err[600], p[1100];
+    const char *dir = hrn_test_tmpdir("train_nan");
+    fresh_dir(dir);
+    base_cmd(base, sizeof base, "recon", dir, 10);
+    snprintf(err, sizeof err, "%s.stderr", dir);
+    snprintf(cmd, sizeof cmd, "%s --set optim.lr=10 --set ckpt.every_steps=1 --set log.val_every=0 "
+             "2> %s", base, err);
+    CHECK(run_cmd(cmd) == 1);
+    CHECK_MSG(file_has(err, "is not finite") && file_has(err, "(samples synth_"),
+              "the error does not name the term and the samples");
+    /* the step named (a training step, or the validation after it) has no checkpoint; the one
+     * before it does */
+    size_t n = 0;
+    char *e = slurp(err, &n);
+    const char *at = e ? strstr(e, "step ") : NULL;
+    long step = at ? strtol(at + 5, NULL, 10) : -1;
+    free(e);
+    CHECK_MSG(step > 1, "no step in the message");
+    struct stat sb;
+    snprintf(p, sizeof p, "%s/ckpt_%08ld.h5", dir, step - 1);
+    CHECK_MSG(stat(p, &sb) == 0, "%s (the last good step's checkpoint) missing", p);
+    snprintf(p, sizeof p, "%s/ckpt_%08ld.h5", dir, step);
+    CHECK_MSG(stat(p, &sb) != 0, "%s written although step %ld failed", p, step);
+    printf("  stopped at step %ld; the checkpoint of step %ld kept\n", step, step - 1);
+}
+
 int main(void) {
     RUN(test_train_bad_inputs);
     RUN(test_train_loss_falls);
+    RUN(test_train_nan_guard);
     RUN(test_train_resume_recon);
     RUN(test_train_resume_geometry);
     RUN(test_train_resume_deretouch);

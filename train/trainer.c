@@ -965,7 +965,10 @@ static enum hrn_status validate(struct hrn_trainer *tr, struct val_metrics *m) {
         struct hrn_driver_result r;
         HRN_TRY(prepare_stage(tr));
         /* evaluate only: optimizer 0 is named for the guard, nothing moves */
-        HRN_TRY(hrn_driver_step(&tr->drv, 1u, stage_loss(tr), tr, "validation", 0, &r));
+        char ctx[160];
+        snprintf(ctx, sizeof ctx, "validation at step %lld (samples %s ...)", (long long)tr->step,
+                 vb.s[0].name);
+        HRN_TRY(hrn_driver_step(&tr->drv, 1u, stage_loss(tr), tr, ctx, 0, &r));
         keep_predictions(tr);
         val_accumulate(tr, m, r.total);
         if (first == 0) HRN_TRY(val_picture(tr));
@@ -1216,6 +1219,14 @@ enum hrn_status hrn_trainer_open(struct hrn_trainer **out, const struct hrn_trai
     HRN_TRY(make_nets(tr));
     int resumed = 0;
     if (want_resume) HRN_TRY(resume(tr, &resumed));
+    int64_t old[1];
+    if (!want_resume && list_ckpts(cfg->out, old, 1) > 0) {
+        /* never mix two runs' checkpoints, and never delete a user's */
+        st = hrn_error_set(HRN_ERR_INVALID, "%s holds checkpoints of an earlier run (ckpt_%08lld.h5, "
+                           "...): --resume to continue it, or another run.out", cfg->out,
+                           (long long)old[0]);
+        goto fail;
+    }
     if (!resumed) {
         /* a fresh run: no stale logs or checkpoints of another run */
         remove(tr->losses_path);
