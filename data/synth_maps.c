@@ -186,21 +186,42 @@ static void add_stroke(const struct hrn_synth_ctx *x, const struct stroke *s, fl
     for (int k = 0; k < STROKE_PTS; k++)
         for (int j = 0; j < 2; j++)
             lo[j] = synth_fminf(lo[j], s->p[k][j]), hi[j] = synth_fmaxf(hi[j], s->p[k][j]);
-    for (int p = 0; p < RR; p++) {
-        float a = x->ab256[p], b = x->ab256[RR + p];
-        if (a < lo[0] - m || a > hi[0] + m || b < lo[1] - m || b > hi[1] + m) continue;
-        float best = 1e9f, tb = 0;
-        for (int k = 0; k + 1 < STROKE_PTS; k++) {
-            float ex = s->p[k + 1][0] - s->p[k][0], ey = s->p[k + 1][1] - s->p[k][1];
-            float l2 = ex * ex + ey * ey + 1e-12f;
-            float t = synth_clampf(((a - s->p[k][0]) * ex + (b - s->p[k][1]) * ey) / l2, 0, 1);
-            float dx = a - s->p[k][0] - t * ex, dy = b - s->p[k][1] - t * ey;
-            float dd = dx * dx + dy * dy;
-            if (dd < best) best = dd, tb = ((float)k + t) / (STROKE_PTS - 1);
-        }
-        float taper = sqrtf(synth_fmaxf(0.0f, 4 * tb * (1 - tb)));
-        disp[p] += s->depth * taper * expf(-best / (2 * s->w * s->w));
+    /* the texels whose (a, b) may fall in the box: its corners taken back to texel indices
+     * (uv = o + a ex + b ey), two texels wider; the test below still decides */
+    const struct synth_frame *f = &x->frame;
+    const int R = SYNTH_UV;
+    float ilo = 1e9f, ihi = -1e9f, jlo = 1e9f, jhi = -1e9f;
+    for (int k = 0; k < 4; k++) {
+        float a = k & 1 ? hi[0] + m : lo[0] - m, b = k & 2 ? hi[1] + m : lo[1] - m;
+        float u = f->o[0] + a * f->ex[0] + b * f->ey[0], v = f->o[1] + a * f->ex[1] + b * f->ey[1];
+        float jj = u * (float)R - 0.5f, ii = (1 - v) * (float)R - 0.5f;
+        ilo = synth_fminf(ilo, ii), ihi = synth_fmaxf(ihi, ii);
+        jlo = synth_fminf(jlo, jj), jhi = synth_fmaxf(jhi, jj);
     }
+    int i0 = (int)synth_fmaxf(0, floorf(ilo) - 2), i1 = (int)synth_fminf(R - 1, ceilf(ihi) + 2);
+    int j0 = (int)synth_fmaxf(0, floorf(jlo) - 2), j1 = (int)synth_fminf(R - 1, ceilf(jhi) + 2);
+    float sx[STROKE_PTS], sy[STROKE_PTS], sl2[STROKE_PTS]; /* the segments */
+    for (int k = 0; k + 1 < STROKE_PTS; k++) {
+        sx[k] = s->p[k + 1][0] - s->p[k][0], sy[k] = s->p[k + 1][1] - s->p[k][1];
+        sl2[k] = sx[k] * sx[k] + sy[k] * sy[k] + 1e-12f;
+    }
+    for (int i = i0; i <= i1; i++)
+        for (int j = j0; j <= j1; j++) {
+            int p = i * R + j;
+            float a = x->ab256[p], b = x->ab256[RR + p];
+            if (a < lo[0] - m || a > hi[0] + m || b < lo[1] - m || b > hi[1] + m) continue;
+            float best = 1e9f, tb = 0;
+            for (int k = 0; k + 1 < STROKE_PTS; k++) {
+                float ex = sx[k], ey = sy[k];
+                float t =
+                    synth_clampf(((a - s->p[k][0]) * ex + (b - s->p[k][1]) * ey) / sl2[k], 0, 1);
+                float dx = a - s->p[k][0] - t * ex, dy = b - s->p[k][1] - t * ey;
+                float dd = dx * dx + dy * dy;
+                if (dd < best) best = dd, tb = ((float)k + t) / (STROKE_PTS - 1);
+            }
+            float taper = sqrtf(synth_fmaxf(0.0f, 4 * tb * (1 - tb)));
+            disp[p] += s->depth * taper * expf(-best / (2 * s->w * s->w));
+        }
 }
 
 static void forehead_lines(const struct hrn_synth_ctx *x, struct hrn_rng *r, float age, float unit,
