@@ -258,35 +258,60 @@ static void test_train_bad_inputs(void) {
     CHECK_MSG(stat(p, &sb) != 0 || sb.st_size == 0, "a step ran despite the bad dataset");
 }
 
-/* An absurd learning rate (10, Adam) blows the weights up: the run stops at the first non-finite loss with
- * the step, the term and the samples in the message, exit 1; the checkpoint of the last good step
- * stays and the log ends with it. */
+/* A landmark far outside the image (finite in the file, its square overflows float) makes the
+ * landmark term infinite when that sample comes: the run stops there naming the step, the term
+ * and the sample (exit 1); the checkpoint of the step before stays, none is written for it. */
 static void test_train_nan_guard(void) {
     if (!have_exe()) SKIP("%s not built", EXE);
-    char cmd[6000], base[3600], err[600], p[1100];
+    char cmd[6000], base[3600], err[600], p[1100], root[600];
     const char *dir = hrn_test_tmpdir("train_nan");
     fresh_dir(dir);
-    base_cmd(base, sizeof base, "recon", dir, 10);
+    snprintf(root, sizeof root, "%s_data", dir);
+    fresh_dir(root);
+    struct hrn_face_model fm = {0};
+    struct hrn_synth_data_config sc;
+    hrn_synth_data_defaults(&sc);
+    CHECK_OK(hrn_synth_face(&fm, &(struct hrn_synth_params){.preset = HRN_SYNTH_SMALL, .seed = 1}));
+    CHECK_OK(hrn_fit_normalize_model(&fm));
+    CHECK_OK(hrn_synth_write_folder(&fm, &sc, 0, 8, 0, root, 1));
+    hrn_face_model_free(&fm);
+    snprintf(p, sizeof p, "%s/images/landmarks/synth_1_000005.txt", root);
+    size_t len = 0;
+    char *lm = slurp(p, &len);
+    char *rest = lm ? strchr(lm, '\n') : NULL;
+    CHECK_MSG(rest != NULL, "%s missing", p);
+    if (!rest) {
+        free(lm);
+        return;
+    }
+    FILE *f = fopen(p, "w"); /* the first point's x far away, the other 67 as they were */
+    if (f) {
+        fprintf(f, "1e30 100%s", rest);
+        fclose(f);
+    }
+    free(lm);
+    base_cmd(base, sizeof base, "recon", dir, 8);
     snprintf(err, sizeof err, "%s.stderr", dir);
-    snprintf(cmd, sizeof cmd, "%s --set optim.lr=10 --set ckpt.every_steps=1 --set log.val_every=0 "
-             "2> %s", base, err);
+    snprintf(cmd, sizeof cmd,
+             "%s --set data.kind=folder --set data.root=%s --set data.val_list= "
+             "--set batch.size=1 --set ckpt.every_steps=1 --set log.val_every=0 2> %s",
+             base, root, err);
     CHECK(run_cmd(cmd) == 1);
-    CHECK_MSG(file_has(err, "is not finite") && file_has(err, "(samples synth_"),
-              "the error does not name the term and the samples");
-    /* the step named (a training step, or the validation after it) has no checkpoint; the one
-     * before it does */
+    CHECK_MSG(file_has(err, "term 'lm' is not finite") && file_has(err, "(samples synth_1_000005)"),
+              "the error does not name the term and the sample");
     size_t n = 0;
     char *e = slurp(err, &n);
     const char *at = e ? strstr(e, "step ") : NULL;
     long step = at ? strtol(at + 5, NULL, 10) : -1;
     free(e);
-    CHECK_MSG(step > 1, "no step in the message");
+    CHECK_MSG(step > 1, "no step after the first in the message");
     struct stat sb;
     snprintf(p, sizeof p, "%s/ckpt_%08ld.h5", dir, step - 1);
     CHECK_MSG(stat(p, &sb) == 0, "%s (the last good step's checkpoint) missing", p);
     snprintf(p, sizeof p, "%s/ckpt_%08ld.h5", dir, step);
     CHECK_MSG(stat(p, &sb) != 0, "%s written although step %ld failed", p, step);
-    printf("  stopped at step %ld; the checkpoint of step %ld kept\n", step, step - 1);
+    printf("  stopped at step %ld on synth_1_000005; the checkpoint of step %ld kept\n", step,
+           step - 1);
 }
 
 int main(void) {
