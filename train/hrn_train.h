@@ -1,6 +1,8 @@
-/* hrn_train.h: the public header of the train module: per-identity fitting of HRN's hierarchical
- * face (coefficients, pose and lighting; the mid-frequency deformation map; the high-frequency
- * displacement map; the texture) to one or more photos by optimisation (hrn-fit).
+/* hrn_train.h: the public header of the train module: the optimization driver (one step loop
+ * for fitting and training), per-identity fitting of HRN's hierarchical face (coefficients, pose
+ * and lighting; the mid-frequency deformation map; the high-frequency displacement map; the
+ * texture) to one or more photos by optimisation (hrn-fit), and training of HRN's networks on a
+ * dataset (hrn-train; see "hrn-train" below and docs/TRAINING.md).
  *
  * Usage (one photo with 68 landmarks; main_fit.c does this for the command line):
  *
