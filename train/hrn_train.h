@@ -406,6 +406,9 @@ extern const struct hrn_config_schema hrn_train_schema;
  * checkpoint is a network file hrn-fit --checkpoint and run.init read (groups net_recon, mid_net,
  * high_net; alpha, beta) plus the optimizer state and the run's position. */
 struct hrn_trainer;
+/* data.model's face model in HRN's frame: "synth-small" / "synth-bfm" (hrn_synth_face, seed 1)
+ * or a file (hrn_fit_load_model). */
+enum hrn_status hrn_train_load_model(const char *spec, struct hrn_face_model *fm);
 enum hrn_status hrn_trainer_open(struct hrn_trainer **out, const struct hrn_train_config *cfg,
                                  int resume);
 /* Called after every step (and its checkpoint, if one was due); a non-OK status stops the run. */

@@ -180,14 +180,7 @@ enum hrn_status hrn_train_compare(const char *ckpt, const struct hrn_train_confi
     memset(rows, 0, sizeof rows);
     if (n_eval < 1) return hrn_error_set(HRN_ERR_INVALID, "compare: %d samples", n_eval);
     HRN_TRY(hrn_fit_nets_load(ckpt, &nets));
-    if (!strcmp(c->model, "synth-small") || !strcmp(c->model, "synth-bfm")) {
-        HRN_TRY(hrn_synth_face(&fm, &(struct hrn_synth_params){
-                    .preset = strcmp(c->model, "synth-bfm") ? HRN_SYNTH_SMALL : HRN_SYNTH_BFM,
-                    .seed = 1}));
-        HRN_TRY(hrn_fit_normalize_model(&fm));
-    } else {
-        HRN_TRY(hrn_fit_load_model(c->model, &fm));
-    }
+    HRN_TRY(hrn_train_load_model(c->model, &fm));
     struct hrn_synth_data_config sc;
     hrn_synth_data_defaults(&sc);
     sc.seed = (uint64_t)c->synth_seed + 1000003u; /* hrn-train's held-out seed */

@@ -68,7 +68,7 @@ struct hrn_trainer {
 
 /* --- setup ------------------------------------------------------------------------------------ */
 
-static enum hrn_status load_model(const char *spec, struct hrn_face_model *fm) {
+enum hrn_status hrn_train_load_model(const char *spec, struct hrn_face_model *fm) {
     if (!strcmp(spec, "synth-small") || !strcmp(spec, "synth-bfm")) {
         enum hrn_synth_preset p = !strcmp(spec, "synth-bfm") ? HRN_SYNTH_BFM : HRN_SYNTH_SMALL;
         TRY_RET(hrn_synth_face(fm, &(struct hrn_synth_params){.preset = p, .seed = 1}));
@@ -1211,7 +1211,7 @@ enum hrn_status hrn_trainer_open(struct hrn_trainer **out, const struct hrn_trai
     HRN_TRY(hrn_fit_mkdirs(cfg->out));
     snprintf(tr->losses_path, sizeof tr->losses_path, "%s/losses.tsv", cfg->out);
     snprintf(tr->val_path, sizeof tr->val_path, "%s/val.tsv", cfg->out);
-    HRN_TRY(load_model(cfg->model, &tr->fm));
+    HRN_TRY(hrn_train_load_model(cfg->model, &tr->fm));
     tr->nc = hrn_face_model_n_coeffs(&tr->fm);
     HRN_TRY(hrn_face_model_compact(&tr->fm));
     HRN_TRY(open_data(tr)); /* validates a folder list before anything trains */
