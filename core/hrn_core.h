@@ -19,6 +19,7 @@
  *   hrn_h5.h      HDF5 datasets, groups and attributes
  *   hrn_mesh.h    OBJ and PLY meshes
  *   hrn_lmk.h     landmark files (x y text, 300-W .pts)
+ *   hrn_npy.h     NumPy .npy arrays
  *   hrn_config.h  INI configs with a schema table, --set overrides
  */
 #ifndef HRN_CORE_H
@@ -30,6 +31,7 @@
 #include "hrn_h5.h"
 #include "hrn_mesh.h"
 #include "hrn_lmk.h"
+#include "hrn_npy.h"
 #include "hrn_config.h"
 
 /* "0.1.0" */

@@ -104,96 +104,18 @@ enum hrn_status hrn_eval_read_numbers(const char *path, double **vals, int64_t *
 /* --- .npy ------------------------------------------------------------------------------------------ */
 
 enum hrn_status hrn_eval_npy_read(const char *path, double **data, int *ndim, int64_t shape[4]) {
-    enum hrn_status st = HRN_OK;
-    char *buf = NULL;
-    size_t len = 0;
+    struct hrn_npy a;
     *data = NULL;
-    HRN_TRY(slurp(path, &buf, &len));
-    if (len < 10 || memcmp(buf, "\x93NUMPY", 6) != 0) {
-        st = hrn_error_set(HRN_ERR_FORMAT, "%s: not a .npy file (bad magic)", path);
-        goto fail;
+    enum hrn_status st = hrn_npy_read(path, &a);
+    if (st != HRN_OK) return st;
+    if (a.ndim > 4) {
+        hrn_npy_free(&a);
+        return hrn_error_set(HRN_ERR_FORMAT, "%s: more than 4 dimensions", path);
     }
-    int major = (unsigned char)buf[6];
-    size_t hl, off;
-    if (major == 1) {
-        hl = (unsigned char)buf[8] | ((size_t)(unsigned char)buf[9] << 8);
-        off = 10;
-    } else {
-        if (len < 12) {
-            st = hrn_error_set(HRN_ERR_FORMAT, "%s: truncated .npy header", path);
-            goto fail;
-        }
-        hl = (unsigned char)buf[8] | ((size_t)(unsigned char)buf[9] << 8) |
-             ((size_t)(unsigned char)buf[10] << 16) | ((size_t)(unsigned char)buf[11] << 24);
-        off = 12;
-    }
-    if (off + hl > len) {
-        st = hrn_error_set(HRN_ERR_FORMAT, "%s: truncated .npy header", path);
-        goto fail;
-    }
-    char hdr[1024];
-    snprintf(hdr, sizeof hdr, "%.*s", (int)(hl < 1023 ? hl : 1023), buf + off);
-    int f8 = strstr(hdr, "'<f8'") != NULL, f4 = strstr(hdr, "'<f4'") != NULL;
-    if (!f8 && !f4) {
-        st = hrn_error_set(HRN_ERR_FORMAT, "%s: only little-endian float32/float64 .npy arrays are "
-                           "supported (header %s)", path, hdr);
-        goto fail;
-    }
-    if (strstr(hdr, "'fortran_order': True")) {
-        st = hrn_error_set(HRN_ERR_FORMAT, "%s: Fortran-ordered .npy arrays are not supported", path);
-        goto fail;
-    }
-    const char *sp = strstr(hdr, "'shape':");
-    const char *lp = sp ? strchr(sp, '(') : NULL;
-    if (!lp) {
-        st = hrn_error_set(HRN_ERR_FORMAT, "%s: .npy header without a shape", path);
-        goto fail;
-    }
-    int nd = 0;
-    int64_t count = 1;
-    const char *q = lp + 1;
-    while (*q && *q != ')') {
-        if (isdigit((unsigned char)*q)) {
-            char *end;
-            long long d = strtoll(q, &end, 10);
-            if (nd >= 4) {
-                st = hrn_error_set(HRN_ERR_FORMAT, "%s: more than 4 dimensions", path);
-                goto fail;
-            }
-            shape[nd++] = d;
-            count *= d;
-            q = end;
-        } else {
-            q++;
-        }
-    }
-    for (int i = nd; i < 4; i++) shape[i] = 1;
-    size_t esz = f8 ? 8 : 4;
-    if (off + hl + (size_t)count * esz > len) {
-        st = hrn_error_set(HRN_ERR_FORMAT, "%s: data shorter than the shape says", path);
-        goto fail;
-    }
-    *data = malloc((size_t)(count > 0 ? count : 1) * sizeof(double));
-    if (!*data) {
-        st = hrn_error_set(HRN_ERR_NOMEM, "%s: out of memory", path);
-        goto fail;
-    }
-    const unsigned char *d = (const unsigned char *)buf + off + hl;
-    for (int64_t i = 0; i < count; i++) {
-        if (f8) {
-            double x;
-            memcpy(&x, d + 8 * i, 8);
-            (*data)[i] = x;
-        } else {
-            float x;
-            memcpy(&x, d + 4 * i, 4);
-            (*data)[i] = (double)x;
-        }
-    }
-    *ndim = nd;
-fail:
-    free(buf);
-    return st;
+    for (int i = 0; i < 4; i++) shape[i] = a.shape[i];
+    *ndim = a.ndim;
+    *data = a.data;  /* the caller frees it, as before */
+    return HRN_OK;
 }
 
 /* --- 7 landmarks ------------------------------------------------------------------------------------ */
