@@ -20,6 +20,12 @@ struct hrn_h5 {
 
 /* --- helpers ---------------------------------------------------------------------------------- */
 
+/* libhdf5 1.10.8 leaves a file whose H5Fclose failed (its flush hit a full disk) in its ID table
+ * after freeing it; the atexit handler H5_term_library then closes it again and the process dies
+ * with SIGSEGV instead of exiting 1. hrn closes every file it opens itself, so the handler has no
+ * work left but that crash: turn it off before main(), before any HDF5 call can register it. */
+__attribute__((constructor)) static void h5_no_atexit(void) { H5dont_atexit(); }
+
 static void h5_quiet(void) {
     /* HDF5 would print its whole error stack to stderr; we report through hrn_error_* instead. */
     static int done;
@@ -30,12 +36,32 @@ static void h5_quiet(void) {
 }
 
 struct h5_detail {
-    char msg[160];
+    char msg[256];
 };
+
+/* The low-level driver's message spans lines ("file write failed: time = ..., filename = ...,
+ * errno = 28, error message = 'No space left on device', buf = ..."): keep its head and the
+ * system's reason, which would otherwise fall past the end of the message. */
+static void h5_shorten(char *m) {
+    const char *key = "error message = '";
+    char *why = strstr(m, key), *colon = strchr(m, ':');
+    if (why && colon && colon < why) {
+        why += strlen(key);
+        size_t n = strcspn(why, "'");
+        memmove(colon + 2, why, n);
+        colon[1] = ' ';
+        colon[2 + n] = '\0';
+    }
+    for (char *p = m; *p; p++)
+        if (*p == '\n' || *p == '\r') *p = ' ';
+}
 
 static herr_t h5_walk_cb(unsigned n, const H5E_error2_t *e, void *user) {
     struct h5_detail *d = user;
-    if (n == 0 && e->desc) snprintf(d->msg, sizeof d->msg, "%s", e->desc);
+    if (n == 0 && e->desc) {
+        snprintf(d->msg, sizeof d->msg, "%s", e->desc);
+        h5_shorten(d->msg);
+    }
     return 0;
 }
 
@@ -215,6 +241,7 @@ enum hrn_status hrn_h5_create(const char *path, struct hrn_h5 **out) {
         h5_detail(&d);
         enum hrn_status st = hrn_error_set(HRN_ERR_IO, "%s: cannot create '%s': %s", path, f->tmp,
                                            d.msg[0] ? d.msg : "unknown HDF5 error");
+        remove(f->tmp); /* H5Fcreate made it before its first write failed: no 0-byte leftover */
         free(f->tmp);
         free(f->path);
         free(f);

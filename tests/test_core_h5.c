@@ -3,6 +3,9 @@
 #include "hrn_test.h"
 
 #include <hdf5.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char g_path[512];
@@ -285,6 +288,70 @@ static void test_abandon_keeps_old_file(void) {
     hrn_h5_close(NULL);
 }
 
+/* --- disk full ---------------------------------------------------------------------------------
+ * A child process lowers its file size limit (RLIMIT_FSIZE, with SIGXFSZ ignored, so a write past
+ * it fails with EFBIG as it would with ENOSPC on a full disk) and writes a checkpoint-like file.
+ * Whatever the limit, the outcome must be clean: either the file is complete and readable, or the
+ * call failed and neither the file nor its .tmp exists, and the process exits normally (libhdf5
+ * used to close the failed file again at exit: SIGSEGV). The child reports through its exit code
+ * only, since its stdout may be a file under the same limit. */
+enum { FULL_OK = 10, FULL_FAILED_CLEAN = 11, FULL_LEFTOVER = 12, FULL_BAD_FILE = 13 };
+
+static int disk_full_child(const char *path, rlim_t limit) {
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl;
+    getrlimit(RLIMIT_FSIZE, &rl);
+    rl.rlim_cur = limit;
+    if (setrlimit(RLIMIT_FSIZE, &rl) != 0) return 2;
+    static float big[1 << 17];
+    for (int i = 0; i < (1 << 17); i++) big[i] = (float)i;
+    struct hrn_h5 *f = NULL;
+    enum hrn_status st = hrn_h5_create(path, &f);
+    if (st == HRN_OK) st = hrn_h5_write_f32(f, "params/w", 2, (int64_t[]){256, 512}, big);
+    if (st == HRN_OK) st = hrn_h5_attr_write_str(f, "/", "hrn_format", "test");
+    if (st == HRN_OK) st = hrn_h5_write_f32(f, "params/b", 1, (int64_t[]){16}, big);
+    if (st == HRN_OK) {
+        st = hrn_h5_commit(f);
+    } else {
+        hrn_h5_close(f);
+    }
+    rl.rlim_cur = rl.rlim_max;  /* let the checks below read and stat freely */
+    setrlimit(RLIMIT_FSIZE, &rl);
+    if (st != HRN_OK) return file_exists(path) || file_exists(tmp) ? FULL_LEFTOVER : FULL_FAILED_CLEAN;
+    if (file_exists(tmp)) return FULL_LEFTOVER;
+    if (hrn_h5_open(path, &f) != HRN_OK) return FULL_BAD_FILE;
+    float b[16];
+    st = hrn_h5_read_f32(f, "params/b", 1, (int64_t[]){16}, b);
+    hrn_h5_close(f);
+    return st == HRN_OK && b[15] == 15.0f ? FULL_OK : FULL_BAD_FILE;
+}
+
+static void test_disk_full(void) {
+    static const rlim_t limits[] = {0, 100, 800, 2048, 4096, 65536, 500000, 600000, 1 << 24};
+    int n_failed = 0, n_ok = 0;
+    for (size_t i = 0; i < sizeof limits / sizeof *limits; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s", tmp_file("full.h5"));
+        remove(path);
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid == 0) exit(disk_full_child(path, limits[i])); /* exit(): atexit handlers run */
+        int ws = 0;
+        CHECK(pid > 0 && waitpid(pid, &ws, 0) == pid);
+        CHECK_MSG(WIFEXITED(ws), "limit %llu: child killed by signal %d", (unsigned long long)limits[i],
+                  WIFSIGNALED(ws) ? WTERMSIG(ws) : 0);
+        int code = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+        CHECK_MSG(code == FULL_OK || code == FULL_FAILED_CLEAN, "limit %llu: child exit code %d",
+                  (unsigned long long)limits[i], code);
+        n_failed += code == FULL_FAILED_CLEAN;
+        n_ok += code == FULL_OK;
+    }
+    /* the limits must really exercise both outcomes, or the test proves nothing */
+    CHECK(n_failed >= 5 && n_ok >= 1);
+}
+
 /* Fixed-length string attributes and datasets (what numpy bytes and many tools write), made here
  * with the raw HDF5 API since hrn_h5 itself writes variable-length strings. */
 static void test_fixed_length_strings(void) {
@@ -411,6 +478,7 @@ int main(void) {
     RUN(test_list);
     RUN(test_errors);
     RUN(test_abandon_keeps_old_file);
+    RUN(test_disk_full);
     RUN(test_fixed_length_strings);
     RUN(test_realdata_sfm);
     return hrn_test_finish();
