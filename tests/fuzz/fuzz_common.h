@@ -1,0 +1,53 @@
+/* fuzz_common.h: what the libFuzzer harnesses in tests/fuzz share.
+ *
+ * Most of hrn's readers take a path, so a harness writes the input to a per-process file in
+ * /dev/shm (tmpfs: no disk traffic) and calls the reader on it:
+ *
+ *     int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+ *         const char *path = fuzz_write_file(data, size, "x.obj");
+ *         struct hrn_mesh m = {0};
+ *         if (path && hrn_mesh_read_obj(path, &m) == HRN_OK) fuzz_check_mesh(&m);
+ *         hrn_mesh_free(&m);
+ *         return 0;
+ *     }
+ *
+ * The structured harnesses (HDF5 face model, checkpoint, .mat) decode the input with struct
+ * fuzz_in into a file the third-party library writes itself: libhdf5 and libmatio are trusted
+ * parsers here (the README says model files are trusted input), and what we fuzz is our code's
+ * handling of any well-formed file, not theirs of bytes.
+ */
+#ifndef HRN_FUZZ_COMMON_H
+#define HRN_FUZZ_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/* Write data to "<dir>/hrn-fuzz-<pid>-<name>" and return that path (static storage, one buffer
+ * per call site is not needed: the name makes it unique), or NULL when the write fails. <dir> is
+ * /dev/shm when it exists, else $TMPDIR or /tmp. The files are removed at exit. */
+const char *fuzz_write_file(const uint8_t *data, size_t size, const char *name);
+/* The path fuzz_write_file would use for name, without writing (for files a library creates). */
+const char *fuzz_path(const char *name);
+
+/* Silence hrn's log and libhdf5's error stack once; every harness calls it first. */
+void fuzz_quiet(void);
+
+/* A reader over the fuzz input for the structured harnesses. Reading past the end gives zeros, so
+ * every input decodes to something (libFuzzer's mutations then steer the values). */
+struct fuzz_in {
+    const uint8_t *p;
+    size_t n, at;
+};
+uint8_t fuzz_u8(struct fuzz_in *in);
+uint32_t fuzz_u32(struct fuzz_in *in);
+/* An index below n (n > 0). */
+uint32_t fuzz_pick(struct fuzz_in *in, uint32_t n);
+/* A length-prefixed string of at most cap-1 bytes, NUL-terminated into buf. */
+void fuzz_str(struct fuzz_in *in, char *buf, size_t cap);
+/* The next len bytes (fewer at the end: *got says how many); the pointer is into the input. */
+const uint8_t *fuzz_bytes(struct fuzz_in *in, size_t len, size_t *got);
+
+#endif /* HRN_FUZZ_COMMON_H */
