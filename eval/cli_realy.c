@@ -158,7 +158,7 @@ int hrn__run_realy(int argc, char **argv, struct hrn__cli *c) {
         snprintf(path, sizeof path, "%s/%d.obj", kpdir, sid);
         {
             struct hrn_emesh kpm = {0};
-            if ((ist = hrn_emesh_read(path, &kpm)) != HRN_OK) goto item_done;
+            if ((ist = hrn__read_mesh(path, &kpm)) != HRN_OK) goto item_done;
             int ok = kpm.nv == HRN_REALY_N_KP;
             if (ok) memcpy(gt.kp, kpm.v, sizeof gt.kp);
             for (int k = 0; ok && k < 3 * HRN_REALY_N_KP; k++) ok = isfinite(gt.kp[k]);

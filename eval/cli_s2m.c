@@ -58,7 +58,7 @@ static enum hrn_status eval_item(const struct s2m_item *it, const struct hrn_s2m
     HRN_TRY(hrn_eval_lmk7_read(it->f[1], gl));
     lmk_float32(it->f[1], gl);
     if (clean) {
-        HRN_TRY(hrn_emesh_read(it->f[2], &p));
+        HRN_TRY(hrn__read_mesh(it->f[2], &p));
         *n_dropped = hrn_emesh_drop_zero_cross_faces(&p);
         HRN_TRY(hrn_emesh_validate(&p, it->f[2], 0));
     } else {

@@ -108,8 +108,16 @@ void hrn__free_names(char **v, int n) {
 }
 
 /* Read a mesh and check it: finite, indices in range, no degenerate faces. */
+enum hrn_status hrn__read_mesh(const char *path, struct hrn_emesh *m) {
+    size_t n = strlen(path);
+    /* OBJ in float64 as trimesh/psbody/REALY read it; PLY through the core reader */
+    if (n > 4 && (!strcmp(path + n - 4, ".obj") || !strcmp(path + n - 4, ".OBJ")))
+        return hrn_emesh_read_obj(path, m);
+    return hrn_emesh_read(path, m);
+}
+
 enum hrn_status hrn__read_checked(const char *path, struct hrn_emesh *m, int check_degenerate) {
-    enum hrn_status st = hrn_emesh_read(path, m);
+    enum hrn_status st = hrn__read_mesh(path, m);
     if (st != HRN_OK) return st;
     st = hrn_emesh_validate(m, path, check_degenerate);
     if (st != HRN_OK) hrn_emesh_free(m);

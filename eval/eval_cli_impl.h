@@ -34,6 +34,8 @@ void hrn__skip_add(struct hrn__skips *s, const char *name, const char *reason);
 /* Sorted names of the regular files in dir ending in ext. */
 enum hrn_status hrn__list_dir(const char *dir, const char *ext, char ***names, int *n);
 void hrn__free_names(char **v, int n);
+/* Read a mesh: OBJ with hrn_emesh_read_obj (float64), anything else with hrn_emesh_read. */
+enum hrn_status hrn__read_mesh(const char *path, struct hrn_emesh *m);
 /* Read a mesh and check it: finite, indices in range, no degenerate faces (if asked). */
 enum hrn_status hrn__read_checked(const char *path, struct hrn_emesh *m, int check_degenerate);
 enum hrn_status hrn__slurp_text(const char *path, char **text);

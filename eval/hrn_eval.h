@@ -59,7 +59,12 @@ void hrn_emesh_free(struct hrn_emesh *m); /* NULL-safe, zeroes the struct */
 enum hrn_status hrn_emesh_copy(struct hrn_emesh *dst, const struct hrn_emesh *src);
 /* From a core mesh (float vertices widened to double). */
 enum hrn_status hrn_emesh_from_mesh(struct hrn_emesh *out, const struct hrn_mesh *m);
-/* Read an OBJ/PLY through core/hrn_mesh.h. */
+/* Read an OBJ as the official tools do: coordinates parsed as float64 (strtod), 'v' and 'f'
+ * lines only (f: 'a', 'a/b', 'a//c', 'a/b/c', negative = relative), quads split as trimesh does,
+ * (0,1,2) and (2,3,0). Errors name the file and line. Indices are not range-checked here
+ * (hrn_emesh_validate does). */
+enum hrn_status hrn_emesh_read_obj(const char *path, struct hrn_emesh *out);
+/* Read an OBJ/PLY through core/hrn_mesh.h (float32 coordinates). */
 enum hrn_status hrn_emesh_read(const char *path, struct hrn_emesh *out);
 /* Validate: indices in range, finite vertices, and no degenerate triangle (zero area, repeated
  * index) when check_degenerate != 0. `what` names the mesh in the message. */
@@ -182,7 +187,10 @@ struct hrn_zbuf_camera {
     double xmag, ymag;         /* ortho: half extents of the view in world units */
     double fx, fy, cx, cy;     /* pinhole intrinsics in pixels */
     double znear, zfar;
-    int quantize24;            /* pinhole: emulate the 24-bit depth buffer + float32 readback */
+    int gl_depth;              /* emulate pyrender's OpenGL depth: float32 vertices, window depth
+                                * rounded to the 24-bit buffer (GL_LESS on stored values), float32
+                                * readback and linearisation (and, for ortho, FaceScape's float32
+                                * undoing of it); 0 = exact double-precision depth */
     int cull_back;             /* drop back faces (pyrender's default single-sided material) */
 };
 
@@ -190,7 +198,7 @@ struct hrn_zbuf_camera {
  * ortho: pixel (r,c) samples X = ((c+0.5)/(W/2) - 1)*xmag, Y = (1 - (r+0.5)/(H/2))*ymag, depth -z.
  * pinhole: u = fx X/Z + cx = c + 0.5, v = fy Y/Z + cy = r + 0.5, depth = Z (perspective-correct).
  * Pixels whose depth falls outside [znear, zfar] are dropped; pinhole triangles with a vertex at
- * Z <= 0 are skipped (no clipping). */
+ * Z <= 0 are skipped (no clipping). gl_depth: see the field. */
 enum hrn_status hrn_zbuffer_render(const struct hrn_zbuf_camera *cam, const double *v, int64_t nv,
                                    const int32_t *f, int64_t nf, double *depth);
 
@@ -227,7 +235,12 @@ struct hrn_fs_item {
     double R[9];           /* wild_rotations[idx] or lab_rotations[view] (row-major) */
     double K[9];           /* lab: intrinsics */
     double Rt[12];         /* lab: extrinsics (3x4 row-major) */
-    int quantize24;        /* lab: emulate the 24-bit depth buffer (A.4) */
+    int exact;             /* 0 (official, the default): the official code's arithmetic: pyrender's
+                            * depth buffer (hrn_zbuf_camera.gl_depth), the float32 depth maps
+                            * scaled and averaged in float32 as numpy does (wild: depth *=
+                            * float32(128/ps); lab: mean_z = float32 pairwise mean). 1: exact
+                            * geometry: double-precision depth, double mean. Both take delta_z
+                            * as the median (the L1 minimiser; SLSQP lands within ~1e-6 of it) */
     int cull_back;         /* 1 = drop back faces, as the official renderer does; set it: a
                             * zero-initialised item does not cull. Why 1: FaceScape's renderer.py
                             * builds pyrender.Mesh.from_trimesh(mesh) with no material, i.e.

@@ -39,17 +39,24 @@ static enum hrn_status crop_lookup(const char *text, const char *path, const cha
     return HRN_OK;
 }
 
-static enum hrn_status npy_expect(const char *dir, const char *file, int64_t count, double **out) {
+/* A predefined array of FaceScape's benchmark/code/predef: shape (N, inner...) with N >= need
+ * (the official code only indexes it, so a subset of the 400 wild items is fine). */
+static enum hrn_status npy_expect(const char *dir, const char *file, int64_t need, int inner_nd,
+                                  double **out) {
     char path[PATH_CAP];
     snprintf(path, sizeof path, "%s/%s", dir, file);
     int nd;
     int64_t sh[4];
     enum hrn_status st = hrn_eval_npy_read(path, out, &nd, sh);
     if (st != HRN_OK) return st;
-    if (sh[0] * sh[1] * sh[2] * sh[3] != count) {
+    int ok = nd == 1 + inner_nd && sh[0] >= need;
+    for (int k = 1; ok && k <= inner_nd; k++) ok = sh[k] == 3;
+    if (!ok) {
         free(*out);
         *out = NULL;
-        return hrn_error_set(HRN_ERR_FORMAT, "%s: expected %lld values", path, (long long)count);
+        return hrn_error_set(HRN_ERR_FORMAT, "%s: expected shape (N%s) with N >= %lld", path,
+                             inner_nd == 0 ? "," : inner_nd == 1 ? ", 3" : ", 3, 3",
+                             (long long)need);
     }
     return HRN_OK;
 }
@@ -71,12 +78,13 @@ int hrn__run_facescape(int argc, char **argv, struct hrn__cli *c) {
     const char *crop_json = NULL;
     /* back-face culling on by default: pyrender's default material is single-sided and FaceScape
      * passes no SKIP_CULL_FACES flag, so GL culls back faces (see hrn_fs_item.cull_back) */
-    int quantize = 0, cull = 1;
+    int exact = 0, cull = 1;
     static const struct option opts[] = {
         {"set", required_argument, 0, 's'},     {"data", required_argument, 0, 'd'},
         {"predef", required_argument, 0, 'P'},  {"pred", required_argument, 0, 'p'},
         {"loader", required_argument, 0, 'l'},  {"crop-json", required_argument, 0, 'j'},
         {"quantize24", no_argument, 0, 'z'},    {"no-cull", no_argument, 0, 'n'},
+        {"exact", no_argument, 0, 'x'},
         {0, 0, 0, 0}};
     int ch;
     optind = 1;
@@ -88,7 +96,11 @@ int hrn__run_facescape(int argc, char **argv, struct hrn__cli *c) {
         case 'p': pred = optarg; break;
         case 'l': loader = optarg; break;
         case 'j': crop_json = optarg; break;
-        case 'z': quantize = 1; break;
+        case 'z':
+            fprintf(stderr, "hrn-eval facescape: --quantize24 is gone: the default (official) "
+                            "mode reproduces pyrender's 24-bit depth buffer; --exact turns it off\n");
+            return 2;
+        case 'x': exact = 1; break;
         case 'n': cull = 0; break;
         default: return 2;
         }
@@ -102,10 +114,16 @@ int hrn__run_facescape(int argc, char **argv, struct hrn__cli *c) {
         fprintf(stderr, "hrn-eval facescape: --loader must be deep3df or ortho\n");
         return 2;
     }
+    /* the official align_deep3df reads <pred>/Deep3D_cons_dict.json */
+    char crop_default[PATH_CAP];
     if (deep3df && !crop_json) {
-        fprintf(stderr, "hrn-eval facescape: --loader deep3df needs --crop-json (HRN's "
-                        "trans_params per image)\n");
-        return 2;
+        snprintf(crop_default, sizeof crop_default, "%s/Deep3D_cons_dict.json", pred);
+        if (!hrn__file_exists(crop_default)) {
+            fprintf(stderr, "hrn-eval facescape: --loader deep3df (the default) needs HRN's crop "
+                            "parameters: --crop-json FILE, or %s\n", crop_default);
+            return 2;
+        }
+        crop_json = crop_default;
     }
     int lab = strcmp(set, "lab") == 0;
     enum hrn_status st = HRN_OK;
@@ -119,12 +137,13 @@ int hrn__run_facescape(int argc, char **argv, struct hrn__cli *c) {
     struct hrn__skips sk = {0};
     for (int i = 0; i < 660; i++) cd[i] = mne[i] = cr[i] = (double)NAN;
     if (!lab) {
-        HRN_TRY(npy_expect(predef, "wild_pupil_scales.npy", 400, &ps));
-        HRN_TRY(npy_expect(predef, "wild_head_centers.npy", 1200, &hc));
-        HRN_TRY(npy_expect(predef, "wild_rotations.npy", 3600, &rot));
-    } else {
-        HRN_TRY(npy_expect(predef, "lab_head_centers.npy", 9, &hc));
-        HRN_TRY(npy_expect(predef, "lab_rotations.npy", 99, &rot));
+        HRN_TRY(npy_expect(predef, "wild_pupil_scales.npy", n_items, 0, &ps));
+        HRN_TRY(npy_expect(predef, "wild_head_centers.npy", n_items, 1, &hc));
+        HRN_TRY(npy_expect(predef, "wild_rotations.npy", n_items, 2, &rot));
+    } else { /* indexed by focal index and view */
+        HRN_TRY(npy_expect(predef, "lab_head_centers.npy", n_items > 22 ? 3 : n_items > 11 ? 2 : 1,
+                           1, &hc));
+        HRN_TRY(npy_expect(predef, "lab_rotations.npy", n_items > 11 ? 11 : n_items, 2, &rot));
     }
     if (crop_json) HRN_TRY(hrn__slurp_text(crop_json, &crop));
     hrn_eval_sbuf_printf(&csv, "sample,status,cd_mm,mne_rad,cr_percent,delta_z,message\n");
@@ -159,7 +178,7 @@ int hrn__run_facescape(int argc, char **argv, struct hrn__cli *c) {
         }
         if ((ist = hrn__read_checked(gtp, &g, 0)) != HRN_OK) goto item_done;
         if ((ist = hrn__read_checked(pp, &p, 1)) != HRN_OK) goto item_done;
-        struct hrn_fs_item it = {.lab = lab, .quantize24 = quantize, .cull_back = cull};
+        struct hrn_fs_item it = {.lab = lab, .exact = exact, .cull_back = cull};
         double focal = -1;
         if (lab) {
             double *cam = NULL;

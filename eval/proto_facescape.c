@@ -252,6 +252,34 @@ double hrn_fs_mne(const double *na, const double *nb) {
 
 /* --- the item --------------------------------------------------------------------------------------- */
 
+/* numpy's pairwise summation (pairwise_sum in loops_utils.h) of float32 values in float32:
+ * blocks of up to 128 summed with 8 accumulators, larger runs split in halves rounded to 8. */
+static float psum_f32(const double *x, int64_t n) {
+    if (n < 8) {
+        float s = 0;
+        for (int64_t i = 0; i < n; i++) s += (float)x[i];
+        return s;
+    }
+    if (n <= 128) {
+        float r[8];
+        for (int j = 0; j < 8; j++) r[j] = (float)x[j];
+        int64_t i = 8;
+        for (; i < n - n % 8; i += 8)
+            for (int j = 0; j < 8; j++) r[j] += (float)x[i + j];
+        float s = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++) s += (float)x[i];
+        return s;
+    }
+    int64_t h = n / 2;
+    h -= h % 8;
+    return psum_f32(x, h) + psum_f32(x + h, n - h);
+}
+
+/* np.mean of a float32 array: the float32 sum divided by the count in float32. */
+static double mean_f32(const double *x, int64_t n) {
+    return (double)(psum_f32(x, n) / (float)n);
+}
+
 static void scale_mesh(struct hrn_emesh *m, double s) {
     for (int64_t i = 0; i < 3 * m->nv; i++) m->v[i] *= s;
 }
@@ -301,22 +329,25 @@ enum hrn_status hrn_fs_eval(struct hrn_emesh *gt, struct hrn_emesh *pred,
         cam.cy = it->K[5];
         cam.znear = 0.1;
         cam.zfar = 100000;
-        cam.quantize24 = it->quantize24;
     }
+    cam.gl_depth = !it->exact;
     /* A.4 optimize_Z */
     HRN_TRY(hrn_zbuffer_render(&cam, gt->v, gt->nv, gt->f, gt->nf, dg));
     HRN_TRY(hrn_zbuffer_render(&cam, pred->v, pred->nv, pred->f, pred->nf, dp));
     int64_t n = 0;
-    double sum_gt = 0;
     for (int64_t k = 0; k < NN; k++) {
         if (dg[k] == 0 || dp[k] == 0) continue;
         double a = dg[k], b = dp[k];
-        if (!it->lab) { /* pixel units */
+        if (!it->lab && it->exact) { /* pixel units */
             a *= 128 / ps;
             b *= 128 / ps;
+        } else if (!it->lab) { /* numpy: float32 map *= float64 scalar stays float32 */
+            float s = (float)(128 / ps);
+            a = (double)((float)a * s);
+            b = (double)((float)b * s);
         }
-        diff[n++] = a - b;
-        sum_gt += dg[k];
+        diff[n] = a - b;
+        cg[n++] = dg[k]; /* the GT depths under the mask, in row-major order */
     }
     r->n_mask = n;
     if (n == 0) {
@@ -330,7 +361,8 @@ enum hrn_status hrn_fs_eval(struct hrn_emesh *gt, struct hrn_emesh *pred,
     if (!it->lab) {
         for (int64_t i = 0; i < pred->nv; i++) pred->v[3 * i + 2] -= dz / 128 * ps;
     } else {
-        double mean_z = sum_gt / (double)n;
+        /* np.mean(depth_gt[mask]) of the float32 map is a float32 pairwise sum over float32 */
+        double mean_z = it->exact ? hrn_eval_mean(cg, n) : mean_f32(cg, n);
         scale_mesh(pred, mean_z / (mean_z - dz)); /* a scale about the camera centre */
     }
     /* A.5-A.8 */

@@ -3,21 +3,31 @@
  * first of equal depths stays). Orthographic depth is affine in screen space; pinhole depth is
  * interpolated as 1/Z (what the GL depth buffer's z_ndc amounts to). Pixel centres exactly on an
  * edge belong to one of the two triangles sharing it (a top-left style rule), so a closed surface
- * has neither holes nor double coverage. */
+ * has neither holes nor double coverage.
+ * With cam->gl_depth the depth goes through what pyrender's OpenGL path does to it (float32
+ * vertices, the 24-bit depth buffer, float32 readback and linearisation): FaceScape's official
+ * depth maps, reproduced as tests/reference/gen_eval_official.py describes. */
 #include "hrn_eval.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* 24-bit window depth and float32 readback/linearisation (A.4 "Depth precision"). */
-static double quantize24(double Z, double n, double f) {
-    double zndc = (f + n) / (f - n) - 2 * f * n / ((f - n) * Z);
-    double d = (zndc + 1) / 2;
-    double q = nearbyint(d * 16777215.0) / 16777215.0;
-    float df = (float)q, nf = (float)n, ff = (float)f;
-    float z = (2.0f * nf * ff) / (ff + nf - (2.0f * df - 1.0f) * (ff - nf));
-    return (double)z;
+/* pyrender's depth readback (Renderer._read_main_framebuffer) for a stored 24-bit value u: the
+ * float32 window depth linearised as numpy 1.x evaluates it, every operation in float32 (the
+ * Python scalars are rounded to float32 first); FaceScape's renderer.render_orthcam then undoes
+ * the perspective linearisation pyrender wrongly applies to orthographic cameras, in float32 too.
+ * 0 = background (the cleared depth 1.0). */
+static double gl_readback(uint32_t u, double n, double f, int ortho) {
+    float d = (float)(u / 16777215.0);
+    if (d == 1.0f) return 0;
+    float x = 2.0f * d - 1.0f;
+    float z = (float)(2.0 * n * f) / ((float)(f + n) - x * (float)(f - n));
+    if (!ortho) return (double)z;
+    float t = ((float)(f + n) - (float)(2.0 * n * f) / z) / (float)(f - n);
+    t = ((t + (float)((f + n) / (f - n))) * (float)(f - n)) / 2.0f;
+    return (double)t;
 }
 
 /* Whether an edge a->b (in a counter-clockwise-normalised triangle) owns centres on it. */
@@ -33,19 +43,34 @@ enum hrn_status hrn_zbuffer_render(const struct hrn_zbuf_camera *cam, const doub
     double *su = malloc((size_t)(nv > 0 ? nv : 1) * 3 * sizeof(double)); /* (nv,3): u, v, attr */
     if (!su) return hrn_error_set(HRN_ERR_NOMEM, "zbuffer: cannot allocate %lld vertices",
                                   (long long)nv);
+    const int gl = cam->gl_depth;
+    const double n = cam->znear, fa = cam->zfar;
     for (int64_t i = 0; i < nv; i++) {
-        const double *p = v + 3 * i;
+        const double *p = v + 3 * i, pf[3] = {(float)p[0], (float)p[1], (float)p[2]};
+        if (gl) p = pf; /* pyrender uploads float32 vertex positions */
         if (ortho) {
             su[3 * i] = (p[0] / cam->xmag + 1) * W / 2;
             su[3 * i + 1] = (1 - p[1] / cam->ymag) * H / 2;
-            su[3 * i + 2] = -p[2]; /* depth, affine in screen space */
+            su[3 * i + 2] = gl ? (-p[2] - n) / (fa - n) /* window depth */
+                               : -p[2]; /* depth, affine in screen space */
         } else {
             su[3 * i] = cam->fx * p[0] / p[2] + cam->cx;
             su[3 * i + 1] = cam->fy * p[1] / p[2] + cam->cy;
-            su[3 * i + 2] = 1.0 / p[2]; /* 1/Z is affine in screen space */
+            /* 1/Z and the window depth (z_ndc + 1)/2 are affine in screen space */
+            su[3 * i + 2] = gl ? ((fa + n) / (fa - n) - 2 * fa * n / ((fa - n) * p[2]) + 1) / 2
+                               : 1.0 / p[2];
         }
     }
-    for (int64_t i = 0; i < (int64_t)W * H; i++) depth[i] = 0;
+    /* gl: the 24-bit depth buffer, cleared to 1.0 (stored 2^24 - 1) */
+    uint32_t *zb = gl ? malloc((size_t)W * H * sizeof(uint32_t)) : NULL;
+    if (gl && !zb) {
+        free(su);
+        return hrn_error_set(HRN_ERR_NOMEM, "zbuffer: cannot allocate %dx%d", W, H);
+    }
+    for (int64_t i = 0; i < (int64_t)W * H; i++) {
+        depth[i] = 0;
+        if (gl) zb[i] = 16777215u;
+    }
     for (int64_t k = 0; k < nf; k++) {
         const int32_t *t = f + 3 * k;
         if (!ortho && (v[3 * t[0] + 2] <= 0 || v[3 * t[1] + 2] <= 0 || v[3 * t[2] + 2] <= 0))
@@ -84,6 +109,13 @@ enum hrn_status hrn_zbuffer_render(const struct hrn_zbuf_camera *cam, const doub
                 }
                 if (!inside) continue;
                 double attr = (w[0] * P[0][2] + w[1] * P[1][2] + w[2] * P[2][2]) / area;
+                if (gl) { /* near/far clipping, 24-bit rounding, GL_LESS on the stored value */
+                    if (!(attr >= 0 && attr <= 1)) continue;
+                    uint32_t q = (uint32_t)nearbyint(attr * 16777215.0);
+                    uint32_t *dst = zb + (int64_t)r * W + cc;
+                    if (q < *dst) *dst = q;
+                    continue;
+                }
                 double z = ortho ? attr : 1.0 / attr;
                 if (!(z >= cam->znear && z <= cam->zfar)) continue;
                 double *dst = depth + (int64_t)r * W + cc;
@@ -91,9 +123,9 @@ enum hrn_status hrn_zbuffer_render(const struct hrn_zbuf_camera *cam, const doub
             }
         }
     }
-    if (!ortho && cam->quantize24)
-        for (int64_t i = 0; i < (int64_t)W * H; i++)
-            if (depth[i] != 0) depth[i] = quantize24(depth[i], cam->znear, cam->zfar);
+    if (gl)
+        for (int64_t i = 0; i < (int64_t)W * H; i++) depth[i] = gl_readback(zb[i], n, fa, ortho);
+    free(zb);
     free(su);
     return HRN_OK;
 }
