@@ -432,6 +432,12 @@ static void test_fit_from_checkpoint(void) {
     const char *sn[2] = {"alpha", "beta"};
     const double sv[2] = {0.5, 0.25};
     CHECK_OK(hrn_nets_save(ck, nets, groups, 4, sn, sv, 2));
+    /* the same with a NaN in net_recon's expression head, for test_fit_nan_checkpoint */
+    b = net_param(&recon, "final_layers.1.bias", 64);
+    if (b) b[5] = NAN;
+    char ck_nan[1100];
+    snprintf(ck_nan, sizeof ck_nan, "%s/nets_nan.h5", dir);
+    CHECK_OK(hrn_nets_save(ck_nan, nets, groups, 4, sn, sv, 2));
     for (int i = 0; i < 4; i++) hrn_net_free(nets[i]);
 
     struct hrn_fit_nets fn;
@@ -589,6 +595,69 @@ static int run_cmd(const char *cmd) {
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+/* A checkpoint whose networks give NaN (here a NaN bias in net_recon's expression head): HRN's
+ * inference config runs only the texture stage, so no optimizer step stops on it; the results
+ * must still be refused, and nothing written (issue 17: it was written as a successful fit). */
+static void test_fit_nan_checkpoint(void) {
+    struct hrn_fit_config cfg;
+    char p[1100];
+    snprintf(p, sizeof p, "%s/configs/hrn.ini", HRN_SOURCE_DIR);
+    CHECK_OK(hrn_config_load(&hrn_fit_schema, p, &cfg));
+    cfg.iters[HRN_FIT_TEX] = 2;
+    struct hrn_fit_view v;
+    struct hrn_fit_truth truth;
+    CHECK_OK(hrn_fit_synth_views(&g_fm, &cfg, 6, 1, 15.0f, 0.0f, &v, &truth));
+    struct hrn_fit_nets fn;
+    CHECK_OK(hrn_fit_nets_load("tmp_fit_ckpt/nets_nan.h5", &fn));
+    struct hrn_fit f;
+    CHECK_OK(hrn_fit_init(&f, &g_fm, &cfg, &v, 1));
+    enum hrn_status st = hrn_fit_start_from_nets(&f, &fn);
+    hrn_fit_nets_free(&fn);
+    if (st == HRN_OK) st = hrn_fit_run(&f, NULL);
+    (void)st; /* the stage may or may not stop on it; what matters is what gets written */
+    const char *dir = hrn_test_tmpdir("fit_nan_ckpt");
+    remove("tmp_fit_nan_ckpt/fit.h5");
+    remove("tmp_fit_nan_ckpt/view0_mid.obj");
+    CHECK_STATUS(hrn_fit_write_outputs(&f, dir), HRN_ERR_NUMERIC);
+    CHECK_ERR_HAS("not finite");
+    CHECK_ERR_HAS("parameter 'view0/exp'");
+    CHECK(!file_exists(dir, "fit.h5") && !file_exists(dir, "view0_mid.obj"));
+    hrn_fit_free(&f);
+    hrn_fit_view_free(&v);
+    hrn_fit_truth_free(&truth);
+}
+
+/* A face that collapses to a point (a model of zeros, all parameters 0) gives an empty dense
+ * mesh: writing it must not memcpy from NULL (UBSan caught it in fit_output.c's write_dense). */
+static void test_fit_empty_dense_mesh(void) {
+    const char *dir = hrn_test_tmpdir("fit_empty");
+    char p[600];
+    snprintf(p, sizeof p, "%s/model.h5", dir);
+    struct hrn_face_model z = {0};
+    CHECK_OK(hrn_face_model_save(&g_fm, p));
+    CHECK_OK(hrn_face_model_load(p, &z));
+    if (!z.mean_shape) return;
+    int64_t n3 = 3 * z.n_verts;
+    memset(z.mean_shape, 0, (size_t)n3 * sizeof(float));
+    if (z.id_basis) memset(z.id_basis, 0, (size_t)(n3 * z.n_id) * sizeof(float));
+    if (z.exp_basis) memset(z.exp_basis, 0, (size_t)(n3 * z.n_exp) * sizeof(float));
+    struct hrn_fit_config cfg;
+    small_config(&cfg);
+    struct hrn_fit_view v;
+    struct hrn_fit_truth truth;
+    CHECK_OK(hrn_fit_synth_views(&g_fm, &cfg, 4, 1, 0.0f, 0.0f, &v, &truth));
+    struct hrn_fit f;
+    CHECK_OK(hrn_fit_init(&f, &z, &cfg, &v, 1));
+    memset(f.ps.values, 0, f.ps.n * sizeof(float));
+    enum hrn_status st = hrn_fit_write_outputs(&f, dir);
+    CHECK_MSG(st == HRN_OK, "%s", hrn_error_msg());
+    CHECK(file_exists(dir, "view0_high.obj")); /* an OBJ with no vertices */
+    hrn_fit_free(&f);
+    hrn_fit_view_free(&v);
+    hrn_fit_truth_free(&truth);
+    hrn_face_model_free(&z);
+}
+
 /* hrn-fit on the command line: HRN's inference from a checkpoint on the photo written by
  * test_fit_photo_path_and_bad_inputs with the networks of test_fit_from_checkpoint; a missing
  * checkpoint and a bad command line fail with their exit codes. */
@@ -641,6 +710,27 @@ static void test_fit_cli(void) {
         fclose(fp);
     }
     CHECK_MSG(strstr(line, "none.h5") != NULL, "the error does not name the file: %s", line);
+    /* a checkpoint giving NaN: exit 1, a message saying so, no fit.h5 or mesh */
+    static const char *const nan_out[] = {"fit.h5", "face_mid.obj", "face_high.obj"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/out_nan/%s", dir, nan_out[i]);
+        remove(p);
+    }
+    snprintf(p, sizeof p, "%s/stderr.txt", dir);
+    snprintf(cmd, sizeof cmd,
+             "%s -q --model %s --image tmp_fit_photo/face.png --checkpoint tmp_fit_ckpt/nets_nan.h5 "
+             "--config %s/configs/hrn.ini --set stages.tex=3 --out %s/out_nan > /dev/null 2> %s/stderr.txt",
+             exe, model, HRN_SOURCE_DIR, dir, dir);
+    CHECK_MSG(run_cmd(cmd) == 1, "%s did not exit 1", cmd);
+    fp = fopen(p, "r");
+    line[0] = 0;
+    if (fp) {
+        if (!fgets(line, sizeof line, fp)) line[0] = 0;
+        fclose(fp);
+    }
+    CHECK_MSG(strstr(line, "not finite") != NULL, "the error does not say NaN: %s", line);
+    snprintf(p, sizeof p, "%s/out_nan", dir);
+    CHECK(!file_exists(p, "fit.h5") && !file_exists(p, "face_mid.obj") && !file_exists(p, "face_high.obj"));
 }
 
 static void test_fit_config_files(void) {
@@ -678,6 +768,8 @@ int main(void) {
     RUN(test_fit_valid_mask);
     RUN(test_fit_texture_refinement);
     RUN(test_fit_from_checkpoint);
+    RUN(test_fit_nan_checkpoint);
+    RUN(test_fit_empty_dense_mesh);
     RUN(test_fit_nets_chain_torch);
     RUN(test_fit_cli);
     hrn_face_model_free(&g_fm);

@@ -108,8 +108,9 @@ static enum hrn_status write_dense(struct hrn_fit *f, const char *path, const fl
         for (int c = 0; c < 3; c++) pv[c * nt + i] += disp[i] * nc[c * nt + i];
     HRN_TRY(hrn_dense_mesh(pv, (int)R, &f->grid, &d));
     HRN_TRY(hrn_mesh_alloc(&out, d.n_verts, d.n_faces, 0, d.n_verts, 0));
-    memcpy(out.verts, d.verts, (size_t)(3 * d.n_verts) * sizeof(float));
-    memcpy(out.faces, d.faces, (size_t)(3 * d.n_faces) * sizeof(int32_t));
+    /* an empty dense mesh (every texel zero) has NULL arrays: memcpy must not see them */
+    if (d.n_verts) memcpy(out.verts, d.verts, (size_t)(3 * d.n_verts) * sizeof(float));
+    if (d.n_faces) memcpy(out.faces, d.faces, (size_t)(3 * d.n_faces) * sizeof(int32_t));
     /* the same texel order and zero test as hrn_dense_mesh: texel (i,j) -> its UV centre */
     int64_t v = 0;
     for (int64_t i = 0; i < nt; i++) {
@@ -277,6 +278,62 @@ fail:
     return st;
 }
 
+/* --- finiteness ---------------------------------------------------------------------------------
+ * A NaN can reach the results without passing through an optimizer step (a checkpoint's networks
+ * give NaN coefficients, and HRN's inference config runs no stage that would stop on it), so every
+ * result is checked before anything is written: a NaN mesh or fit.h5 must not look like a fit. */
+
+/* HRN_ERR_NUMERIC naming what is not finite, how much of it, and where it came from. */
+static enum hrn_status finite_or_fail(const float *x, int64_t n, const char *what, int view) {
+    int64_t bad = 0, first = -1;
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) {
+            if (first < 0) first = i;
+            bad++;
+        }
+    if (!bad) return HRN_OK;
+    char where[32] = "";
+    if (view >= 0) snprintf(where, sizeof where, " of view %d", view);
+    return hrn_error_set(HRN_ERR_NUMERIC, "the fit's result is not finite: %s%s has %lld NaN/Inf "
+                         "values of %lld (the first at %lld); nothing was written (a checkpoint "
+                         "whose networks give NaN, or a diverged fit: check the inputs)",
+                         what, where, (long long)bad, (long long)n, (long long)first);
+}
+
+static enum hrn_status check_results(struct hrn_fit *f) {
+    enum hrn_status st = HRN_OK;
+    int64_t N = f->fm->n_verts, R = f->cfg.disp_res, Rd = f->cfg.deform_res, K = f->n_views;
+    float *V = malloc((size_t)(3 * N) * sizeof(float)), *disp = malloc((size_t)(R * R) * sizeof(float));
+    if (!V || !disp) {
+        st = hrn_error_set(HRN_ERR_NOMEM, "checking the fit's results: no memory");
+        goto fail;
+    }
+    for (int i = 0; i < f->ps.n_entries; i++) {
+        const struct hrn_tensor *x = hrn_params_tensor(&f->ps, i);
+        char what[96];
+        snprintf(what, sizeof what, "parameter '%s'", f->ps.entries[i].name);
+        HRN_TRY(finite_or_fail(x->data, x->numel, what, -1));
+    }
+    if (f->valid) HRN_TRY(finite_or_fail(f->valid, K * R * R, "the valid mask", -1));
+    if (f->valid_lo) HRN_TRY(finite_or_fail(f->valid_lo, K * Rd * Rd, "the valid mask", -1));
+    if (f->albedo_uv) HRN_TRY(finite_or_fail(f->albedo_uv, K * 3 * R * R, "the de-retouched albedo", -1));
+    if (f->tex_refined) HRN_TRY(finite_or_fail(f->tex_refined, K * 3 * R * R, "the refined texture", -1));
+    for (int k = 0; k < K; k++) {
+        HRN_TRY(hrn_fit_posed(f, k, 1, V));
+        HRN_TRY(finite_or_fail(V, 3 * N, "the posed mesh", k));
+        HRN_TRY(disp_used(f, k, disp));
+        HRN_TRY(finite_or_fail(disp, R * R, "the displacement map", k));
+    }
+    if (K > 1) {
+        HRN_TRY(hrn_fit_fused_shape(f, V));
+        HRN_TRY(finite_or_fail(V, 3 * N, "the fused mesh", -1));
+    }
+fail:
+    free(V);
+    free(disp);
+    return st;
+}
+
 enum hrn_status hrn_fit_write_outputs(struct hrn_fit *f, const char *dir) {
     enum hrn_status st = HRN_OK;
     const struct hrn_face_model *fm = f->fm;
@@ -291,6 +348,7 @@ enum hrn_status hrn_fit_write_outputs(struct hrn_fit *f, const char *dir) {
         st = hrn_error_set(HRN_ERR_NOMEM, "writing %s: no memory", dir);
         goto fail;
     }
+    HRN_TRY(check_results(f));
     HRN_TRY(hrn_fit_mkdirs(dir));
     for (int k = 0; k < K; k++) {
         const char *name = f->views[k].name;

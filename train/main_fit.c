@@ -224,6 +224,8 @@ int main(int argc, char **argv) {
         snprintf(msg, sizeof msg, "%s", hrn_error_msg());
         if (hrn_fit_write_outputs(&fit, out) == HRN_OK)
             fprintf(stderr, "hrn-fit: wrote the last finite state to %s\n", out);
+        else
+            fprintf(stderr, "hrn-fit: %s\n", hrn_error_msg());
         hrn_error_set(HRN_ERR_NUMERIC, "%s", msg);
         goto done_quiet;
     }
