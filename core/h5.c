@@ -186,6 +186,52 @@ static enum hrn_status space_shape(struct hrn_h5 *f, hid_t space, const char *na
     return HRN_OK;
 }
 
+/* A file declares a dataset's shape in a few bytes; callers allocate by it. Before anyone does,
+ * check that the file can hold what it declares: an unfiltered dataset's bytes must be stored
+ * (H5Dget_storage_size) and fit in the file; a compressed one can expand, so it is only held to
+ * HRN_H5_MAX_VALUES. A dataset that was never written (no storage) is refused too: hrn's files
+ * and h5py's always write their data. */
+static enum hrn_status check_stored(struct hrn_h5 *f, hid_t did, const char *name, int nd,
+                                    const int64_t *shape) {
+    enum hrn_status st = HRN_OK;
+    hid_t type = H5Dget_type(did), dcpl = H5Dget_create_plist(did);
+    int64_t count = 1;
+    for (int i = 0; i < nd; i++) {
+        if (shape[i] != 0 && count > HRN_H5_MAX_VALUES / shape[i]) {
+            char s[160];
+            shape_str(s, sizeof s, nd, shape);
+            st = hrn_error_set(HRN_ERR_FORMAT, "%s: dataset '%s' declares shape %s, more than the "
+                               "%lld values allowed", f->path, name, s, (long long)HRN_H5_MAX_VALUES);
+            goto done;
+        }
+        count *= shape[i];
+    }
+    size_t esz = type >= 0 ? H5Tget_size(type) : 0;
+    int filtered = dcpl >= 0 && H5Pget_nfilters(dcpl) > 0;
+    if (type < 0 || dcpl < 0 || esz == 0) {
+        st = h5_fail(f, "cannot read the layout of", name);
+        goto done;
+    }
+    if (!filtered && count > 0 && H5Tget_class(type) != H5T_STRING) {
+        uint64_t need = (uint64_t)count * esz, stored = H5Dget_storage_size(did);
+        hsize_t fsize = 0;
+        if (H5Fget_filesize(f->fid, &fsize) < 0) fsize = 0;
+        if (stored < need || need > (uint64_t)fsize) {
+            char s[160];
+            shape_str(s, sizeof s, nd, shape);
+            st = hrn_error_set(HRN_ERR_FORMAT, "%s: dataset '%s' declares shape %s (%llu bytes) but "
+                               "the file stores %llu bytes of it in %llu (truncated or corrupt)",
+                               f->path, name, s, (unsigned long long)need,
+                               (unsigned long long)stored, (unsigned long long)fsize);
+        }
+    }
+done:
+    H5Eclear2(H5E_DEFAULT);
+    if (type >= 0) H5Tclose(type);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    return st;
+}
+
 /* --- open / create / commit / close ----------------------------------------------------------- */
 
 enum hrn_status hrn_h5_open(const char *path, struct hrn_h5 **out) {
@@ -306,6 +352,7 @@ enum hrn_status hrn_h5_shape(struct hrn_h5 *f, const char *name, int *ndim,
         goto fail;
     }
     HRN_TRY(space_shape(f, space, name, ndim, shape));
+    if (!h5_writable(f)) HRN_TRY(check_stored(f, did, name, *ndim, shape));
 fail:
     if (space >= 0) H5Sclose(space);
     if (did >= 0) H5Dclose(did);
@@ -340,6 +387,7 @@ static enum hrn_status open_numeric(struct hrn_h5 *f, const char *name, int want
         goto fail;
     }
     HRN_TRY(space_shape(f, space, name, ndim, shape));
+    if (!h5_writable(f)) HRN_TRY(check_stored(f, *did, name, *ndim, shape));
     if (want_ndim >= 0) {
         int ok = *ndim == want_ndim;
         for (int i = 0; ok && i < want_ndim; i++) ok = want[i] < 0 || want[i] == shape[i];

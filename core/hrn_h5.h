@@ -44,6 +44,10 @@ extern "C" {
 #endif
 
 enum { HRN_H5_MAX_DIMS = 8 };
+/* The most values a dataset may declare (2^31: 8 GiB as float32). Reads also refuse an
+ * uncompressed dataset whose declared bytes the file does not store ("truncated or corrupt"),
+ * so a shape from a file can be trusted for allocation after hrn_h5_shape succeeded. */
+#define HRN_H5_MAX_VALUES ((int64_t)1 << 31)
 
 struct hrn_h5; /* opaque: an open file */
 
@@ -60,7 +64,8 @@ const char *hrn_h5_path(const struct hrn_h5 *f);
 
 /* 1 if a dataset or group exists at name, else 0. */
 int hrn_h5_exists(struct hrn_h5 *f, const char *name);
-/* Rank and dimensions of a dataset (HRN_ERR_FORMAT if missing or not a dataset). */
+/* Rank and dimensions of a dataset (HRN_ERR_FORMAT if missing or not a dataset, or, in a file
+ * opened for reading, if it declares more than the file holds: see HRN_H5_MAX_VALUES). */
 enum hrn_status hrn_h5_shape(struct hrn_h5 *f, const char *name, int *ndim,
                              int64_t shape[HRN_H5_MAX_DIMS]);
 

@@ -233,9 +233,12 @@ enum hrn_status hrn_face_model_import_eos(const char *bin, const char *blendshap
         HRN_TRY(open_reader(&rb, blendshapes));
         uint64_t n_bs;
         HRN_TRY(rd(&rb, &n_bs, sizeof n_bs, "blendshape count"));
-        if (n_bs > 10000) {
-            st = hrn_error_set(HRN_ERR_FORMAT, "%s: %llu blendshapes is not plausible", blendshapes,
-                               (unsigned long long)n_bs);
+        /* each blendshape holds 3N floats: the file must have room for them before the basis
+         * (3N x n_bs) is allocated */
+        if (n_bs > 10000 || n_bs > (uint64_t)rb.size / (uint64_t)(12 * fm.n_verts)) {
+            st = hrn_error_set(HRN_ERR_FORMAT, "%s: %llu blendshapes of %lld vertices do not fit in "
+                               "its %ld bytes", blendshapes, (unsigned long long)n_bs,
+                               (long long)fm.n_verts, rb.size);
             goto fail;
         }
         fm.n_exp = (int32_t)n_bs;
@@ -341,6 +344,14 @@ done:
     return st;
 }
 
+/* A 1-based MATLAB index x into n items, as 0-based *v. The range is checked on the float: a
+ * NaN or 1e30 converted to an integer first would be undefined behaviour. */
+static int mat_index(float x, int64_t n, int64_t *v) {
+    if (!(x >= 1.0f && (double)x <= (double)n && x == floorf(x))) return 0;
+    *v = (int64_t)x - 1;
+    return 1;
+}
+
 enum hrn_status hrn_face_model_import_bfm_mat(const char *path, struct hrn_face_model *out) {
     enum hrn_status st = HRN_OK;
     struct hrn_face_model fm = {0};
@@ -382,10 +393,10 @@ enum hrn_status hrn_face_model_import_bfm_mat(const char *path, struct hrn_face_
         goto fail;
     }
     for (int64_t i = 0; i < 3 * r; i++) {
-        int64_t v = (int64_t)tmp[i] - 1; /* MATLAB is 1-based */
-        if (v < 0 || v >= fm.n_verts) {
-            st = hrn_error_set(HRN_ERR_FORMAT, "%s: 'tri' row %lld has vertex %lld, expected 1..%lld",
-                               path, (long long)(i / 3), (long long)v + 1, (long long)fm.n_verts);
+        int64_t v;
+        if (!mat_index(tmp[i], fm.n_verts, &v)) {
+            st = hrn_error_set(HRN_ERR_FORMAT, "%s: 'tri' row %lld has vertex %g, expected 1..%lld",
+                               path, (long long)(i / 3), (double)tmp[i], (long long)fm.n_verts);
             goto fail;
         }
         fm.tris[i] = (int32_t)v;
@@ -400,10 +411,10 @@ enum hrn_status hrn_face_model_import_bfm_mat(const char *path, struct hrn_face_
         goto fail;
     }
     for (int i = 0; i < HRN_N_LMK68; i++) {
-        int64_t v = (int64_t)tmp[i] - 1;
-        if (v < 0 || v >= fm.n_verts) {
-            st = hrn_error_set(HRN_ERR_FORMAT, "%s: 'keypoints' entry %d is %lld, expected 1..%lld", path,
-                               i, (long long)v + 1, (long long)fm.n_verts);
+        int64_t v;
+        if (!mat_index(tmp[i], fm.n_verts, &v)) {
+            st = hrn_error_set(HRN_ERR_FORMAT, "%s: 'keypoints' entry %d is %g, expected 1..%lld", path,
+                               i, (double)tmp[i], (long long)fm.n_verts);
             goto fail;
         }
         fm.lmk68[i] = (int32_t)v;
@@ -436,7 +447,12 @@ fail:
 
 /* --- Basel Face Model 2017/2019 (.h5, scalismo layout) ---------------------------------------- */
 
-/* mean (3N), basis (3N,K) orthonormal, variance (K) -> our mean and rescaled basis */
+/* Sizes a face model file may declare: far above any real model (BFM 2017 full head: 53149
+ * vertices, 199 components), far below what would exhaust memory. */
+enum { MAX_VERTS = 1 << 22, MAX_TRIS = 1 << 23, MAX_COMPONENTS = 4096 };
+
+/* mean (3N), basis (3N,K) orthonormal, variance (K) -> our mean and rescaled basis. On failure
+ * both outputs are freed and NULL, so a caller holding them in locals leaks nothing. */
 static enum hrn_status bfm17_part(struct hrn_h5 *f, const char *part, int64_t n3, float **mean,
                                   float **basis, int32_t *k) {
     enum hrn_status st;
@@ -444,21 +460,27 @@ static enum hrn_status bfm17_part(struct hrn_h5 *f, const char *part, int64_t n3
     int ndim;
     int64_t shape[HRN_H5_MAX_DIMS];
     float *var = NULL;
+    *mean = *basis = NULL;
     snprintf(name, sizeof name, "%s/model/mean", part);
     *mean = malloc((size_t)n3 * sizeof(float));
-    if (!*mean) return hrn_error_set(HRN_ERR_NOMEM, "no memory");
-    if ((st = hrn_h5_read_f32(f, name, 1, &n3, *mean)) != HRN_OK) return st;
+    if (!*mean) {
+        st = hrn_error_set(HRN_ERR_NOMEM, "no memory");
+        goto done;
+    }
+    if ((st = hrn_h5_read_f32(f, name, 1, &n3, *mean)) != HRN_OK) goto done;
     snprintf(name, sizeof name, "%s/model/pcaBasis", part);
-    if ((st = hrn_h5_shape(f, name, &ndim, shape)) != HRN_OK) return st;
-    if (ndim != 2 || shape[0] != n3)
-        return hrn_error_set(HRN_ERR_FORMAT, "%s: dataset '%s' must be (%lld, K)", hrn_h5_path(f),
-                             name, (long long)n3);
+    if ((st = hrn_h5_shape(f, name, &ndim, shape)) != HRN_OK) goto done;
+    if (ndim != 2 || shape[0] != n3 || shape[1] > MAX_COMPONENTS) {
+        st = hrn_error_set(HRN_ERR_FORMAT, "%s: dataset '%s' must be (%lld, K) with K <= %d",
+                           hrn_h5_path(f), name, (long long)n3, MAX_COMPONENTS);
+        goto done;
+    }
     *k = (int32_t)shape[1];
     *basis = malloc((size_t)(n3 * shape[1]) * sizeof(float));
     var = malloc((size_t)shape[1] * sizeof(float));
     if (!*basis || !var) {
-        free(var);
-        return hrn_error_set(HRN_ERR_NOMEM, "no memory");
+        st = hrn_error_set(HRN_ERR_NOMEM, "no memory");
+        goto done;
     }
     if ((st = hrn_h5_read_f32(f, name, 2, shape, *basis)) != HRN_OK) goto done;
     snprintf(name, sizeof name, "%s/model/pcaVariance", part);
@@ -467,6 +489,12 @@ static enum hrn_status bfm17_part(struct hrn_h5 *f, const char *part, int64_t n3
         for (int32_t j = 0; j < *k; j++) (*basis)[i * *k + j] *= var[j] > 0 ? sqrtf(var[j]) : 0.0f;
 done:
     free(var);
+    if (st != HRN_OK) {
+        free(*mean);
+        free(*basis);
+        *mean = *basis = NULL;
+        *k = 0;
+    }
     return st;
 }
 
@@ -487,9 +515,15 @@ enum hrn_status hrn_face_model_import_bfm2017(const char *path, struct hrn_face_
     }
     fm.n_verts = shape[1];
     int64_t n3 = 3 * fm.n_verts;
+    if (fm.n_verts < 3 || fm.n_verts > MAX_VERTS) {
+        st = hrn_error_set(HRN_ERR_FORMAT, "%s: %lld vertices, expected 3..%d", path,
+                           (long long)fm.n_verts, MAX_VERTS);
+        goto fail;
+    }
     HRN_TRY(hrn_h5_shape(f, "shape/representer/cells", &ndim, shape));
-    if (ndim != 2 || shape[0] != 3) {
-        st = hrn_error_set(HRN_ERR_FORMAT, "%s: 'shape/representer/cells' must be (3, T)", path);
+    if (ndim != 2 || shape[0] != 3 || shape[1] < 1 || shape[1] > MAX_TRIS) {
+        st = hrn_error_set(HRN_ERR_FORMAT, "%s: 'shape/representer/cells' must be (3, T), "
+                           "1 <= T <= %d", path, MAX_TRIS);
         goto fail;
     }
     fm.n_tris = shape[1];

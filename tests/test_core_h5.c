@@ -352,6 +352,76 @@ static void test_disk_full(void) {
     CHECK(n_failed >= 5 && n_ok >= 1);
 }
 
+/* --- declared sizes --------------------------------------------------------------------------
+ * A few hundred bytes of HDF5 can declare a dataset of any size; readers allocate by the declared
+ * shape, so hrn_h5_shape and the reads must refuse what the file cannot hold before that. */
+static void test_declared_sizes(void) {
+    const char *path = tmp_file("declared.h5");
+    hid_t fid = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    CHECK(fid >= 0);
+    if (fid < 0) return;
+    /* 2^30 floats declared, never written: no storage (allocation time late) */
+    hsize_t big[1] = {(hsize_t)1 << 30}, huge[2] = {(hsize_t)1 << 31, 4}, small[1] = {1 << 20};
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_LATE);
+    hid_t sp = H5Screate_simple(1, big, NULL);
+    hid_t d = H5Dcreate2(fid, "unwritten", H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Dclose(d);
+    H5Sclose(sp);
+    sp = H5Screate_simple(2, huge, NULL);
+    d = H5Dcreate2(fid, "huge", H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Dclose(d);
+    H5Sclose(sp);
+    H5Pclose(dcpl);
+    /* 1M zeros, gzip-compressed in chunks: legitimately far smaller in the file than in memory */
+    dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hsize_t chunk[1] = {1 << 16};
+    H5Pset_chunk(dcpl, 1, chunk);
+    H5Pset_deflate(dcpl, 6);
+    sp = H5Screate_simple(1, small, NULL);
+    float *zeros = calloc(1 << 20, sizeof(float));
+    d = H5Dcreate2(fid, "zipped", H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    if (zeros) H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, zeros);
+    H5Dclose(d);
+    H5Sclose(sp);
+    H5Pclose(dcpl);
+    /* 1M floats stored contiguously, then the file cut short */
+    sp = H5Screate_simple(1, small, NULL);
+    d = H5Dcreate2(fid, "plain", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (zeros) H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, zeros);
+    H5Dclose(d);
+    H5Sclose(sp);
+    H5Fclose(fid);
+    free(zeros);
+
+    struct hrn_h5 *f = NULL;
+    int nd;
+    int64_t sh[HRN_H5_MAX_DIMS];
+    float *buf = NULL;
+    CHECK_OK(hrn_h5_open(path, &f));
+    if (!f) return;
+    CHECK_STATUS(hrn_h5_shape(f, "unwritten", &nd, sh), HRN_ERR_FORMAT);
+    CHECK_ERR_HAS("'unwritten' declares shape (1073741824)");
+    CHECK_STATUS(hrn_h5_read_f32_alloc(f, "unwritten", &nd, sh, &buf), HRN_ERR_FORMAT);
+    CHECK(buf == NULL);
+    CHECK_STATUS(hrn_h5_read_f32_alloc(f, "huge", &nd, sh, &buf), HRN_ERR_FORMAT);
+    CHECK_ERR_HAS("values allowed");
+    CHECK_OK(hrn_h5_read_f32_alloc(f, "zipped", &nd, sh, &buf));
+    CHECK(buf && nd == 1 && sh[0] == 1 << 20);
+    free(buf);
+    buf = NULL;
+    CHECK_OK(hrn_h5_shape(f, "plain", &nd, sh));
+    hrn_h5_close(f);
+    /* cut the file in the middle of "plain": libhdf5 itself refuses it at open (the superblock
+     * records the end of file), and says so */
+    struct stat sb;
+    CHECK(stat(path, &sb) == 0);
+    CHECK(truncate(path, sb.st_size - (1 << 21)) == 0);
+    CHECK_STATUS(hrn_h5_open(path, &f), HRN_ERR_HDF5);
+    CHECK_ERR_HAS("declared.h5: cannot open: truncated file");
+    CHECK(f == NULL);
+}
+
 /* Fixed-length string attributes and datasets (what numpy bytes and many tools write), made here
  * with the raw HDF5 API since hrn_h5 itself writes variable-length strings. */
 static void test_fixed_length_strings(void) {
@@ -479,6 +549,7 @@ int main(void) {
     RUN(test_errors);
     RUN(test_abandon_keeps_old_file);
     RUN(test_disk_full);
+    RUN(test_declared_sizes);
     RUN(test_fixed_length_strings);
     RUN(test_realdata_sfm);
     return hrn_test_finish();

@@ -80,7 +80,7 @@ static int write_mat_var(mat_t *m, const char *name, size_t rows, size_t cols, c
     return ok;
 }
 
-static void write_deep3d_mat(const char *path, int with_keypoints) {
+static void write_deep3d_mat_tri(const char *path, int with_keypoints, double tri0, double kp0) {
     mat_t *m = Mat_CreateVer(path, NULL, MAT_FT_MAT5);
     CHECK(m != NULL);
     if (!m) return;
@@ -94,6 +94,8 @@ static void write_deep3d_mat(const char *path, int with_keypoints) {
         for (int k = 0; k < 2; k++) tex[i * 2 + k] = 2.55 * (i + k);
     }
     for (int i = 0; i < 68; i++) kp[i] = 1 + i % 4;
+    tri[0] = tri0;
+    kp[0] = kp0;
     int ok = write_mat_var(m, "meanshape", 1, 12, mean) && write_mat_var(m, "idBase", 12, 2, id) &&
              write_mat_var(m, "exBase", 12, 3, ex) && write_mat_var(m, "meantex", 1, 12, tex_mu) &&
              write_mat_var(m, "texBase", 12, 2, tex) && write_mat_var(m, "tri", 2, 3, tri) &&
@@ -101,6 +103,28 @@ static void write_deep3d_mat(const char *path, int with_keypoints) {
     if (with_keypoints) ok = ok && write_mat_var(m, "keypoints", 1, 68, kp);
     CHECK(ok);
     Mat_Close(m);
+}
+
+static void write_deep3d_mat(const char *path, int with_keypoints) {
+    write_deep3d_mat_tri(path, with_keypoints, 1, 1);
+}
+
+/* Indices that are not integers in range (NaN, huge, fractional, 0) are refused by value: the
+ * importer converted them to integers before checking the range (undefined behaviour). */
+static void test_deep3d_mat_bad_indices(void) {
+    static const double bad[] = {NAN, 1e30, -1e30, 2.5, 0, 5, INFINITY};
+    char path[600];
+    snprintf(path, sizeof path, "%s/bad_index.mat", hrn_test_tmpdir("import"));
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        struct hrn_face_model fm = {0};
+        write_deep3d_mat_tri(path, 1, bad[i], 1);
+        CHECK_STATUS(hrn_face_model_import(path, &fm), HRN_ERR_FORMAT);
+        CHECK_ERR_HAS("'tri' row 0 has vertex");
+        CHECK_ERR_HAS("expected 1..4");
+        write_deep3d_mat_tri(path, 1, 1, bad[i]);
+        CHECK_STATUS(hrn_face_model_import(path, &fm), HRN_ERR_FORMAT);
+        CHECK_ERR_HAS("'keypoints' entry 0 is");
+    }
 }
 
 static void test_deep3d_mat(void) {
@@ -159,6 +183,29 @@ static void test_bfm2017_h5(void) {
     hrn_face_model_free(&fm);
 }
 
+/* A BFM 2017 file whose expression basis does not fit: the error names it, and nothing leaks
+ * (the expression mean was read into a local and lost; LeakSanitizer checks in the ASan build). */
+static void test_bfm2017_bad_expression(void) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/model2017_badexp.h5", hrn_test_tmpdir("import"));
+    struct hrn_h5 *f = NULL;
+    float pts[3 * 4] = {0}, mean[12] = {0}, basis[12 * 2] = {0}, var[2] = {4, 9};
+    int32_t cells[3 * 2] = {0, 0, 1, 2, 2, 3};
+    CHECK_OK(hrn_h5_create(path, &f));
+    CHECK_OK(hrn_h5_write_f32(f, "shape/representer/points", 2, (int64_t[]){3, 4}, pts));
+    CHECK_OK(hrn_h5_write_i32(f, "shape/representer/cells", 2, (int64_t[]){3, 2}, cells));
+    CHECK_OK(hrn_h5_write_f32(f, "shape/model/mean", 1, (int64_t[]){12}, mean));
+    CHECK_OK(hrn_h5_write_f32(f, "shape/model/pcaBasis", 2, (int64_t[]){12, 2}, basis));
+    CHECK_OK(hrn_h5_write_f32(f, "shape/model/pcaVariance", 1, (int64_t[]){2}, var));
+    CHECK_OK(hrn_h5_write_f32(f, "expression/model/mean", 1, (int64_t[]){12}, mean));
+    CHECK_OK(hrn_h5_write_f32(f, "expression/model/pcaBasis", 2, (int64_t[]){11, 2}, basis));
+    CHECK_OK(hrn_h5_commit(f));
+    struct hrn_face_model fm = {0};
+    CHECK_STATUS(hrn_face_model_import(path, &fm), HRN_ERR_FORMAT);
+    CHECK_ERR_HAS("expression/model/pcaBasis");
+    CHECK(fm.mean_shape == NULL);
+}
+
 static void test_dispatch_unknown(void) {
     struct hrn_face_model fm = {0};
     CHECK_STATUS(hrn_face_model_import("face.xyz", &fm), HRN_ERR_UNSUPPORTED);
@@ -169,7 +216,9 @@ int main(void) {
     RUN(test_eos_matches_shared_h5);
     RUN(test_eos_truncated);
     RUN(test_deep3d_mat);
+    RUN(test_deep3d_mat_bad_indices);
     RUN(test_bfm2017_h5);
+    RUN(test_bfm2017_bad_expression);
     RUN(test_dispatch_unknown);
     return hrn_test_finish();
 }
