@@ -42,13 +42,21 @@ static const char *REGIONS[4] = {"nose", "mouth", "forehead", "cheek"};
 int hrn__run_realy(int argc, char **argv, struct hrn__cli *c) {
     const char *kpdir = NULL, *scandir_ = NULL, *scale = NULL, *tmpl = NULL, *tmpl_kp = NULL,
                *pred = NULL, *mask_path = NULL;
+    const char *topology = NULL, *realy_data = "./data";
     int save_meshes = 0;
+    /* hrn's names, and the official main.py's (--REALY_HIFI3D_keypoints, --REALY_scan_region,
+     * --prediction, --template_mask, --template_topology, --scale_path, --save) */
     static const struct option opts[] = {
         {"keypoints", required_argument, 0, 'k'}, {"scan-region", required_argument, 0, 'r'},
         {"scale", required_argument, 0, 's'},     {"template", required_argument, 0, 't'},
         {"template-kp", required_argument, 0, 'b'}, {"pred", required_argument, 0, 'p'},
         {"template-mask", required_argument, 0, 'm'}, {"template_mask", required_argument, 0, 'm'},
         {"save-meshes", no_argument, 0, 'S'},
+        {"REALY_HIFI3D_keypoints", required_argument, 0, 'k'},
+        {"REALY_scan_region", required_argument, 0, 'r'},
+        {"prediction", required_argument, 0, 'p'}, {"scale_path", required_argument, 0, 's'},
+        {"template_topology", required_argument, 0, 'T'}, {"save", required_argument, 0, 'o'},
+        {"realy-data", required_argument, 0, 'D'},
         {0, 0, 0, 0}};
     int ch;
     optind = 1;
@@ -62,12 +70,27 @@ int hrn__run_realy(int argc, char **argv, struct hrn__cli *c) {
         case 'p': pred = optarg; break;
         case 'm': mask_path = optarg; break;
         case 'S': save_meshes = 1; break;
+        case 'T': topology = optarg; break;
+        case 'o': c->out = optarg; break;
+        case 'D': realy_data = optarg; break;
         default: return 2;
         }
     }
+    /* main.py reads data/<T>.obj and data/<T>.txt for --template_topology T */
+    char tpath[PATH_CAP], kpath[PATH_CAP];
+    if (topology && (tmpl || tmpl_kp)) {
+        fprintf(stderr, "hrn-eval realy: --template_topology excludes --template/--template-kp\n");
+        return 2;
+    }
+    if (topology) {
+        snprintf(tpath, sizeof tpath, "%s/%s.obj", realy_data, topology);
+        snprintf(kpath, sizeof kpath, "%s/%s.txt", realy_data, topology);
+        tmpl = tpath;
+        tmpl_kp = kpath;
+    }
     if (!kpdir || !scandir_ || !scale || !tmpl || !tmpl_kp || !pred) {
-        fprintf(stderr, "hrn-eval realy: need --keypoints, --scan-region, --scale, --template, "
-                        "--template-kp and --pred\n");
+        fprintf(stderr, "hrn-eval realy: need --keypoints, --scan-region, --scale, --template "
+                        "and --template-kp (or --template_topology), and --pred\n");
         return 2;
     }
     enum hrn_status st = HRN_OK;
@@ -141,6 +164,7 @@ int hrn__run_realy(int argc, char **argv, struct hrn__cli *c) {
         struct hrn_realy_gt gt = {0};
         struct hrn_realy_result r;
         enum hrn_status ist = HRN_OK;
+        int out_error = 0; /* an output I/O error stops the run: the sample itself was fine */
         for (int k = 0; k < 4; k++) r.err_mm[k] = (double)NAN;
         if (sid < 1 || sid > nms) {
             ist = hrn_error_set(HRN_ERR_FORMAT, "subject id %d outside 1..%lld of %s", sid,
@@ -185,12 +209,19 @@ int hrn__run_realy(int argc, char **argv, struct hrn__cli *c) {
                     snprintf(path, sizeof path, "%s/region_align_save/%s", c->out, name);
                     ist = hrn_realy_write_meshes(path, &mo, gt.metrical_scale);
                 }
+                out_error = ist != HRN_OK;
                 hrn_realy_meshes_free(&mo);
             }
         }
     item_done:
         hrn_emesh_free(&p);
         for (int k = 0; k < 4; k++) hrn_emesh_free(&gt.region[k]);
+        if (out_error) {
+            st = hrn_error_prefix(ist, "%s: cannot write its meshes (--save-meshes); stopping",
+                                  name);
+            hrn_progress_end(&prog);
+            goto fail;
+        }
         hrn_eval_sbuf_printf(&csv, "%s,%s,%.9g,%.9g,%.9g,%.9g,", name, ist == HRN_OK ? "ok" : "skipped",
                         r.err_mm[0], r.err_mm[1], r.err_mm[2], r.err_mm[3]);
         hrn__csv_str(&csv, ist == HRN_OK ? "" : hrn_error_msg());
@@ -256,6 +287,9 @@ int hrn__run_realy(int argc, char **argv, struct hrn__cli *c) {
     snprintf(path, sizeof path, "%s/realy_%s.json", c->out, c->method);
     HRN_TRY(hrn__write_sbuf(path, &json));
     if (out.s) fputs(out.s, stdout);
+    if (nrows == 0) /* nothing measured: not a result anyone should take for one */
+        st = hrn_error_set(HRN_ERR_INVALID, "no prediction in %s could be evaluated (%d skipped; "
+                           "see the messages above and %s)", pred, sk.n, path);
 fail:
     if (st != HRN_OK) fprintf(stderr, "hrn-eval realy: %s\n", hrn_error_msg());
     hrn_emesh_free(&tm);

@@ -64,7 +64,9 @@ static enum hrn_status eval_item(const struct s2m_item *it, const struct hrn_s2m
     } else {
         st = hrn__read_checked(it->f[2], &p, 1);
         if (st != HRN_OK) {
-            hrn_error_prefix(st, "(degenerate faces can be dropped with --clean-mesh)");
+            /* the hint only where it helps: --clean-mesh drops degenerate faces, nothing else */
+            if (strstr(hrn_error_msg(), "degenerate"))
+                hrn_error_prefix(st, "(degenerate faces can be dropped with --clean-mesh)");
             goto fail;
         }
     }
@@ -121,16 +123,16 @@ int hrn__run_scan2mesh(int argc, char **argv, struct hrn__cli *c, int now) {
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        char *end = NULL;
+        int ok = 1;
         switch (ch) {
         case 'L': list = optarg; break;
-        case 'f': factor = strtod(optarg, &end); break;
-        case 'r': radius = strtod(optarg, &end); break;
-        case 'n': nose_tip = (int)strtol(optarg, &end, 10); break;
+        case 'f': ok = hrn__parse_num("--crop-factor", optarg, 0, 1e3, &factor); break;
+        case 'r': ok = hrn__parse_num("--crop-radius", optarg, 0, 1e9, &radius); break;
+        case 'n': ok = hrn__parse_int("--nose-tip-index", optarg, 0, INT32_MAX, &nose_tip); break;
         case 'R': refine = optarg; break;
         case 'p': pool_mode = optarg; break;
-        case 'i': max_iter = (int)strtol(optarg, &end, 10); break;
-        case 'T': tol = strtod(optarg, &end); break;
+        case 'i': ok = hrn__parse_int("--max-iter", optarg, 1, 100000000, &max_iter); break;
+        case 'T': ok = hrn__parse_num("--tol", optarg, 0, 1, &tol); break;
         case 'D': dataset = optarg; break;
         case 'S': image_set = optarg; break;
         case 'I': imgs_list = optarg; break;
@@ -143,10 +145,7 @@ int hrn__run_scan2mesh(int argc, char **argv, struct hrn__cli *c, int now) {
         case 'U': unit = optarg; break;
         default: return 2;
         }
-        if (end && *end) {
-            fprintf(stderr, "hrn-eval: bad number '%s'\n", optarg);
-            return 2;
-        }
+        if (!ok) return 2;
     }
     const char *pname = now ? "now" : "multiview";
     struct hrn_s2m_opts o = {.crop_factor = factor, .crop_radius_mm = radius,
@@ -401,6 +400,9 @@ int hrn__run_scan2mesh(int argc, char **argv, struct hrn__cli *c, int now) {
                    chp[k].items);
         }
     printf("Median: %.4f mm  Mean: %.4f mm  Std: %.4f mm\n", med, mean, sd);
+    if (n_ok == 0) /* nothing measured: not a result anyone should take for one */
+        st = hrn_error_set(HRN_ERR_INVALID, "no sample could be evaluated (%d skipped, %d "
+                           "missing; see the messages above and %s)", sk.n, n_missing, path);
 fail:
     if (st != HRN_OK) fprintf(stderr, "hrn-eval %s: %s\n", pname, hrn_error_msg());
     free(text);

@@ -1,6 +1,7 @@
 /* cli_util.c: small helpers of the hrn-eval executable (files, JSON/CSV fields, skip lists). */
 #include "eval_cli_impl.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -11,6 +12,39 @@
 #include <sys/stat.h>
 
 /* --- small helpers ------------------------------------------------------------------------------ */
+
+int hrn__parse_int(const char *opt, const char *s, long lo, long hi, int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end != '\0' || errno || v < lo || v > hi) {
+        fprintf(stderr, "hrn-eval: %s: expected an integer in [%ld, %ld], got '%s'\n", opt, lo,
+                hi, s);
+        return 0;
+    }
+    *out = (int)v;
+    return 1;
+}
+
+int hrn__parse_num(const char *opt, const char *s, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v) || v < lo || v > hi) {
+        fprintf(stderr, "hrn-eval: %s: expected a finite number in [%g, %g], got '%s'\n", opt, lo,
+                hi, s);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int hrn__method_ok(const char *m) {
+    if (!m[0] || m[0] == '.' || strlen(m) > 128) return 0;
+    for (const char *p = m; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-') return 0;
+    return 1;
+}
 
 int hrn__file_exists(const char *p) {
     struct stat sb;

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum hrn_status hrn_emesh_read(const char *path, struct hrn_emesh *out) {
     struct hrn_mesh m = {0};
@@ -52,7 +53,8 @@ static enum hrn_status slurp(const char *path, char **text, size_t *len) {
 }
 
 /* All numbers in a text, in order. A number starts at a digit, or at '-', '+' or '.' followed by
- * a digit, and is not part of a word (so "x1" or "v2" do not count). "nan" and "NaN" count too. */
+ * a digit, and is not part of a word (so "x1" or "v2" do not count). "nan", "NaN", "inf" and
+ * "infinity" (any case, signed) count too. */
 static enum hrn_status scan_numbers(const char *path, const char *s, double **vals, int64_t *n) {
     size_t cap = 64, k = 0;
     double *v = malloc(cap * sizeof *v);
@@ -65,7 +67,13 @@ static enum hrn_status scan_numbers(const char *path, const char *s, double **va
                      (isdigit((unsigned char)p[1]) || (p[1] == '.' && isdigit((unsigned char)p[2]))));
         int is_nan = (p[0] == 'n' || p[0] == 'N') && (p[1] == 'a' || p[1] == 'A') &&
                      (p[2] == 'n' || p[2] == 'N') && !isalnum((unsigned char)p[3]);
-        if ((start || is_nan) && !prev_word) {
+        /* "inf", "-inf", "Infinity" count too, so a landmark file holding one is reported as a
+         * non-finite coordinate rather than as a line with too few numbers */
+        const char *q = (p[0] == '-' || p[0] == '+') ? p + 1 : p;
+        int is_inf = !strncasecmp(q, "inf", 3) &&
+                     (!isalnum((unsigned char)q[3]) ||
+                      (!strncasecmp(q + 3, "inity", 5) && !isalnum((unsigned char)q[8])));
+        if ((start || is_nan || is_inf) && !prev_word) {
             char *end;
             double x = strtod(p, &end);
             if (end == p) {

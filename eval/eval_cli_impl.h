@@ -23,6 +23,13 @@ struct hrn__skips {
     struct hrn_eval_sbuf json; /* array body */
 };
 
+/* Strict option values: the whole string is the number, finite, within [lo, hi]; otherwise the
+ * error (naming the option and the value) goes to stderr and 0 is returned (usage error). */
+int hrn__parse_int(const char *opt, const char *s, long lo, long hi, int *out);
+int hrn__parse_num(const char *opt, const char *s, double lo, double hi, double *out);
+/* --method is part of output file names: letters, digits, '.', '_', '-', not starting with '.'
+ * (so no '/' and no "..": nothing can be written outside --out). */
+int hrn__method_ok(const char *m);
 int hrn__file_exists(const char *p);
 int hrn__dir_exists(const char *p);
 enum hrn_status hrn__mkdir_p(const char *path);

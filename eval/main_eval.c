@@ -317,6 +317,9 @@ int hrn__run_facescape(int argc, char **argv, struct hrn__cli *c) {
     snprintf(path, sizeof path, "%s/facescape_%s_%s.json", c->out, set, c->method);
     HRN_TRY(hrn__write_sbuf(path, &json));
     if (table.s) fputs(table.s, stdout);
+    if (sk.n == n_items) /* nothing measured: not a result anyone should take for one */
+        st = hrn_error_set(HRN_ERR_INVALID, "none of the %d items could be evaluated (see the "
+                           "messages above and %s)", n_items, path);
 fail:
     if (st != HRN_OK) fprintf(stderr, "hrn-eval facescape: %s\n", hrn_error_msg());
     free(ps);
@@ -344,16 +347,26 @@ static void usage(FILE *f) {
         "protocols: facescape, realy, multiview, now (spec/eval_protocols.md A-D)\n"
         "common options (before or after the protocol options):\n"
         "  --out DIR          output directory (default .)\n"
-        "  --method NAME      method label for file names (default hrn)\n"
-        "  --stop-on-error    stop at the first bad sample (default: report it and go on)\n"
-        "  --limit N          evaluate the first N samples only\n"
+        "  --method NAME      method label for file names (default hrn; letters, digits . _ -)\n"
+        "  --stop-on-error    stop at the first bad sample (default: report it and go on;\n"
+        "                     a run where no sample could be evaluated exits 1)\n");
+    fprintf(f,
+        "  --limit N          evaluate the first N samples only (N >= 1)\n"
         "  -q, --quiet        no progress or warnings\n"
         "  -h, --help         this help\n"
         "facescape: --set wild|lab --data DIR --predef DIR --pred DIR\n"
-        "           [--loader deep3df|ortho] [--crop-json FILE] [--quantize24] [--no-cull]\n"
-        "   DIR of --data holds wild_gt_mesh/%%03d.obj, lab_gt_mesh/%%02d.obj, lab_cam/<name>.json;\n"
-        "   --predef is benchmark/code/predef (*.npy); predictions <pred>/<name>{_hrn_mid_mesh.obj,\n"
-        "   .obj,.ply}; --crop-json maps <name> to HRN's trans_params [w0,h0,s,t0,t1]\n"
+        "           [--loader deep3df|ortho] [--crop-json FILE] [--exact] [--no-cull]\n"
+        "   --data DIR holds wild_gt_mesh/%%03d.obj, lab_gt_mesh/%%02d.obj, lab_cam/<name>.json;\n"
+        "   --predef DIR is benchmark/code/predef (*.npy; a subset of the wild items is enough\n"
+        "   with --limit); predictions <pred>/<name>{_hrn_mid_mesh.obj,.obj,.ply}.\n"
+        "   --loader deep3df (default): HRN's / Deep3D's camera-space meshes (align_deep3df),\n"
+        "   with the crop parameters of --crop-json FILE, {\"<name>\": [w0, h0, s, t0, t1]}\n"
+        "   (HRN's trans_params; default <pred>/Deep3D_cons_dict.json as the official loader).\n"
+        "   --loader ortho: meshes already in normalised orthographic image coordinates (x right,\n"
+        "   y up, z towards the camera, the image being [-1,1]^2; PRNet-style pixels /128 - 1).\n"
+        "   Default: the official code's arithmetic (pyrender's 24-bit depth buffer and float32\n"
+        "   depth maps; published numbers come from it). --exact: double-precision depth\n"
+        "   alignment instead (differs from the official by up to a few %% on the lab set).\n"
         "   --no-cull: rasterise back faces too (default: culled, as pyrender's single-sided\n"
         "   default material in FaceScape's renderer.py)\n"
         "realy: --keypoints DIR --scan-region DIR --scale metrical_scale.txt --template T.obj\n"
@@ -413,7 +426,12 @@ int main(int argc, char **argv) {
         }
         if (!strcmp(a, "--out")) c.out = argv[++i];
         else if (!strcmp(a, "--method")) c.method = argv[++i];
-        else if (!strcmp(a, "--limit")) c.limit = atoi(argv[++i]);
+        else if (!strcmp(a, "--limit")) {
+            if (!hrn__parse_int("--limit", argv[++i], 1, INT32_MAX, &c.limit)) {
+                free(rest);
+                return 2;
+            }
+        }
         else if (!strcmp(a, "--stop-on-error")) c.stop_on_error = 1;
         else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) hrn_log_set_level(HRN_LOG_NONE);
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -423,6 +441,12 @@ int main(int argc, char **argv) {
         } else rest[nr++] = argv[i];
     }
     rest[nr] = NULL;
+    if (!hrn__method_ok(c.method)) {
+        fprintf(stderr, "hrn-eval: --method '%s': use letters, digits, '.', '_' and '-' only, not "
+                        "starting with '.' (it names the output files)\n", c.method);
+        free(rest);
+        return 2;
+    }
     int rc;
     if (!strcmp(proto, "facescape")) rc = hrn__run_facescape(nr, rest, &c);
     else if (!strcmp(proto, "realy")) rc = hrn__run_realy(nr, rest, &c);

@@ -429,6 +429,29 @@ static void test_realy_cli(void) {
     CHECK(run("%s realy --keypoints %s/kp --scan-region %s/scan --scale %s/scale.txt "
               "--template %s/T.obj --template-kp %s/T.txt --pred %s/pred --out %s/out_m -q "
               "--template-mask %s/mask.txt > /dev/null 2>&1", e, d, d, d, d, d, d, d, d) == 1);
+    /* the official main.py's flag names give the same file */
+    CHECK(run("%s realy --REALY_HIFI3D_keypoints %s/kp --REALY_scan_region %s/scan --scale_path "
+              "%s/scale.txt --template %s/T.obj --template-kp %s/T.txt --prediction %s/pred "
+              "--save %s/out_official -q > /dev/null", e, d, d, d, d, d, d, d) == 0);
+    CHECK(run("cmp -s %s/out/REALY_error.txt %s/out_official/REALY_error.txt", d, d) == 0);
+    /* issue 17: an output error under --save-meshes (here region_align_save is a file, as a full
+     * disk would refuse it) stops the run with exit 1 instead of skipping a good sample */
+    CHECK(run("mkdir -p %s/out_full && : > %s/out_full/region_align_save", d, d) == 0);
+    CHECK(run("%s realy --keypoints %s/kp --scan-region %s/scan --scale %s/scale.txt "
+              "--template %s/T.obj --template-kp %s/T.txt --pred %s/pred --out %s/out_full -q "
+              "--save-meshes > /dev/null 2> %s/full_err.txt", e, d, d, d, d, d, d, d, d) == 1);
+    snprintf(path, sizeof path, "%s/full_err.txt", d);
+    char *fe = slurp(path);
+    CHECK_MSG(fe && strstr(fe, "cannot write its meshes"), "stderr: %s", fe ? fe : "(none)");
+    free(fe);
+    snprintf(path, sizeof path, "%s/out_full/REALY_error.txt", d);
+    CHECK(!hrn_test_file_exists_(path));
+    /* issue 17: a run in which every sample was skipped exits 1 */
+    CHECK(run("mkdir -p %s/pred_bad && cp %s/pred/2_2.obj %s/pred/x_y.obj %s/pred_bad/", d, d, d,
+              d) == 0);
+    CHECK(run("%s realy --keypoints %s/kp --scan-region %s/scan --scale %s/scale.txt "
+              "--template %s/T.obj --template-kp %s/T.txt --pred %s/pred_bad --out %s/out_bad -q "
+              "> /dev/null 2>&1", e, d, d, d, d, d, d, d) == 1);
     snprintf(path, sizeof path, "%s/out/REALY_error.txt", d);
     char *txt = slurp(path);
     CHECK(txt && strncmp(txt, "2_1\t\t", 5) == 0);
@@ -468,7 +491,110 @@ static void test_realy_cli(void) {
     hrn_emesh_free(&q);
 }
 
+/* issue 17: option values parsed strictly, --method kept inside --out, every-sample-skipped
+ * runs exit 1, the --clean-mesh hint only for degenerate faces, "inf" reported as such. */
+static void test_strict_cli(void) {
+    const char *e = exe();
+    if (!e) {
+        SKIP("hrn-eval executable not found next to the tests");
+        return;
+    }
+    const char *d = hrn_test_tmpdir("eval_cli_strict");
+    const char *bad[] = {"--limit abc", "--limit 0", "--limit -3", "--limit 5x",
+                         "--crop-factor nan", "--crop-factor inf", "--crop-factor 1.2.3",
+                         "--max-iter -5", "--max-iter 0", "--tol -1", "--nose-tip-index -2"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        CHECK_MSG(run("%s multiview --list %s/none.txt %s > /dev/null 2>&1", e, d, bad[i]) == 2,
+                  "%s accepted", bad[i]);
+    CHECK(run("%s multiview --list %s/none.txt --method x/../../escaped --out %s "
+              "> /dev/null 2>&1", e, d, d) == 2);
+    CHECK(run("%s multiview --list %s/none.txt --method .hidden > /dev/null 2>&1", e, d) == 2);
+    CHECK(run("%s facescape --set wild --quantize24 --data x --predef x --pred x > /dev/null "
+              "2>&1", e) == 2);
+    /* a list whose only sample is missing: exit 1, the message has no --clean-mesh hint; a
+     * degenerate prediction: the hint */
+    struct hrn_emesh g = {0};
+    face(&g);
+    char p[4][600], list[600], path[700];
+    double lmk[21];
+    for (int k = 0; k < 7; k++) {
+        lmk[3 * k] = -40 + 13 * k;
+        lmk[3 * k + 1] = (k % 3) * 10.0;
+        lmk[3 * k + 2] = 30;
+    }
+    snprintf(p[0], 600, "%s/gt.obj", d);
+    snprintf(p[1], 600, "%s/gt.txt", d);
+    snprintf(p[2], 600, "%s/pred.obj", d);
+    snprintf(p[3], 600, "%s/inf.txt", d);
+    write_emesh(p[0], &g);
+    write_lmk(p[1], lmk, -1);
+    g.f[3] = g.f[4]; /* a repeated index: degenerate */
+    write_emesh(p[2], &g);
+    FILE *f = fopen(p[3], "w");
+    for (int k = 0; k < 7; k++) fprintf(f, "%g %s %g\n", lmk[3 * k], k == 3 ? "inf" : "1", 2.0);
+    fclose(f);
+    snprintf(list, sizeof list, "%s/list.txt", d);
+    f = fopen(list, "w");
+    fprintf(f, "%s %s %s/missing.obj %s\n", p[0], p[1], d, p[1]);
+    fprintf(f, "%s %s %s %s\n", p[0], p[1], p[2], p[1]);
+    fclose(f);
+    CHECK(run("%s multiview --list %s --out %s -q > /dev/null 2>&1", e, list, d) == 1);
+    snprintf(path, sizeof path, "%s/multiview_hrn.csv", d);
+    char *csv = slurp(path);
+    CHECK(csv != NULL);
+    char *l2 = csv ? strchr(csv, '\n') : NULL, *l3 = l2 ? strchr(l2 + 1, '\n') : NULL;
+    CHECK(l2 && l3);
+    if (l2 && l3) {
+        *l3 = '\0';
+        CHECK_MSG(strstr(l2, "missing.obj") && !strstr(l2, "--clean-mesh"), "%s", l2);
+        CHECK_MSG(strstr(l3 + 1, "degenerate") && strstr(l3 + 1, "--clean-mesh"), "%s", l3 + 1);
+    }
+    free(csv);
+    /* "inf" in a landmark file: a non-finite coordinate, not a landmark count error */
+    double l7[21];
+    CHECK_STATUS(hrn_eval_lmk7_read(p[3], l7), HRN_ERR_FORMAT);
+    CHECK_MSG(strstr(hrn_error_msg(), "non-finite") != NULL, "%s", hrn_error_msg());
+    hrn_emesh_free(&g);
+}
+
+/* The float64 OBJ reader: strtod values, quads split as trimesh, relative indices, errors that
+ * name the line. */
+static void test_obj64_reader(void) {
+    const char *d = hrn_test_tmpdir("eval_obj64");
+    char path[600];
+    snprintf(path, sizeof path, "%s/q.obj", d);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "# quad\nv 0.1000000000000000055511 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 0.3333333333333333\n"
+               "vt 0 0\nf 1/1 2/1 3/1 4/1\nf -4 -3 -1\n");
+    fclose(f);
+    struct hrn_emesh m = {0};
+    CHECK_OK(hrn_emesh_read_obj(path, &m));
+    CHECK(m.nv == 4 && m.nf == 3);
+    CHECK(m.v[0] == 0.1 && m.v[11] == 1.0 / 3.0); /* float64, not float32 */
+    int32_t want[9] = {0, 1, 2, 2, 3, 0, 0, 1, 3};
+    for (int i = 0; i < 9 && m.nf == 3; i++) CHECK(m.f[i] == want[i]);
+    hrn_emesh_free(&m);
+    f = fopen(path, "w");
+    fprintf(f, "v 0 0 0\nv 1 0 0\nv 1 1\nf 1 2 3\n");
+    fclose(f);
+    CHECK_STATUS(hrn_emesh_read_obj(path, &m), HRN_ERR_FORMAT);
+    CHECK_MSG(strstr(hrn_error_msg(), "q.obj:3:") != NULL, "%s", hrn_error_msg());
+    f = fopen(path, "w");
+    fprintf(f, "v 0 0 0\nv 1 0 0\nv 1 1 0\nf 1 2 x\n");
+    fclose(f);
+    CHECK_STATUS(hrn_emesh_read_obj(path, &m), HRN_ERR_FORMAT);
+    CHECK_MSG(strstr(hrn_error_msg(), "q.obj:4: bad vertex index 'x'") != NULL, "%s",
+              hrn_error_msg());
+    f = fopen(path, "w");
+    fprintf(f, "v 0 0 0\nv 1 0 0\nv 1 1 0\nv 2 2 2\nv 3 3 3\nf 1 2 3 4 5\n");
+    fclose(f);
+    CHECK_STATUS(hrn_emesh_read_obj(path, &m), HRN_ERR_FORMAT);
+    CHECK_MSG(strstr(hrn_error_msg(), "5 vertices") != NULL, "%s", hrn_error_msg());
+}
+
 int main(void) {
+    RUN(test_strict_cli);
+    RUN(test_obj64_reader);
     RUN(test_help_and_usage);
     RUN(test_realy_cli);
     RUN(test_multiview_cli);
