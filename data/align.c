@@ -292,12 +292,18 @@ enum hrn_status hrn_align_crop(const struct hrn_image *img, const struct hrn_ali
                              (double)a->h0);
     /* Deep3D's resize_n_crop_img, with numpy's float64 arithmetic and int32 truncation */
     double s = rescale / (double)a->s, w0 = (double)a->w0, h0 = (double)a->h0;
-    int w = (int)(w0 * s), h = (int)(h0 * s);
-    if (w < 1 || h < 1 || w > 1 << 16 || h > 1 << 16)
+    double wd = w0 * s, hd = h0 * s;
+    /* range-checked as doubles: converting a NaN or 1e30 to int is undefined behaviour */
+    if (!(wd >= 1 && hd >= 1 && wd < 65537 && hd < 65537))
         return hrn_error_set(HRN_ERR_INVALID, "aligned crop: the face is so small or large that the "
-                                              "photo would be resized to %dx%d", w, h);
-    int left = (int)(w / 2.0 - T / 2.0 + ((double)a->t0 - w0 / 2) * s);
-    int up = (int)(h / 2.0 - T / 2.0 + (h0 / 2 - (double)a->t1) * s);
+                                              "photo would be resized to %gx%g", wd, hd);
+    int w = (int)wd, h = (int)hd;
+    double ld = w / 2.0 - T / 2.0 + ((double)a->t0 - w0 / 2) * s;
+    double ud = h / 2.0 - T / 2.0 + (h0 / 2 - (double)a->t1) * s;
+    if (!(fabs(ld) < 1 << 20 && fabs(ud) < 1 << 20))
+        return hrn_error_set(HRN_ERR_INVALID, "aligned crop: the face centre (%g, %g) is far outside "
+                                              "the %gx%g photo", (double)a->t0, (double)a->t1, w0, h0);
+    int left = (int)ld, up = (int)ud;
     enum hrn_status st = hrn_resize_pil_bicubic(img, w, h, left, up, T, T, 0.0f, out);
     if (st != HRN_OK) return st;
     for (int i = 0; lm_in && lm_out && i < n_lm; i++) {

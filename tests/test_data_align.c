@@ -215,6 +215,20 @@ static void test_bad_input(void) {
     a = (struct hrn_align){.w0 = 60, .h0 = 40, .s = 100, .t0 = 25, .t1 = 20};
     CHECK_STATUS(hrn_align_crop(&img, &a, 224, 102.0, &out, NULL, 0, NULL), HRN_ERR_INVALID);
     CHECK_ERR_HAS("fitted on 60x40");
+    /* a scale or centre that no int holds: refused before any conversion (UB before, issue 17) */
+    a = (struct hrn_align){.w0 = 50, .h0 = 40, .s = 1e-30f, .t0 = 25, .t1 = 20};
+    CHECK_STATUS(hrn_align_crop(&img, &a, 224, 102.0, &out, NULL, 0, NULL), HRN_ERR_INVALID);
+    CHECK_ERR_HAS("so small or large");
+    a.s = NAN;
+    CHECK_STATUS(hrn_align_crop(&img, &a, 224, 102.0, &out, NULL, 0, NULL), HRN_ERR_INVALID);
+    a.s = 0;
+    CHECK_STATUS(hrn_align_crop(&img, &a, 224, 102.0, &out, NULL, 0, NULL), HRN_ERR_INVALID);
+    a = (struct hrn_align){.w0 = 50, .h0 = 40, .s = 100, .t0 = 3e37f, .t1 = 20};
+    CHECK_STATUS(hrn_align_crop(&img, &a, 224, 102.0, &out, NULL, 0, NULL), HRN_ERR_INVALID);
+    CHECK_ERR_HAS("far outside");
+    a.t0 = 25;
+    a.t1 = -INFINITY;
+    CHECK_STATUS(hrn_align_crop(&img, &a, 224, 102.0, &out, NULL, 0, NULL), HRN_ERR_INVALID);
     hrn_image_free(&img);
 }
 
