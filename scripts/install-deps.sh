@@ -23,6 +23,43 @@ elif [ $# -gt 0 ]; then
   exit 2
 fi
 
+# face-api's weights (MIT) for detect/ and hrn-detect: the npm package @vladmandic/face-api at a
+# pinned version, its model files checked against scripts/face-api.sha256, kept with the
+# package's LICENSE in $HRN_WEIGHTS_DIR/face-api-<version> (default <repo>/weights, git-ignored;
+# never commit them). The build converts them to HDF5 once (hrn-detect convert). Without npm
+# they are skipped with a message, and the tests that need them skip.
+fetch_faceapi() {
+  local ver=1.7.15 root dest tmp f
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  dest="${HRN_WEIGHTS_DIR:-$root/weights}/face-api-$ver"
+  if [ -d "$dest" ] && (cd "$dest" && sha256sum --quiet --strict -c "$root/scripts/face-api.sha256"); then
+    echo "install-deps: face-api $ver weights present in $dest"
+    return 0
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "install-deps: npm not found: face-api weights not fetched (face detection tests will skip)" >&2
+    return 0
+  fi
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "@vladmandic/face-api@$ver" >/dev/null)
+  tar -xzf "$tmp/vladmandic-face-api-$ver.tgz" -C "$tmp" package/LICENSE package/model
+  mkdir -p "$tmp/out"
+  cp "$tmp/package/LICENSE" "$tmp/out/"
+  for f in $(awk '{print $2}' "$root/scripts/face-api.sha256"); do
+    [ "$f" = LICENSE ] || cp "$tmp/package/model/$f" "$tmp/out/"
+  done
+  if ! (cd "$tmp/out" && sha256sum --quiet --strict -c "$root/scripts/face-api.sha256"); then
+    echo "install-deps: face-api $ver: checksums differ from scripts/face-api.sha256" >&2
+    rm -rf "$tmp"
+    exit 1
+  fi
+  mkdir -p "$(dirname "$dest")"
+  rm -rf "$dest"
+  mv "$tmp/out" "$dest"
+  rm -rf "$tmp"
+  echo "install-deps: face-api $ver weights (checksums verified) in $dest"
+}
+
 missing=()
 for p in "${pkgs[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -32,6 +69,7 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#pkgs[@]} packages are present"
+  fetch_faceapi
   exit 0
 fi
 
@@ -47,3 +85,4 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y --no-install-recommends "${missing[@]}"
 echo "install-deps: done"
+fetch_faceapi
