@@ -75,6 +75,11 @@ enum hrn_image_channels {
 };
 
 enum { HRN_IMAGE_MAX_SIDE = 1 << 16 }; /* larger sides are refused as corrupt/hostile */
+/* The most pixels a file may declare: 2^27 (134 Mpx, 1.6 GB as float RGB), above any camera.
+ * Reading also refuses, before allocating, a file too small for the pixels it declares: a PNG's
+ * zlib stream expands at most 1032:1, a baseline Huffman JPEG spends at least 2 bits per 8x8
+ * block (256 pixels per byte); progressive or arithmetic-coded JPEGs may reach 4096 per byte. */
+enum { HRN_IMAGE_MAX_PIXELS = 1 << 27 };
 
 /* --- memory ----------------------------------------------------------------------------------- */
 
@@ -98,8 +103,15 @@ enum hrn_status hrn_image_convert(const struct hrn_image *src, int c, struct hrn
 
 /* Read a PNG (1/2/4/8/16-bit gray, gray+alpha, RGB, RGBA, palette, interlaced) or a baseline /
  * progressive JPEG (gray or colour), found by magic bytes, then convert to `channels`
- * (HRN_IMAGE_ANY keeps the file's). out must not own data; on error it stays empty. */
+ * (HRN_IMAGE_ANY keeps the file's). out must not own data; on error it stays empty.
+ * A JPEG's Exif orientation (APP1 tag 0x0112, values 2-8) is applied, so the image comes out
+ * upright as viewers and PIL's ImageOps.exif_transpose show it: landmarks must be given in that
+ * frame. hrn_image_read_jpeg_orientation tells which orientation a file had. */
 enum hrn_status hrn_image_read(const char *path, int channels, struct hrn_image *out);
+/* The Exif orientation of a JPEG file, 1..8 (1 when it has none, or is not a JPEG). */
+int hrn_image_read_jpeg_orientation(const char *path);
+/* Apply Exif orientation o (1..8) to src: dst receives the upright image (w and h swap for 5-8). */
+enum hrn_status hrn_image_orient(const struct hrn_image *src, int o, struct hrn_image *dst);
 /* PNG with `bits` 8 or 16 per sample, colour type from img->c (gray, gray+alpha, RGB, RGBA). */
 enum hrn_status hrn_image_write_png(const char *path, const struct hrn_image *img, int bits);
 /* Baseline JPEG, quality 1..100 (libjpeg scale; 4:2:0 chroma for colour, as PIL's default).

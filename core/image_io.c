@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <png.h>
 /* jpeglib.h needs size_t and FILE declared first */
@@ -114,7 +115,23 @@ struct png_io {
     struct hrn_image img; /* result under construction */
     enum hrn_status st;   /* set before a longjmp that is not a libpng error */
     char msg[200];        /* libpng's error text */
+    uint64_t fsize;       /* bytes in the file, to bound what it can decompress to */
 };
+
+/* HRN_ERR_FORMAT unless a w x h image is under HRN_IMAGE_MAX_PIXELS and needs at most `per_byte`
+ * output units per byte of the file (pixels for JPEG, raw bytes for PNG: `units`). */
+static enum hrn_status check_declared(const char *path, const char *kind, uint64_t w, uint64_t h,
+                                      uint64_t units, uint64_t per_byte, uint64_t fsize) {
+    if (w * h > (uint64_t)HRN_IMAGE_MAX_PIXELS)
+        return hrn_error_set(HRN_ERR_FORMAT, "%s: %s declares %llux%llu pixels, more than the %d "
+                             "allowed", path, kind, (unsigned long long)w, (unsigned long long)h,
+                             HRN_IMAGE_MAX_PIXELS);
+    if (units > per_byte * fsize)
+        return hrn_error_set(HRN_ERR_FORMAT, "%s: %s declares %llux%llu pixels, which its %llu bytes "
+                             "cannot hold (corrupt or hostile file)", path, kind,
+                             (unsigned long long)w, (unsigned long long)h, (unsigned long long)fsize);
+    return HRN_OK;
+}
 
 static void png_err_fn(png_structp png, png_const_charp msg) {
     struct png_io *io = png_get_error_ptr(png);
@@ -133,6 +150,10 @@ static int png_read_body(struct png_io *io) {
     png_init_io(io->png, io->fp);
     png_set_user_limits(io->png, HRN_IMAGE_MAX_SIDE, HRN_IMAGE_MAX_SIDE);
     png_read_info(io->png, io->info);
+    /* the raw rows (one filter byte each) are what the zlib stream expands to, at most 1032:1 */
+    png_uint_32 w0 = png_get_image_width(io->png, io->info), h0 = png_get_image_height(io->png, io->info);
+    uint64_t raw = (uint64_t)h0 * ((uint64_t)png_get_rowbytes(io->png, io->info) + 1);
+    if ((io->st = check_declared(io->path, "PNG", w0, h0, raw, 1032, io->fsize)) != HRN_OK) return -1;
     /* palette -> RGB, 1/2/4-bit gray -> 8-bit, tRNS -> alpha; nothing else (no gamma) */
     png_set_expand(io->png);
     png_set_interlace_handling(io->png);
@@ -180,11 +201,12 @@ static int png_read_body(struct png_io *io) {
     return 0;
 }
 
-static enum hrn_status read_png(const char *path, FILE *fp, struct hrn_image *out) {
+static enum hrn_status read_png(const char *path, FILE *fp, uint64_t fsize, struct hrn_image *out) {
     struct png_io io;
     memset(&io, 0, sizeof io);
     io.path = path;
     io.fp = fp;
+    io.fsize = fsize;
     io.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &io, png_err_fn, png_warn_fn);
     if (io.png) io.info = png_create_info_struct(io.png);
     if (!io.png || !io.info) {
@@ -315,14 +337,90 @@ struct jpeg_rd {
     uint8_t *row;
     struct hrn_image img;
     enum hrn_status st; /* set before a longjmp that is not a libjpeg error */
+    uint64_t fsize;
+    int header_only;    /* stop after the header (hrn_image_read_jpeg_orientation) */
+    int orientation;    /* Exif orientation, 1..8 */
 };
+
+/* --- Exif orientation --------------------------------------------------------------------------
+ * ref: Exif 2.32 (CIPA DC-008) 4.5.4 and TIFF 6.0 section 2. The APP1 payload is "Exif\0\0" and a
+ * TIFF header: byte order "II" or "MM", 42, the offset of IFD0; IFD0 is a count and 12-byte
+ * entries (tag, type, count, value). Orientation is tag 0x0112, type SHORT, value 1..8. Every
+ * offset comes from the file, so each is checked against the payload's length. */
+
+static unsigned get16(const uint8_t *p, int be) { return be ? (unsigned)p[0] << 8 | p[1] : (unsigned)p[1] << 8 | p[0]; }
+
+static uint32_t get32(const uint8_t *p, int be) {
+    return be ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]
+              : (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+
+static int exif_orientation(const uint8_t *p, size_t len) {
+    if (len < 14 || memcmp(p, "Exif\0\0", 6) != 0) return 1;
+    const uint8_t *t = p + 6;
+    size_t n = len - 6;
+    int be;
+    if (t[0] == 'I' && t[1] == 'I') be = 0;
+    else if (t[0] == 'M' && t[1] == 'M') be = 1;
+    else return 1;
+    if (get16(t + 2, be) != 42) return 1;
+    uint32_t ifd = get32(t + 4, be);
+    if (ifd < 8 || ifd > n - 2) return 1;
+    unsigned count = get16(t + ifd, be);
+    for (unsigned i = 0; i < count; i++) {
+        size_t e = (size_t)ifd + 2 + 12 * (size_t)i;
+        if (e + 12 > n) return 1;
+        if (get16(t + e, be) != 0x0112) continue;
+        unsigned v = get16(t + e + 8, be);
+        return get16(t + e + 2, be) == 3 && get32(t + e + 4, be) >= 1 && v >= 1 && v <= 8 ? (int)v : 1;
+    }
+    return 1;
+}
+
+enum hrn_status hrn_image_orient(const struct hrn_image *src, int o, struct hrn_image *dst) {
+    HRN_ASSERT(src && dst && src->data && o >= 1 && o <= 8);
+    int w = src->w, h = src->h, swap = o >= 5;
+    enum hrn_status st = hrn_image_init(dst, swap ? h : w, swap ? w : h, src->c);
+    if (st != HRN_OK) return st;
+    int W = dst->w, H = dst->h;
+    for (int ch = 0; ch < src->c; ch++)
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                int sx, sy; /* the source pixel shown at (x, y) once upright */
+                switch (o) {
+                case 2: sx = w - 1 - x, sy = y; break;
+                case 3: sx = w - 1 - x, sy = h - 1 - y; break;
+                case 4: sx = x, sy = h - 1 - y; break;
+                case 5: sx = y, sy = x; break;                 /* transpose */
+                case 6: sx = y, sy = h - 1 - x; break;         /* rotate 90 clockwise */
+                case 7: sx = w - 1 - y, sy = h - 1 - x; break; /* transverse */
+                case 8: sx = w - 1 - y, sy = x; break;         /* rotate 90 counter-clockwise */
+                default: sx = x, sy = y; break;
+                }
+                *hrn_image_px(dst, ch, y, x) = *hrn_image_px(src, ch, sy, sx);
+            }
+    return HRN_OK;
+}
 
 static int jpeg_read_body(struct jpeg_rd *r) {
     if (setjmp(r->err.jb)) return -1;
     jpeg_create_decompress(&r->cinfo);
     r->created = 1;
     jpeg_stdio_src(&r->cinfo, r->fp);
+    jpeg_save_markers(&r->cinfo, JPEG_APP0 + 1, 0xFFFF);
     jpeg_read_header(&r->cinfo, TRUE);
+    r->orientation = 1;
+    for (jpeg_saved_marker_ptr m = r->cinfo.marker_list; m; m = m->next)
+        if (m->marker == JPEG_APP0 + 1 && m->data_length >= 6 && !memcmp(m->data, "Exif\0\0", 6)) {
+            r->orientation = exif_orientation(m->data, m->data_length);
+            break;
+        }
+    if (r->header_only) return 0;
+    /* Huffman: >= 2 bits per 8x8 block (a 1-bit DC code and a 1-bit end of block) */
+    uint64_t per_byte = r->cinfo.progressive_mode || r->cinfo.arith_code ? 4096 : 256;
+    uint64_t iw = r->cinfo.image_width, ih = r->cinfo.image_height;
+    if ((r->st = check_declared(r->path, "JPEG", iw, ih, iw * ih, per_byte, r->fsize)) != HRN_OK)
+        return -1;
     if (r->cinfo.jpeg_color_space == JCS_CMYK || r->cinfo.jpeg_color_space == JCS_YCCK) {
         r->st = hrn_error_set(HRN_ERR_UNSUPPORTED, "%s: CMYK JPEG is not supported", r->path);
         return -1;
@@ -355,12 +453,15 @@ static int jpeg_read_body(struct jpeg_rd *r) {
     return 0;
 }
 
-static enum hrn_status read_jpeg(const char *path, FILE *fp, struct hrn_image *out) {
+static enum hrn_status read_jpeg(const char *path, FILE *fp, uint64_t fsize, int header_only,
+                                 int *orientation, struct hrn_image *out) {
     /* the struct is large (libjpeg state); heap-allocate it */
     struct jpeg_rd *r = calloc(1, sizeof *r);
     if (!r) return hrn_error_set(HRN_ERR_NOMEM, "%s: out of memory", path);
     r->path = path;
     r->fp = fp;
+    r->fsize = fsize;
+    r->header_only = header_only;
     r->cinfo.err = jpeg_std_error(&r->err.mgr);
     r->err.mgr.error_exit = jpeg_error_exit_fn;
     r->err.mgr.emit_message = jpeg_emit_message_fn;
@@ -374,8 +475,16 @@ static enum hrn_status read_jpeg(const char *path, FILE *fp, struct hrn_image *o
     }
     if (r->created) jpeg_destroy_decompress(&r->cinfo);
     free(r->row);
+    *orientation = st == HRN_OK ? r->orientation : 1;
     *out = r->img;
     free(r);
+    if (st == HRN_OK && !header_only && *orientation != 1) {
+        struct hrn_image up;
+        st = hrn_image_orient(out, *orientation, &up);
+        hrn_image_free(out);
+        if (st != HRN_OK) return hrn_error_prefix(st, "%s: Exif orientation %d", path, *orientation);
+        *out = up;
+    }
     return st;
 }
 
@@ -454,29 +563,64 @@ fail:
 
 /* --- dispatch --------------------------------------------------------------------------------- */
 
+/* Open path and tell PNG (1) from JPEG (2) by the first bytes; 0 and a message otherwise. */
+static enum hrn_status open_image(const char *path, FILE **fp, int *kind, uint64_t *fsize) {
+    *kind = 0;
+    *fp = fopen(path, "rb");
+    if (!*fp) return hrn_error_set(HRN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    uint8_t magic[8] = {0};
+    size_t got = fread(magic, 1, sizeof magic, *fp);
+    enum hrn_status st = HRN_OK;
+    if (ferror(*fp) || fstat(fileno(*fp), &sb) != 0) {
+        st = hrn_error_set(HRN_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    } else if (fseek(*fp, 0, SEEK_SET) != 0) {
+        st = hrn_error_set(HRN_ERR_IO, "%s: cannot seek: %s", path, strerror(errno));
+    } else if (got == 8 && png_sig_cmp(magic, 0, 8) == 0) {
+        *kind = 1;
+    } else if (got >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF) {
+        *kind = 2;
+    } else {
+        st = hrn_error_set(HRN_ERR_FORMAT, "%s: not a PNG or JPEG file (%s)", path,
+                           got == 0 ? "empty" : "unknown first bytes");
+    }
+    *fsize = st == HRN_OK ? (uint64_t)sb.st_size : 0;
+    if (st != HRN_OK) {
+        fclose(*fp);
+        *fp = NULL;
+    }
+    return st;
+}
+
+int hrn_image_read_jpeg_orientation(const char *path) {
+    FILE *fp;
+    int kind, o = 1;
+    uint64_t fsize;
+    struct hrn_image none = {0};
+    if (open_image(path, &fp, &kind, &fsize) != HRN_OK) {
+        hrn_error_clear();
+        return 1;
+    }
+    if (kind == 2 && read_jpeg(path, fp, fsize, 1, &o, &none) != HRN_OK) {
+        hrn_error_clear();
+        o = 1;
+    }
+    fclose(fp);
+    return o;
+}
+
 enum hrn_status hrn_image_read(const char *path, int channels, struct hrn_image *out) {
     HRN_ASSERT(path && out);
     memset(out, 0, sizeof *out);
     if (channels < HRN_IMAGE_ANY || channels > HRN_IMAGE_RGBA)
         return hrn_error_set(HRN_ERR_INVALID, "%s: %d channels requested, expected 0 to 4", path,
                              channels);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return hrn_error_set(HRN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    uint8_t magic[8] = {0};
-    size_t got = fread(magic, 1, sizeof magic, fp);
-    enum hrn_status st;
-    if (ferror(fp)) {
-        st = hrn_error_set(HRN_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
-    } else if (fseek(fp, 0, SEEK_SET) != 0) {
-        st = hrn_error_set(HRN_ERR_IO, "%s: cannot seek: %s", path, strerror(errno));
-    } else if (got == 8 && png_sig_cmp(magic, 0, 8) == 0) {
-        st = read_png(path, fp, out);
-    } else if (got >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF) {
-        st = read_jpeg(path, fp, out);
-    } else {
-        st = hrn_error_set(HRN_ERR_FORMAT, "%s: not a PNG or JPEG file (%s)", path,
-                           got == 0 ? "empty" : "unknown first bytes");
-    }
+    FILE *fp;
+    int kind, orientation;
+    uint64_t fsize;
+    enum hrn_status st = open_image(path, &fp, &kind, &fsize);
+    if (st != HRN_OK) return st;
+    st = kind == 1 ? read_png(path, fp, fsize, out) : read_jpeg(path, fp, fsize, 0, &orientation, out);
     fclose(fp);
     if (st == HRN_OK && (st = apply_channels(out, channels)) != HRN_OK)
         hrn_error_prefix(st, "%s", path);

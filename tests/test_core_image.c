@@ -4,6 +4,8 @@
 #include "hrn_test.h"
 
 #include <png.h>
+/* jpeglib.h needs size_t and FILE declared first */
+#include <jpeglib.h>
 
 static char g_path[512];
 
@@ -390,6 +392,221 @@ static void test_bad_files(void) {
     hrn_image_free(&img);
 }
 
+/* --- declared sizes ------------------------------------------------------------------------- */
+
+static uint32_t crc32_png(const uint8_t *p, size_t n) {
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+    }
+    return c ^ 0xffffffffu;
+}
+
+static void put32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+}
+
+/* A PNG of w x h 8-bit RGB whose only IDAT is a 32 KB stored (uncompressed) zlib block of zeros:
+ * far too little for the pixels, as in a decompression bomb's opening. */
+static void write_png_declaring(const char *path, uint32_t w, uint32_t h) {
+    static uint8_t buf[40000];
+    size_t n = 0;
+    memcpy(buf, "\x89PNG\r\n\x1a\n", 8);
+    n = 8;
+    uint8_t ihdr[17] = {'I', 'H', 'D', 'R'};
+    put32(ihdr + 4, w);
+    put32(ihdr + 8, h);
+    ihdr[12] = 8, ihdr[13] = 2, ihdr[14] = 0, ihdr[15] = 0, ihdr[16] = 0;
+    put32(buf + n, 13);
+    memcpy(buf + n + 4, ihdr, 17);
+    put32(buf + n + 21, crc32_png(ihdr, 17));
+    n += 25;
+    size_t zlen = 2 + 5 + 32768;
+    put32(buf + n, (uint32_t)zlen);
+    uint8_t *idat = buf + n + 4;
+    memcpy(idat, "IDAT", 4);
+    uint8_t *z = idat + 4;
+    z[0] = 0x78, z[1] = 0x01;                               /* zlib header */
+    z[2] = 0x00, z[3] = 0x00, z[4] = 0x80, z[5] = 0xff, z[6] = 0x7f; /* stored block of 32768, not final */
+    memset(z + 7, 0, 32768);
+    put32(idat + 4 + zlen, crc32_png(idat, 4 + zlen));
+    n += 4 + 4 + zlen + 4;
+    uint8_t iend[4] = {'I', 'E', 'N', 'D'};
+    put32(buf + n, 0);
+    memcpy(buf + n + 4, iend, 4);
+    put32(buf + n + 8, crc32_png(iend, 4));
+    n += 12;
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fwrite(buf, 1, n, f);
+        fclose(f);
+    }
+}
+
+/* A small real JPEG with the size in its SOF0 header replaced. */
+static void write_jpeg_declaring(const char *path, unsigned w, unsigned h) {
+    struct hrn_image img = {0};
+    CHECK_OK(hrn_image_init(&img, 64, 48, 3));
+    if (!img.data) return;
+    fill_smooth(&img);
+    CHECK_OK(hrn_image_write_jpeg(path, &img, 90));
+    hrn_image_free(&img);
+    FILE *f = fopen(path, "r+b");
+    if (!f) return;
+    static uint8_t b[1 << 16];
+    size_t n = fread(b, 1, sizeof b, f);
+    for (size_t i = 2; i + 9 < n; i++)
+        if (b[i] == 0xFF && b[i + 1] == 0xC0) { /* SOF0: length, precision, height, width */
+            b[i + 5] = (uint8_t)(h >> 8), b[i + 6] = (uint8_t)h;
+            b[i + 7] = (uint8_t)(w >> 8), b[i + 8] = (uint8_t)w;
+            break;
+        }
+    fseek(f, 0, SEEK_SET);
+    fwrite(b, 1, n, f);
+    fclose(f);
+}
+
+/* issue 17: a 389 KB PNG declaring 20000x20000 took 85 s and 6.3 GB. Now the declared size is
+ * checked against HRN_IMAGE_MAX_PIXELS and against what the file's bytes can expand to, before
+ * anything is allocated or decoded. */
+static void test_declared_sizes(void) {
+    struct hrn_image im = {0};
+    double t0 = hrn_time_now();
+    write_png_declaring(tmp_file("bomb.png"), 20000, 20000);
+    CHECK_STATUS(hrn_image_read(tmp_file("bomb.png"), HRN_IMAGE_ANY, &im), HRN_ERR_FORMAT);
+    CHECK_ERR_HAS("bomb.png: PNG declares 20000x20000 pixels, more than");
+    write_png_declaring(tmp_file("bomb2.png"), 8000, 8000); /* under the pixel limit */
+    CHECK_STATUS(hrn_image_read(tmp_file("bomb2.png"), HRN_IMAGE_ANY, &im), HRN_ERR_FORMAT);
+    CHECK_ERR_HAS("cannot hold");
+    CHECK(im.data == NULL);
+    /* the same file declaring a size its 32 KB of zeros can hold is read, and is short */
+    write_png_declaring(tmp_file("small.png"), 100, 100);
+    CHECK_STATUS(hrn_image_read(tmp_file("small.png"), HRN_IMAGE_ANY, &im), HRN_ERR_FORMAT);
+    CHECK_ERR_HAS("corrupt or truncated PNG");
+    write_jpeg_declaring(tmp_file("big.jpg"), 60000, 60000);
+    CHECK_STATUS(hrn_image_read(tmp_file("big.jpg"), HRN_IMAGE_ANY, &im), HRN_ERR_FORMAT);
+    CHECK_ERR_HAS("big.jpg: JPEG declares 60000x60000 pixels, more than");
+    write_jpeg_declaring(tmp_file("big2.jpg"), 10000, 10000);
+    CHECK_STATUS(hrn_image_read(tmp_file("big2.jpg"), HRN_IMAGE_ANY, &im), HRN_ERR_FORMAT);
+    CHECK_ERR_HAS("cannot hold");
+    CHECK(im.data == NULL);
+    double dt = hrn_time_now() - t0;
+    CHECK_MSG(dt < 2.0, "refusing the declared sizes took %.2f s", dt);
+}
+
+/* --- Exif orientation ------------------------------------------------------------------------ */
+
+/* A 64x32 JPEG of four flat 32x16 quadrants (red, green / blue, white: block-aligned, so the
+ * colours survive compression) with an APP1 Exif segment holding orientation o (0: none), in
+ * big-endian (MM) or little-endian (II) TIFF order. */
+static void write_oriented_jpeg(const char *path, int o, int big_endian) {
+    uint8_t px[32 * 64 * 3];
+    static const uint8_t col[4][3] = {{255, 0, 0}, {0, 255, 0}, {0, 0, 255}, {255, 255, 255}};
+    for (int y = 0; y < 32; y++)
+        for (int x = 0; x < 64; x++) memcpy(px + 3 * (y * 64 + x), col[(y >= 16) * 2 + (x >= 32)], 3);
+    uint8_t exif[6 + 8 + 2 + 12 + 4] = {'E', 'x', 'i', 'f', 0, 0};
+    uint8_t *t = exif + 6;
+    int be = big_endian;
+    t[0] = t[1] = be ? 'M' : 'I';
+    uint8_t v42[2] = {be ? 0 : 42, be ? 42 : 0}, off[4] = {be ? 0 : 8, 0, 0, be ? 8 : 0};
+    memcpy(t + 2, v42, 2);
+    memcpy(t + 4, off, 4);
+    uint8_t one[2] = {be ? 0 : 1, be ? 1 : 0};
+    memcpy(t + 8, one, 2); /* one entry */
+    uint8_t *e = t + 10;
+    uint8_t tag[2] = {be ? 0x01 : 0x12, be ? 0x12 : 0x01}, type[2] = {be ? 0 : 3, be ? 3 : 0};
+    uint8_t cnt[4] = {be ? 0 : 1, 0, 0, be ? 1 : 0}, val[4] = {be ? 0 : (uint8_t)o, be ? (uint8_t)o : 0, 0, 0};
+    memcpy(e, tag, 2);
+    memcpy(e + 2, type, 2);
+    memcpy(e + 4, cnt, 4);
+    memcpy(e + 8, val, 4);
+    FILE *f = fopen(path, "wb");
+    if (!f) return;
+    struct jpeg_compress_struct ci;
+    struct jpeg_error_mgr err;
+    ci.err = jpeg_std_error(&err);
+    jpeg_create_compress(&ci);
+    jpeg_stdio_dest(&ci, f);
+    ci.image_width = 64;
+    ci.image_height = 32;
+    ci.input_components = 3;
+    ci.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&ci);
+    jpeg_set_quality(&ci, 95, TRUE);
+    jpeg_start_compress(&ci, TRUE);
+    if (o) jpeg_write_marker(&ci, JPEG_APP0 + 1, exif, sizeof exif);
+    while (ci.next_scanline < 32) {
+        JSAMPROW row = px + 3 * 64 * ci.next_scanline;
+        jpeg_write_scanlines(&ci, &row, 1);
+    }
+    jpeg_finish_compress(&ci);
+    jpeg_destroy_compress(&ci);
+    fclose(f);
+}
+
+static void test_exif_orientation(void) {
+    enum { R, G, B, W };
+    static const float rgb[4][3] = {{1, 0, 0}, {0, 1, 0}, {0, 0, 1}, {1, 1, 1}};
+    /* the colours at the top-left, top-right, bottom-left, bottom-right corners once upright */
+    static const int corners[9][4] = {{R, G, B, W}, {R, G, B, W}, {G, R, W, B}, {W, B, G, R},
+                                      {B, W, R, G}, {R, B, G, W}, {B, R, W, G}, {W, G, B, R},
+                                      {G, W, R, B}};
+    for (int o = 0; o <= 8; o++) {
+        char name[32];
+        snprintf(name, sizeof name, "exif%d.jpg", o);
+        write_oriented_jpeg(tmp_file(name), o, o % 2);
+        CHECK_MSG(hrn_image_read_jpeg_orientation(tmp_file(name)) == (o ? o : 1), "orientation %d", o);
+        struct hrn_image im = {0};
+        CHECK_OK(hrn_image_read(tmp_file(name), HRN_IMAGE_RGB, &im));
+        if (!im.data) continue;
+        int W_ = o >= 5 ? 32 : 64, H_ = o >= 5 ? 64 : 32;
+        CHECK_MSG(im.w == W_ && im.h == H_, "orientation %d: %dx%d", o, im.w, im.h);
+        if (im.w != W_ || im.h != H_) {
+            hrn_image_free(&im);
+            continue;
+        }
+        const int xs[4] = {3, W_ - 4, 3, W_ - 4}, ys[4] = {3, 3, H_ - 4, H_ - 4};
+        for (int k = 0; k < 4; k++)
+            for (int c = 0; c < 3; c++) {
+                float got = *hrn_image_px(&im, c, ys[k], xs[k]);
+                CHECK_MSG(fabsf(got - rgb[corners[o][k]][c]) < 0.1f,
+                          "orientation %d corner %d channel %d: %.3f", o, k, c, (double)got);
+            }
+        hrn_image_free(&im);
+    }
+    /* malformed Exif (offsets past the segment, a wrong type) are ignored, not trusted */
+    static const uint8_t bad[][14] = {{'E', 'x', 'i', 'f', 0, 0, 'I', 'I', 42, 0, 0xff, 0xff, 0, 0},
+                                      {'E', 'x', 'i', 'f', 0, 0, 'X', 'X', 42, 0, 8, 0, 0, 0},
+                                      {'E', 'x', 'i', 'f', 0, 0, 'M', 'M', 0, 42, 0, 0, 0, 8}};
+    static uint8_t px[8 * 8 * 3];
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        FILE *f = fopen(tmp_file("exif_bad.jpg"), "wb");
+        if (!f) break;
+        struct jpeg_compress_struct ci;
+        struct jpeg_error_mgr err;
+        ci.err = jpeg_std_error(&err);
+        jpeg_create_compress(&ci);
+        jpeg_stdio_dest(&ci, f);
+        ci.image_width = 8, ci.image_height = 8, ci.input_components = 3, ci.in_color_space = JCS_RGB;
+        jpeg_set_defaults(&ci);
+        jpeg_start_compress(&ci, TRUE);
+        jpeg_write_marker(&ci, JPEG_APP0 + 1, bad[i], 14);
+        while (ci.next_scanline < 8) {
+            JSAMPROW row = px + 3 * 8 * ci.next_scanline;
+            jpeg_write_scanlines(&ci, &row, 1);
+        }
+        jpeg_finish_compress(&ci);
+        jpeg_destroy_compress(&ci);
+        fclose(f);
+        CHECK(hrn_image_read_jpeg_orientation(tmp_file("exif_bad.jpg")) == 1);
+        struct hrn_image im = {0};
+        CHECK_OK(hrn_image_read(tmp_file("exif_bad.jpg"), HRN_IMAGE_ANY, &im));
+        CHECK(im.w == 8 && im.h == 8);
+        hrn_image_free(&im);
+    }
+}
+
 /* --- crop ------------------------------------------------------------------------------------- */
 
 static void test_crop(void) {
@@ -662,6 +879,8 @@ int main(void) {
     RUN(test_jpeg_roundtrip);
     RUN(test_write_errors_and_dispatch);
     RUN(test_bad_files);
+    RUN(test_declared_sizes);
+    RUN(test_exif_orientation);
     RUN(test_crop);
     RUN(test_resize_matches_pytorch);
     RUN(test_warp_matches_pytorch);
