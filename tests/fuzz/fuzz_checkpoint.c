@@ -36,7 +36,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
     fuzz_quiet();
-    struct hrn_net_config cfg = {.kind = HRN_NET_UNET, .width = 1};
+    struct hrn_net_config cfg = FUZZ_CHECKPOINT_NET;
     if (hrn_net_init(&g_net, &cfg, 1) != HRN_OK) {
         fprintf(stderr, "fuzz_checkpoint: %s\n", hrn_error_msg());
         abort();
@@ -59,13 +59,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     struct fuzz_in in = {data, size, 0};
     const char *path = fuzz_path("ckpt.h5");
     if (!path || fuzz_h5_build(&in, &g_spec, path) != 0) return 0;
-    if (hrn_net_load(&g_net, path, "net") == HRN_OK) {
+    if (fuzz_ok(hrn_net_load(&g_net, path, "net"))) {
         volatile double sum = 0; /* every value read, so ASan sees a short buffer */
         for (size_t i = 0; i < g_net.params.n; i++) sum += (double)g_net.params.values[i];
         for (size_t i = 0; i < g_net.buffers.n; i++) sum += (double)g_net.buffers.values[i];
         (void)sum;
     }
     double alpha;
-    (void)hrn_nets_load_scalar(path, "alpha", &alpha);
+    (void)fuzz_ok(hrn_nets_load_scalar(path, "alpha", &alpha));
     return 0;
 }

@@ -22,6 +22,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The network fuzz_checkpoint loads into (a struct hrn_net_config initialiser): a narrow UNet
+ * has parameters and BatchNorm buffers in a few dozen datasets. gen_corpus builds the same one. */
+#define FUZZ_CHECKPOINT_NET {.kind = HRN_NET_UNET, .width = 1}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
@@ -31,6 +35,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 const char *fuzz_write_file(const uint8_t *data, size_t size, const char *name);
 /* The path fuzz_write_file would use for name, without writing (for files a library creates). */
 const char *fuzz_path(const char *name);
+
+/* st == HRN_OK. With HRN_FUZZ_VERBOSE set in the environment it also prints the status and
+ * message of every read, to see why a seed or a crash input is refused
+ * (HRN_FUZZ_VERBOSE=1 build-fuzz/tests/fuzz/fuzz_obj tests/fuzz/corpus/obj/ -runs=0). */
+int fuzz_ok(int st);
 
 /* Silence hrn's log and libhdf5's error stack once; every harness calls it first. */
 void fuzz_quiet(void);

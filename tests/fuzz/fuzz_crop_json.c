@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (text) *text++ = 0;
     else text = buf + size;
     double tp[5];
-    if (crop_lookup(text, "crop.json", buf, tp) == HRN_OK)
+    if (fuzz_ok(crop_lookup(text, "crop.json", buf, tp)))
         for (int i = 0; i < 5; i++)
             if (!isfinite(tp[i]) || !(tp[2] > 0)) {
                 fprintf(stderr, "fuzz_crop_json: bad trans_params %d\n", i);
@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *path = fuzz_write_file(data, size, "numbers.json");
     double *vals = NULL;
     int64_t n = 0;
-    if (path && hrn_eval_read_numbers(path, &vals, &n) == HRN_OK) {
+    if (path && fuzz_ok(hrn_eval_read_numbers(path, &vals, &n))) {
         volatile double s = 0;
         for (int64_t i = 0; i < n; i++) s += vals[i];
         (void)s;

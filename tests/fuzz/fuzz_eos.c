@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         at = end + sizeof SEP - 1;
     }
     struct hrn_face_model fm = {0};
-    if (hrn_face_model_import_eos(paths[0], paths[1], paths[2], &fm) == HRN_OK)
+    if (fuzz_ok(hrn_face_model_import_eos(paths[0], paths[1], paths[2], &fm)))
         fuzz_check_model(&fm, "fuzz_eos");
     hrn_face_model_free(&fm);
     return 0;

@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *path = fuzz_path("model.h5");
     if (!path || fuzz_h5_build(&in, &spec, path) != 0) return 0;
     struct hrn_face_model fm = {0};
-    if (hrn_face_model_import(path, &fm) == HRN_OK) fuzz_check_model(&fm, "fuzz_face_model");
+    if (fuzz_ok(hrn_face_model_import(path, &fm))) fuzz_check_model(&fm, "fuzz_face_model");
     hrn_face_model_free(&fm);
     return 0;
 }

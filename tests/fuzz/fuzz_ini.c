@@ -64,10 +64,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memcpy(text, data, size);
     text[size] = 0;
     struct fz_config cfg;
-    if (hrn_config_load_string(&FZ_SCHEMA, "<fuzz>", text, &cfg) == HRN_OK) round_trip(&cfg);
+    if (fuzz_ok(hrn_config_load_string(&FZ_SCHEMA, "<fuzz>", text, &cfg))) round_trip(&cfg);
     /* The same bytes as one --set argument over the defaults. */
     if (hrn_config_defaults(&FZ_SCHEMA, &cfg) == HRN_OK &&
-        hrn_config_set(&FZ_SCHEMA, &cfg, text) == HRN_OK)
+        fuzz_ok(hrn_config_set(&FZ_SCHEMA, &cfg, text)))
         round_trip(&cfg);
     struct hrn_config_optim opt;
     (void)hrn_config_load_string(&hrn_config_optim_schema, "<fuzz>", text, &opt);

@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     const char *path = fuzz_write_file(data + 1, size - 1, NAMES[data[0] % 4]);
     double lmk[21];
-    if (path && hrn_eval_lmk7_read(path, lmk) == HRN_OK)
+    if (path && fuzz_ok(hrn_eval_lmk7_read(path, lmk)))
         for (int i = 0; i < 21; i++)
             if (!isfinite(lmk[i])) {
                 fprintf(stderr, "fuzz_lmk7: value %d is not finite\n", i);

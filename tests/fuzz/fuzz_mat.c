@@ -94,7 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     Mat_Close(mat);
     if (rc != 0) return 0;
     struct hrn_face_model fm = {0};
-    if (hrn_face_model_import_bfm_mat(path, &fm) == HRN_OK) fuzz_check_model(&fm, "fuzz_mat");
+    if (fuzz_ok(hrn_face_model_import_bfm_mat(path, &fm))) fuzz_check_model(&fm, "fuzz_mat");
     hrn_face_model_free(&fm);
     return 0;
 }

@@ -15,7 +15,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_quiet();
     struct hrn_npy a = {0};
-    if (hrn_npy_read_mem(data, size, "fuzz.npy", &a) == HRN_OK) {
+    if (fuzz_ok(hrn_npy_read_mem(data, size, "fuzz.npy", &a))) {
         int64_t count = 1;
         for (int i = 0; i < a.ndim; i++) count *= a.shape[i];
         if (a.ndim < 0 || a.ndim > HRN_NPY_MAX_DIMS || count != a.count || a.count < 0 ||
@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     double *v = NULL;
     int ndim = 0;
     int64_t shape[4] = {0};
-    if (path && hrn_eval_npy_read(path, &v, &ndim, shape) == HRN_OK) {
+    if (path && fuzz_ok(hrn_eval_npy_read(path, &v, &ndim, shape))) {
         int64_t count = 1;
         for (int i = 0; i < 4; i++) count *= shape[i]; /* unused dims are 1 */
         if (ndim < 0 || ndim > 4 || count < 0) {

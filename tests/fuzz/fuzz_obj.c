@@ -9,7 +9,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_quiet();
     const char *path = fuzz_write_file(data, size, "mesh.obj");
     struct hrn_mesh m = {0};
-    if (path && hrn_mesh_read_obj(path, &m) == HRN_OK) fuzz_check_mesh(&m, "fuzz_obj");
+    if (path && fuzz_ok(hrn_mesh_read_obj(path, &m))) fuzz_check_mesh(&m, "fuzz_obj");
     hrn_mesh_free(&m);
     return 0;
 }
