@@ -39,11 +39,15 @@ static int realy_key(const char *file, long long *key) {
 
 static const char *REGIONS[4] = {"nose", "mouth", "forehead", "cheek"};
 
+static void round_f32(double *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] = (double)(float)x[i];
+}
+
 int hrn__run_realy(int argc, char **argv, struct hrn__cli *c) {
     const char *kpdir = NULL, *scandir_ = NULL, *scale = NULL, *tmpl = NULL, *tmpl_kp = NULL,
                *pred = NULL, *mask_path = NULL;
     const char *topology = NULL, *realy_data = "./data";
-    int save_meshes = 0;
+    int save_meshes = 0, exact = 0;
     /* hrn's names, and the official main.py's (--REALY_HIFI3D_keypoints, --REALY_scan_region,
      * --prediction, --template_mask, --template_topology, --scale_path, --save) */
     static const struct option opts[] = {
@@ -56,7 +60,7 @@ int hrn__run_realy(int argc, char **argv, struct hrn__cli *c) {
         {"REALY_scan_region", required_argument, 0, 'r'},
         {"prediction", required_argument, 0, 'p'}, {"scale_path", required_argument, 0, 's'},
         {"template_topology", required_argument, 0, 'T'}, {"save", required_argument, 0, 'o'},
-        {"realy-data", required_argument, 0, 'D'},
+        {"realy-data", required_argument, 0, 'D'}, {"exact", no_argument, 0, 'x'},
         {0, 0, 0, 0}};
     int ch;
     optind = 1;
@@ -73,6 +77,7 @@ int hrn__run_realy(int argc, char **argv, struct hrn__cli *c) {
         case 'T': topology = optarg; break;
         case 'o': c->out = optarg; break;
         case 'D': realy_data = optarg; break;
+        case 'x': exact = 1; break;
         default: return 2;
         }
     }
@@ -198,6 +203,12 @@ int hrn__run_realy(int argc, char **argv, struct hrn__cli *c) {
             if ((ist = hrn__read_checked(path, &gt.region[k], 0)) != HRN_OK) goto item_done;
         }
         gt.metrical_scale = ms[sid - 1];
+        gt.exact = exact;
+        if (!exact) { /* io_obj.read: np.array(vertices, np.float32) */
+            round_f32(p.v, 3 * p.nv);
+            round_f32(gt.kp, 3 * HRN_REALY_N_KP);
+            for (int k = 0; k < 4; k++) round_f32(gt.region[k].v, 3 * gt.region[k].nv);
+        }
         {
             struct hrn_realy_meshes mo;
             ist = hrn_realy_eval_ex(&p, &gt, &kd, mask, &r, save_meshes ? &mo : NULL);

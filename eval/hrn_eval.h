@@ -296,6 +296,10 @@ struct hrn_realy_gt {
     double kp[HRN_REALY_N_KP * 3];                 /* REALY_HIFI3D_keypoints/<id>.obj */
     struct hrn_emesh region[HRN_REALY_N_REGIONS];  /* REALY_scan_region/<id>/<region>.obj */
     double metrical_scale;                         /* metrical_scale.txt line id-1 */
+    int exact; /* 0 (official, the default): gICP multiplies the vertices by its scale in float32
+                * as numpy 1.x does (gICP.py); the caller also rounds the OBJ vertices to float32
+                * as io_obj.read does. 1: double precision throughout (rICP's float32 steps are
+                * kept: they are part of the protocol's iteration, B.3) */
 };
 
 struct hrn_realy_result {
@@ -339,7 +343,7 @@ enum hrn_status hrn_realy_write_meshes(const char *dir, const struct hrn_realy_m
                                        double metrical_scale);
 /* Pieces: gICP (B.2) in place; rICP of one region (B.3) in place; returns fits in *n_fits. */
 enum hrn_status hrn_realy_gicp(struct hrn_emesh *pred, const struct hrn_realy_kpdef *kd,
-                               const double *gt_kp);
+                               const double *gt_kp, int exact);
 enum hrn_status hrn_realy_ricp(double *v, int64_t nv, const int32_t *f, int64_t nf,
                                const struct hrn_emesh *scan, const double *kp_p, const double *kp_g,
                                int n_kp, int cheek, int *n_fits);

@@ -86,14 +86,25 @@ static void gather(const double *kp, const int *idx, int n, double *out) {
 /* --- B.2 gICP ------------------------------------------------------------------------------------- */
 
 enum hrn_status hrn_realy_gicp(struct hrn_emesh *pred, const struct hrn_realy_kpdef *kd,
-                               const double *gt_kp) {
+                               const double *gt_kp, int exact) {
     double kp[3 * HRN_REALY_N_KP], P[21], Q[21], s, R[9], t[3];
     hrn_realy_keypoints(kd, pred->v, kp);
     gather(kp, KP_SEVEN, 7, P);
     gather(gt_kp, KP_SEVEN, 7, Q);
     enum hrn_status st = hrn_fit_realy(P, Q, 7, 1, &s, R, t);
     if (st != HRN_OK) return hrn_error_prefix(st, "gICP");
-    hrn_eval_transform(pred->v, pred->nv, s, R, t);
+    if (exact) {
+        hrn_eval_transform(pred->v, pred->nv, s, R, t);
+        return HRN_OK;
+    }
+    /* gICP.py: np.matmul(predicted_vertices * scale, R.T) + t, the vertices float32 (io_obj):
+     * numpy 1.x keeps float32 * float64-scalar in float32, then the matmul is float64 */
+    const float sf = (float)s;
+    for (int64_t i = 0; i < pred->nv; i++) {
+        double *p = pred->v + 3 * i, x[3];
+        for (int j = 0; j < 3; j++) x[j] = (double)((float)p[j] * sf);
+        for (int j = 0; j < 3; j++) p[j] = R[3 * j] * x[0] + R[3 * j + 1] * x[1] + R[3 * j + 2] * x[2] + t[j];
+    }
     return HRN_OK;
 }
 
@@ -301,7 +312,7 @@ enum hrn_status hrn_realy_eval_ex(const struct hrn_emesh *pred, const struct hrn
         memcpy(mf, pred->f, (size_t)pred->nf * 3 * sizeof(int32_t));
     }
     HRN_TRY(hrn_emesh_copy(&gl, pred));
-    HRN_TRY(hrn_realy_gicp(&gl, kd, gt->kp));
+    HRN_TRY(hrn_realy_gicp(&gl, kd, gt->kp, gt->exact));
     double kp[3 * HRN_REALY_N_KP], kp_p[3 * HRN_REALY_N_KP], kp_g[3 * HRN_REALY_N_KP];
     hrn_realy_keypoints(kd, gl.v, kp); /* once, from the gICP result */
     size_t vbytes = (size_t)pred->nv * 3 * sizeof(double);

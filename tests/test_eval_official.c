@@ -101,7 +101,59 @@ static void test_facescape_official(void) {
     printf("fslab CD --exact vs official, item 0: %.6f vs %.6f mm\n", cx[0], co[0]);
 }
 
+/* REALY: hrn-eval (official mode, main.py's flag names) against the official per-region errors
+ * (errors_full.txt: the unrounded NMSE of each region, nose/mouth/forehead/cheek per subject,
+ * times metrical_scale[id - 1]). Measured: worst 1.2e-5 relative on these errors of ~0.02 REALY
+ * units, short of the 1e-6 goal: rICP's float32 vertex updates round differently when the
+ * double products before them differ in their last bits (numpy's BLAS matmul vs C), which moves
+ * vertices by ~1e-7 units. The bound below guards that level; it is not the goal. */
+static void test_realy_official(void) {
+    const char *e = exe();
+    if (!e) {
+        SKIP("hrn-eval executable not found next to the tests");
+        return;
+    }
+    const char *R = HRN_TEST_DATA_DIR "/eval_official/realy";
+    const char *d = hrn_test_tmpdir("eval_official_realy");
+    CHECK(run("%s realy --REALY_HIFI3D_keypoints %s/REALY_HIFI3D_keypoints --REALY_scan_region "
+              "%s/REALY_scan_region --scale_path %s/metrical_scale.txt --template %s/T.obj "
+              "--template-kp %s/T.txt --prediction %s/pred --save %s -q > /dev/null", e, R, R, R,
+              R, R, R, d) == 0);
+    double full[8], scale[3];
+    char path[4200];
+    snprintf(path, sizeof path, "%s/errors_full.txt", R);
+    CHECK(read_column(path, full, 8) == 8);
+    snprintf(path, sizeof path, "%s/metrical_scale.txt", R);
+    CHECK(read_column(path, scale, 3) == 3);
+    snprintf(path, sizeof path, "%s/realy_hrn.csv", d);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    if (!f) return;
+    char line[1024];
+    int row = 0;
+    double worst = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "sample", 6) == 0) continue;
+        int sid = atoi(line);
+        CHECK(sid == row + 1 && strstr(line, ",ok,"));
+        char *p = strstr(line, ",ok,");
+        if (!p || sid != row + 1) break;
+        p += 4;
+        for (int k = 0; k < 4; k++) {
+            double x = strtod(p, &p), want = full[4 * row + k] * scale[sid - 1];
+            p++;
+            worst = fmax(worst, fabs(x - want) / want);
+        }
+        row++;
+    }
+    fclose(f);
+    CHECK(row == 2);
+    CHECK_MSG(worst < 3e-5, "REALY worst relative difference %.3g", worst);
+    printf("REALY 2 subjects x 4 regions, worst relative difference %.3g (goal 1e-6)\n", worst);
+}
+
 int main(void) {
     RUN(test_facescape_official);
+    RUN(test_realy_official);
     return hrn_test_finish();
 }

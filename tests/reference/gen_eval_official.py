@@ -358,6 +358,113 @@ def make_facescape(work, fsroot):
     del minimize
 
 
+# --- REALY ----------------------------------------------------------------------------------------
+
+
+def realy_grid(n, bump, tilt):
+    """An n x n cell grid over [-1,1]^2 (REALY units) with a smooth bump; 2 triangles per cell."""
+    u, w = np.meshgrid(np.linspace(-1, 1, n + 1), np.linspace(-1, 1, n + 1))
+    z = bump * np.exp(-(u ** 2 + w ** 2) / 0.5) + tilt * u
+    v = np.stack([u, w, z], axis=-1).reshape(-1, 3)
+    f = []
+    for j in range(n):
+        for i in range(n):
+            p = j * (n + 1) + i
+            f += [[p, p + 1, p + n + 2], [p, p + n + 2, p + n + 1]]
+    return v, np.array(f, dtype=np.int64)
+
+
+# cells (i0, i1, j0, j1) of a 40-cell grid holding each region's keypoints and scan patch
+REALY_PATCH = {"nose": (14, 26, 14, 26), "mouth": (12, 28, 5, 13), "forehead": (7, 33, 28, 37),
+               "cheek": (2, 12, 5, 27)}
+
+
+def kp_region(k):
+    if 27 <= k <= 35 or k in (70, 71):
+        return "nose"
+    if 48 <= k <= 60 or k == 64:
+        return "mouth"
+    if 36 <= k <= 47 or 17 <= k <= 26:
+        return "forehead"
+    return "cheek"
+
+
+def make_realy(work, realy_root):
+    rng = np.random.default_rng(23)
+    d = os.path.join(OUT, "realy")
+    shutil.rmtree(d, ignore_errors=True)
+    tv, tf = realy_grid(40, 0.4, 0.05)
+    write_obj(os.path.join(d, "T.obj"), tv, tf)
+    bary = []
+    for k in range(85):
+        i0, i1, j0, j1 = REALY_PATCH[kp_region(k)]
+        i = i0 + 1 + (k * 7) % (i1 - i0 - 2)
+        j = j0 + 1 + (k * 5) % (j1 - j0 - 2)
+        bary.append([2 * (j * 40 + i), 0.2 + 0.01 * (k % 7), 0.3 + 0.02 * (k % 5)])
+    with open(os.path.join(d, "T.txt"), "w") as fp:
+        json.dump(bary, fp)
+    scale = 1.0 + 0.5 * np.arange(100) / 100
+    np.savetxt(os.path.join(d, "metrical_scale.txt"), scale)
+    for sid in (1, 2):
+        # the GT surface: the template's shape a little deformed, sampled on a finer grid
+        gv, gf = realy_grid(80, 0.42 + 0.01 * sid, 0.04)
+        gv[:, 2] += 0.01 * np.sin(3 * gv[:, 0] + sid) * np.cos(2 * gv[:, 1])
+        gkp = []
+        for t, b1, b2 in bary:  # the keypoints on the GT surface: the template's, moved to it
+            a, b, c = tf[t]
+            p = b1 * tv[a] + b2 * tv[b] + (1 - b1 - b2) * tv[c]
+            gkp.append([p[0], p[1], (0.42 + 0.01 * sid) * np.exp(-(p[0] ** 2 + p[1] ** 2) / 0.5) +
+                        0.04 * p[0] + 0.01 * np.sin(3 * p[0] + sid) * np.cos(2 * p[1])])
+        os.makedirs(os.path.join(d, "REALY_HIFI3D_keypoints"), exist_ok=True)
+        with open(os.path.join(d, "REALY_HIFI3D_keypoints", "%d.obj" % sid), "w") as fp:
+            for p in gkp:
+                fp.write("v %.9g %.9g %.9g\n" % tuple(p))
+        for reg, (i0, i1, j0, j1) in REALY_PATCH.items():
+            keep = [2 * (j * 80 + i) + t for j in range(2 * j0, 2 * j1) for i in range(2 * i0, 2 * i1)
+                    for t in (0, 1)]
+            f = gf[keep]
+            used = np.unique(f)
+            remap = -np.ones(len(gv), dtype=np.int64)
+            remap[used] = np.arange(len(used))
+            write_obj(os.path.join(d, "REALY_scan_region", str(sid), reg + ".obj"), gv[used], remap[f])
+        # the prediction: the template, noisy, under a similarity
+        pv = tv.copy()
+        pv[:, 2] += 0.06 * np.sin(5 * pv[:, 0] + rng.uniform(0, 6)) * np.cos(4 * pv[:, 1])
+        R = rot("x", 10 * sid) @ rot("y", -7) @ rot("z", 4)
+        pv = 1.7 * pv @ R.T + np.array([0.3, -0.2, 5.0])
+        write_obj(os.path.join(d, "pred", "%d_%d.obj" % (sid, sid + 2)), pv, tf)
+    # run the official main.py's REALY_eval_all with its data/ holding the template T
+    run = os.path.join(work, "realy")
+    shutil.rmtree(run, ignore_errors=True)
+    shutil.copytree(realy_root, run, ignore=shutil.ignore_patterns(".git"))
+    for x in ("T.obj", "T.txt"):
+        shutil.copy(os.path.join(d, x), os.path.join(run, "data", x))
+    cwd = os.getcwd()
+    os.chdir(run)
+    sys.path.insert(0, run)
+    import main as realy_main
+    full = []
+    bi = realy_main.bi_eval
+
+    def bi_record(*a, **k):  # the unrounded region errors, in REALY units
+        r = bi(*a, **k)
+        full.append(float(r[0]))
+        return r
+    realy_main.bi_eval = bi_record
+    args = argparse.Namespace(REALY_HIFI3D_keypoints=os.path.join(d, "REALY_HIFI3D_keypoints"),
+                              REALY_scan_region=os.path.join(d, "REALY_scan_region"),
+                              prediction=os.path.join(d, "pred"), template_mask=None,
+                              template_topology="T",
+                              scale_path=os.path.join(d, "metrical_scale.txt"),
+                              save=os.path.join(run, "save"))
+    realy_main.REALY_eval_all(args)
+    os.chdir(cwd)
+    shutil.copy(os.path.join(run, "save", "REALY_error.txt"), os.path.join(d, "REALY_error.txt"))
+    with open(os.path.join(d, "errors_full.txt"), "w") as fp:  # nmse, 4 per subject, in order
+        for e in full:
+            fp.write("%.17g\n" % e)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--root", required=True, help="folder with facescape/, REALY/ and trimesh/")
@@ -367,6 +474,7 @@ def main():
     _install_stand_ins()
     os.makedirs(a.work, exist_ok=True)
     make_facescape(a.work, os.path.join(a.root, "facescape"))
+    make_realy(a.work, os.path.join(a.root, "REALY"))
     print("wrote", os.path.normpath(OUT))
 
 
