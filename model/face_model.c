@@ -3,9 +3,13 @@
 #include "hrn_model.h"
 
 #include <cblas.h>
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 
 void hrn_face_model_free(struct hrn_face_model *fm) {
     if (!fm) return;
@@ -116,7 +120,8 @@ static enum hrn_status check_indices(const char *path, const char *what, const i
     return HRN_OK;
 }
 
-enum hrn_status hrn_face_model_load(const char *path, struct hrn_face_model *out) {
+/* hrn's own layout (and the SFM/ICT files of ../shared/realdata, which share it) */
+static enum hrn_status load_hrn_layout(const char *path, struct hrn_face_model *out) {
     enum hrn_status st = HRN_OK;
     struct hrn_h5 *f = NULL;
     struct hrn_face_model fm = {0};
@@ -229,6 +234,75 @@ fail:
     hrn_h5_close(f);
     hrn_face_model_free(&fm);
     return hrn_error_prefix(st, "loading face model");
+}
+
+/* --- any model file: dispatch on its kind --------------------------------------------------------
+ * The tools take --model as whatever the user has: hrn's HDF5, BFM 2017/2019 (HDF5 too),
+ * Deep3D's BFM_model_front.mat or an eos .bin. The first bytes decide (a name can lie), the
+ * extension only for eos, whose cereal archive has no signature. */
+
+enum model_kind { KIND_HDF5, KIND_MAT, KIND_EOS };
+
+static int has_ext(const char *s, const char *ext) {
+    size_t a = strlen(s), b = strlen(ext);
+    return a >= b && strcasecmp(s + a - b, ext) == 0;
+}
+
+static enum hrn_status sniff(const char *path, enum model_kind *kind) {
+    unsigned char head[2056] = {0};
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return hrn_error_set(HRN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    size_t n = fread(head, 1, sizeof head, fp);
+    fclose(fp);
+    /* HDF5's signature sits at 0 or after a user block of 512 * 2^k bytes (MATLAB 7.3 uses 512) */
+    static const unsigned char h5sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    if (n >= 6 && memcmp(head, "MATLAB", 6) == 0) {
+        *kind = KIND_MAT; /* v5/v7, and v7.3 (HDF5 inside) which libmatio reads too */
+        return HRN_OK;
+    }
+    for (size_t off = 0; off + 8 <= n; off = off ? 2 * off : 512)
+        if (memcmp(head + off, h5sig, 8) == 0) {
+            *kind = KIND_HDF5;
+            return HRN_OK;
+        }
+    if (has_ext(path, ".bin")) {
+        *kind = KIND_EOS;
+        return HRN_OK;
+    }
+    return hrn_error_set(HRN_ERR_FORMAT, "%s: not a face model hrn reads: neither HDF5 (hrn, "
+                         "SFM/ICT, BFM 2017/2019) nor a MATLAB .mat (Deep3D's BFM_model_front.mat), "
+                         "and not an eos .bin", path);
+}
+
+/* eos ships a model as sfm_shape_<N>.bin with expression_blendshapes_<N>.bin and
+ * ibug_to_sfm.txt beside it: use those that exist, and say so. */
+static enum hrn_status load_eos(const char *path, struct hrn_face_model *out) {
+    char dir[1024], bs[1200], map[1200];
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+    const char *us = strrchr(base, '_');
+    struct stat sb;
+    snprintf(bs, sizeof bs, "%s/expression_blendshapes_%s", dir, us ? us + 1 : base);
+    snprintf(map, sizeof map, "%s/ibug_to_sfm.txt", dir);
+    int has_bs = us && strcmp(bs + strlen(dir) + 1, base) != 0 && stat(bs, &sb) == 0;
+    int has_map = stat(map, &sb) == 0;
+    hrn_log(HRN_LOG_INFO, "%s: eos model; expression blendshapes: %s; iBUG landmarks: %s", path,
+            has_bs ? bs : "none found", has_map ? map : "none found (ibug_to_sfm.txt)");
+    return hrn_face_model_import_eos(path, has_bs ? bs : NULL, has_map ? map : NULL, out);
+}
+
+enum hrn_status hrn_face_model_load(const char *path, struct hrn_face_model *out) {
+    memset(out, 0, sizeof *out);
+    enum model_kind kind;
+    enum hrn_status st = sniff(path, &kind);
+    if (st != HRN_OK) return hrn_error_prefix(st, "loading face model");
+    if (kind == KIND_MAT) return hrn_face_model_import_bfm_mat(path, out);
+    if (kind == KIND_EOS) return load_eos(path, out);
+    struct hrn_h5 *f = NULL;
+    if ((st = hrn_h5_open(path, &f)) != HRN_OK) return hrn_error_prefix(st, "loading face model");
+    int bfm17 = hrn_h5_exists(f, "shape/representer/points");
+    hrn_h5_close(f);
+    return bfm17 ? hrn_face_model_import_bfm2017(path, out) : load_hrn_layout(path, out);
 }
 
 /* --- forward geometry ------------------------------------------------------------------------- */

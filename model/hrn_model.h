@@ -95,7 +95,10 @@ struct hrn_coeff_layout hrn_face_model_layout(const struct hrn_face_model *fm);
  *   root attributes: hrn_format = "hrn-face-model", hrn_format_version = 1, name, licence,
  *                    mm_per_unit, uv_v_up = 1.
  * Loading checks every shape against N and T and names the file and dataset of the first
- * mismatch; indices are checked to be in range. */
+ * mismatch; indices are checked to be in range.
+ * hrn_face_model_load reads any model file the tools accept, by its first bytes: HDF5 in this
+ * layout or BFM 2017/2019's, a MATLAB .mat (Deep3D), or (by the .bin name) an eos model with the
+ * expression_blendshapes_<N>.bin and ibug_to_sfm.txt found beside it. */
 enum hrn_status hrn_face_model_save(const struct hrn_face_model *fm, const char *path);
 enum hrn_status hrn_face_model_load(const char *path, struct hrn_face_model *out);
 

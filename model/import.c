@@ -585,14 +585,8 @@ static int ends_with(const char *s, const char *suf) {
 enum hrn_status hrn_face_model_import(const char *path, struct hrn_face_model *out) {
     if (ends_with(path, ".mat")) return hrn_face_model_import_bfm_mat(path, out);
     if (ends_with(path, ".bin")) return hrn_face_model_import_eos(path, NULL, NULL, out);
-    if (ends_with(path, ".h5") || ends_with(path, ".hdf5")) {
-        struct hrn_h5 *f = NULL;
-        enum hrn_status st = hrn_h5_open(path, &f);
-        if (st != HRN_OK) return st;
-        int bfm17 = hrn_h5_exists(f, "shape/representer/points");
-        hrn_h5_close(f);
-        return bfm17 ? hrn_face_model_import_bfm2017(path, out) : hrn_face_model_load(path, out);
-    }
+    /* hrn_face_model_load tells hrn's layout from BFM 2017's */
+    if (ends_with(path, ".h5") || ends_with(path, ".hdf5")) return hrn_face_model_load(path, out);
     return hrn_error_set(HRN_ERR_UNSUPPORTED,
                          "%s: unknown face model file: expected .h5 (hrn, SFM/ICT layout or BFM "
                          "2017/2019), .mat (Deep3DFaceRecon BFM_model_front.mat) or .bin (eos)",

@@ -1,7 +1,8 @@
 /* hrn-model: make, inspect and render face models.
  *
  *   hrn-model synth  [--preset small|bfm] [--seed N] [--n-id K] [--n-exp K] [--n-tex K] --out model.h5
- *   hrn-model info   model.h5
+ *   hrn-model info   MODEL
+ *   hrn-model convert MODEL OUT.h5 [--uvs uvs.npy] [--flip-v]
  *   hrn-model render (--model model.h5 | --synth small|bfm) [--subject-seed S] [--yaw D]
  *                    [--pitch D] [--roll D] --out face.png [--obj face.obj]
  *   hrn-model demo   [--out DIR]
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 static const double DEG = 3.14159265358979323846 / 180.0;
@@ -29,14 +31,23 @@ static void usage(FILE *out) {
             "            --seed N             seed of the random bases [1]\n"
             "            --n-id K --n-exp K --n-tex K   basis sizes [80, 64, 80]\n"
             "            --out FILE           output .h5 (required)\n"
-            "  info    print a face model's sizes: hrn-model info model.h5\n"
+            "  info    print a face model's sizes: hrn-model info MODEL\n"
+            "  convert write any model hrn reads (BFM_model_front.mat, BFM 2017/2019 .h5, eos .bin)\n"
+            "          in hrn's HDF5 format: hrn-model convert MODEL OUT.h5\n"
+            "            --uvs FILE.npy       per-vertex UVs (N,2), e.g. HRN's bfm_uvs2.npy (the .mat\n"
+            "                                 has none); v up, as in OBJ files\n"
+            "            --flip-v             take the UVs' v as downward (v -> 1 - v)\n"
             "  render  render a random subject of a model to PNG (and OBJ)\n"
             "            --model FILE | --synth small|bfm\n"
             "            --subject-seed S     seed of the subject's coefficients [7]\n"
             "            --yaw D --pitch D --roll D   head pose in degrees [0]\n"
-            "            --out FILE.png (required)  --obj FILE.obj\n"
+            "            --out FILE.png|.jpg (required)  --obj FILE.obj\n"
             "  demo    synthetic BFM-size model, one subject in three views: PNGs, OBJ, model\n"
             "            --out DIR            output folder [hrn-demo]\n"
+            "\n"
+            "MODEL is any model file: hrn's HDF5, the SFM/ICT files, BFM 2017/2019 .h5,\n"
+            "Deep3D's BFM_model_front.mat, or an eos .bin (with expression_blendshapes_<N>.bin\n"
+            "and ibug_to_sfm.txt beside it); the kind is read from the file's first bytes.\n"
             "\n"
             "  -h, --help     this help\n"
             "  --version      versions of hrn and the libraries\n");
@@ -100,7 +111,7 @@ static enum hrn_status write_outputs(const struct hrn_face_model *fm, const floa
     struct hrn_image img = {0};
     struct hrn_mesh m = {0};
     HRN_TRY(hrn_render_shaded(fm, coeffs, &cam, NULL, &img));
-    HRN_TRY(hrn_image_write_png(png, &img, 8));
+    HRN_TRY(hrn_image_write(png, &img)); /* PNG or JPEG by the extension, checked by the caller */
     if (obj) {
         /* the posed mesh in world units with per-vertex lit colour and the model's UVs */
         int64_t N = fm->n_verts;
@@ -170,9 +181,90 @@ static int cmd_synth(int argc, char **argv) {
     return hrn_exit_code(st);
 }
 
+static int has_ext(const char *s, const char *ext) {
+    size_t a = strlen(s), b = strlen(ext);
+    return a >= b && strcasecmp(s + a - b, ext) == 0;
+}
+
+/* Per-vertex UVs from a .npy (N,2) into fm, replacing any it had. */
+static enum hrn_status set_uvs(struct hrn_face_model *fm, const char *npy, int flip_v) {
+    struct hrn_npy a;
+    enum hrn_status st = hrn_npy_read(npy, &a);
+    if (st != HRN_OK) return st;
+    if (a.ndim != 2 || a.shape[0] != fm->n_verts || a.shape[1] != 2) {
+        st = hrn_error_set(HRN_ERR_FORMAT, "%s: UVs of shape (%lld,%lld%s), the model needs (%lld, 2): "
+                           "one UV per vertex", npy, (long long)a.shape[0], (long long)a.shape[1],
+                           a.ndim > 2 ? ",..." : "", (long long)fm->n_verts);
+        goto done;
+    }
+    float *uv = malloc((size_t)(2 * fm->n_verts) * sizeof(float));
+    if (!uv) {
+        st = hrn_error_set(HRN_ERR_NOMEM, "%s: out of memory", npy);
+        goto done;
+    }
+    for (int64_t i = 0; i < 2 * fm->n_verts; i++) {
+        if (!isfinite(a.data[i])) {
+            free(uv);
+            st = hrn_error_set(HRN_ERR_FORMAT, "%s: UV of vertex %lld is not finite", npy, (long long)(i / 2));
+            goto done;
+        }
+        uv[i] = (float)(flip_v && i % 2 ? 1.0 - a.data[i] : a.data[i]);
+    }
+    free(fm->uvs);
+    free(fm->tri_uvs);
+    fm->uvs = uv;
+    fm->tri_uvs = NULL;
+    fm->n_uvs = fm->n_verts;
+done:
+    hrn_npy_free(&a);
+    return st;
+}
+
+static int cmd_convert(int argc, char **argv) {
+    const char *uvs = NULL;
+    int flip_v = 0;
+    static const struct option opts[] = {{"uvs", required_argument, 0, 'u'},
+                                         {"flip-v", no_argument, 0, 'f'},
+                                         {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'u') uvs = optarg;
+        else if (c == 'f') flip_v = 1;
+        else { usage(stderr); return 2; }
+    }
+    if (argc - optind != 2 || !(has_ext(argv[optind + 1], ".h5") || has_ext(argv[optind + 1], ".hdf5"))) {
+        fprintf(stderr, "usage: hrn-model convert MODEL OUT.h5 [--uvs FILE.npy] [--flip-v]\n");
+        return 2;
+    }
+    if (flip_v && !uvs) {
+        fprintf(stderr, "hrn-model convert: --flip-v applies to --uvs\n");
+        return 2;
+    }
+    const char *in = argv[optind], *out = argv[optind + 1];
+    struct hrn_face_model fm = {0};
+    enum hrn_status st = hrn_face_model_load(in, &fm);
+    if (st == HRN_OK && uvs) st = set_uvs(&fm, uvs, flip_v);
+    if (st == HRN_OK) st = hrn_face_model_save(&fm, out);
+    if (st == HRN_OK) {
+        int n_lmk = 0;
+        for (int i = 0; i < HRN_N_LMK68; i++) n_lmk += fm.lmk68[i] >= 0;
+        printf("%s: %s, %lld vertices, %lld triangles, %d/%d/%d identity/expression/albedo modes, "
+               "%s, %d of 68 landmarks, %g mm per unit\n", out, fm.name, (long long)fm.n_verts,
+               (long long)fm.n_tris, fm.n_id, fm.n_exp, fm.n_tex, fm.uvs ? "UVs" : "no UVs", n_lmk,
+               (double)fm.mm_per_unit);
+        if (!fm.uvs)
+            fprintf(stderr, "hrn-model: note: %s has no UVs; hrn-fit's maps and textures need them "
+                    "(--uvs, e.g. HRN's bfm_uvs2.npy)\n", out);
+    } else {
+        fprintf(stderr, "hrn-model: %s\n", hrn_error_msg());
+    }
+    hrn_face_model_free(&fm);
+    return hrn_exit_code(st);
+}
+
 static int cmd_info(int argc, char **argv) {
     if (argc != 2) {
-        fprintf(stderr, "usage: hrn-model info model.h5\n");
+        fprintf(stderr, "usage: hrn-model info MODEL\n");
         return 2;
     }
     struct hrn_face_model fm = {0};
@@ -229,6 +321,15 @@ static int cmd_render(int argc, char **argv) {
     }
     if (!out || (!model == !synth) || optind != argc) {
         fprintf(stderr, "hrn-model render: give --out FILE.png and exactly one of --model or --synth\n");
+        return 2;
+    }
+    /* refuse before rendering what would be written under a misleading name */
+    if (!has_ext(out, ".png") && !has_ext(out, ".jpg") && !has_ext(out, ".jpeg")) {
+        fprintf(stderr, "hrn-model render: --out %s: expected a .png, .jpg or .jpeg name\n", out);
+        return 2;
+    }
+    if (obj && !has_ext(obj, ".obj")) {
+        fprintf(stderr, "hrn-model render: --obj %s: expected a .obj name\n", obj);
         return 2;
     }
     struct hrn_face_model fm = {0};
@@ -339,6 +440,7 @@ int main(int argc, char **argv) {
     optind = 1;
     if (strcmp(cmd, "synth") == 0) return cmd_synth(argc, argv);
     if (strcmp(cmd, "info") == 0) return cmd_info(argc, argv);
+    if (strcmp(cmd, "convert") == 0) return cmd_convert(argc, argv);
     if (strcmp(cmd, "render") == 0) return cmd_render(argc, argv);
     if (strcmp(cmd, "demo") == 0) return cmd_demo(argc, argv);
     fprintf(stderr, "hrn-model: unknown command '%s'\n", cmd);

@@ -3,6 +3,7 @@
 #include "hrn_test.h"
 
 #include <matio.h>
+#include <sys/wait.h>
 
 static void test_eos_matches_shared_h5(void) {
     const char *rd = hrn_test_realdata();
@@ -206,6 +207,138 @@ static void test_bfm2017_bad_expression(void) {
     CHECK(fm.mean_shape == NULL);
 }
 
+/* hrn_face_model_load, what the tools call for --model, reads every kind by its first bytes
+ * (issue 17: a .mat, BFM 2017 .h5 or eos .bin gave "not an HDF5 file"). */
+static void test_loader_dispatch(void) {
+    const char *dir = hrn_test_tmpdir("import");
+    char mat[600], renamed[600], txt[600], h5[600];
+    snprintf(mat, sizeof mat, "%s/dispatch.mat", dir);
+    snprintf(renamed, sizeof renamed, "%s/dispatch_mat_named.h5", dir);
+    snprintf(txt, sizeof txt, "%s/dispatch.h5", dir);
+    snprintf(h5, sizeof h5, "%s/model2017.h5", dir); /* written by test_bfm2017_h5 */
+    write_deep3d_mat(mat, 1);
+    write_deep3d_mat(renamed, 1);
+    FILE *f = fopen(txt, "w");
+    if (f) {
+        fputs("not a model\n", f);
+        fclose(f);
+    }
+    struct hrn_face_model fm = {0};
+    CHECK_OK(hrn_face_model_load(mat, &fm));
+    CHECK(fm.n_verts == 4 && fm.n_id == 2 && fm.mm_per_unit == 100.0f);
+    hrn_face_model_free(&fm);
+    CHECK_OK(hrn_face_model_load(renamed, &fm)); /* the bytes decide, not the name */
+    CHECK(fm.n_verts == 4 && fm.n_exp == 3);
+    hrn_face_model_free(&fm);
+    CHECK_OK(hrn_face_model_load(h5, &fm));
+    CHECK(fm.n_verts == 4 && fm.n_id == 2 && fm.id_basis && fm.id_basis[0] == 2.0f);
+    hrn_face_model_free(&fm);
+    CHECK_STATUS(hrn_face_model_load(txt, &fm), HRN_ERR_FORMAT);
+    CHECK_ERR_HAS("dispatch.h5: not a face model hrn reads");
+    CHECK_STATUS(hrn_face_model_load("no/such/model.mat", &fm), HRN_ERR_IO);
+    CHECK_ERR_HAS("no/such/model.mat: cannot open: No such file");
+}
+
+/* The real eos and ICT files through the same loader: the .bin finds its blendshapes and iBUG
+ * mapping beside it and equals the shared .h5 conversion. */
+static void test_loader_realdata(void) {
+    const char *rd = hrn_test_realdata();
+    if (!rd) {
+        SKIP("no shared real data (set HRN_REALDATA)");
+        return;
+    }
+    char bin[600], h5[600], ict[600];
+    snprintf(bin, sizeof bin, "%s/sfm/sfm_shape_3448.bin", rd);
+    snprintf(h5, sizeof h5, "%s/sfm/sfm_shape_3448.h5", rd);
+    snprintf(ict, sizeof ict, "%s/ict_facekit/ict_face_light_narrow.h5", rd);
+    struct hrn_face_model a = {0}, b = {0};
+    CHECK_OK(hrn_face_model_load(bin, &a));
+    CHECK_OK(hrn_face_model_load(h5, &b));
+    CHECK(a.n_verts == 3448 && a.n_exp == 6 && b.n_exp == 6);
+    CHECK(memcmp(a.lmk68, b.lmk68, sizeof a.lmk68) == 0);
+    CHECK(a.tris && b.tris && a.n_tris == b.n_tris &&
+          memcmp(a.tris, b.tris, (size_t)(3 * a.n_tris) * sizeof(int32_t)) == 0);
+    hrn_face_model_free(&a);
+    hrn_face_model_free(&b);
+    CHECK_OK(hrn_face_model_load(ict, &a));
+    CHECK(a.n_verts > 1000 && a.n_exp > 0);
+    hrn_face_model_free(&a);
+}
+
+static int run_cmd(const char *cmd) {
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* hrn-model convert: a .mat plus HRN-style per-vertex UVs (.npy) into hrn's HDF5; bad UVs and a
+ * render to an unknown image extension are refused. */
+static void test_convert_cli(void) {
+    const char *exe = "../model/hrn-model";
+    struct stat sb;
+    if (stat(exe, &sb) != 0) {
+        SKIP("%s not built", exe);
+        return;
+    }
+    const char *dir = hrn_test_tmpdir("import");
+    char mat[600], npy[600], bad[600], out[600], cmd[4000];
+    snprintf(mat, sizeof mat, "%s/cli.mat", dir);
+    snprintf(npy, sizeof npy, "%s/uvs.npy", dir);
+    snprintf(bad, sizeof bad, "%s/uvs_bad.npy", dir);
+    snprintf(out, sizeof out, "%s/converted.h5", dir);
+    write_deep3d_mat(mat, 1);
+    /* (4, 2) float64 and (3, 2): a hand-written .npy, as numpy.save writes it */
+    for (int k = 0; k < 2; k++) {
+        int n = k ? 3 : 4;
+        char hdr[128];
+        int hl = snprintf(hdr, sizeof hdr, "{'descr': '<f8', 'fortran_order': False, 'shape': (%d, 2), }", n);
+        while ((10 + hl + 1) % 64) hdr[hl++] = ' ';
+        hdr[hl++] = '\n';
+        FILE *f = fopen(k ? bad : npy, "wb");
+        if (!f) return;
+        fwrite("\x93NUMPY\x01\x00", 1, 8, f);
+        fputc(hl & 255, f);
+        fputc(hl >> 8, f);
+        fwrite(hdr, 1, (size_t)hl, f);
+        for (int i = 0; i < 2 * n; i++) {
+            double v = 0.1 * i;
+            fwrite(&v, 8, 1, f);
+        }
+        fclose(f);
+    }
+    remove(out);
+    snprintf(cmd, sizeof cmd, "%s convert %s %s --uvs %s > /dev/null", exe, mat, out, npy);
+    CHECK(run_cmd(cmd) == 0);
+    struct hrn_face_model fm = {0};
+    CHECK_OK(hrn_face_model_load(out, &fm));
+    CHECK(fm.n_verts == 4 && fm.n_uvs == 4 && fm.uvs && !fm.tri_uvs);
+    if (fm.uvs) CHECK_NEAR(fm.uvs[5], 0.5, 1e-7, 0);
+    CHECK(fm.mm_per_unit == 100.0f && fm.lmk68[5] == 1 && fm.n_tex == 2);
+    hrn_face_model_free(&fm);
+    snprintf(cmd, sizeof cmd, "%s convert %s %s --uvs %s --flip-v > /dev/null", exe, mat, out, npy);
+    CHECK(run_cmd(cmd) == 0);
+    CHECK_OK(hrn_face_model_load(out, &fm));
+    if (fm.uvs) CHECK_NEAR(fm.uvs[5], 0.5, 1e-7, 0);
+    if (fm.uvs) CHECK_NEAR(fm.uvs[1], 0.9, 1e-7, 0);
+    hrn_face_model_free(&fm);
+    snprintf(cmd, sizeof cmd, "%s convert %s %s --uvs %s 2> %s/err.txt", exe, mat, out, bad, dir);
+    CHECK(run_cmd(cmd) == 1);
+    snprintf(cmd, sizeof cmd, "grep -q 'uvs_bad.npy: UVs of shape (3,2), the model needs (4, 2)' %s/err.txt", dir);
+    CHECK_MSG(run_cmd(cmd) == 0, "convert with bad UVs: message");
+    snprintf(cmd, sizeof cmd, "%s convert %s %s/out.obj 2> /dev/null", exe, mat, dir);
+    CHECK(run_cmd(cmd) == 2);
+    /* render: a .bmp name would have got PNG bytes */
+    char bmp[600];
+    snprintf(bmp, sizeof bmp, "%s/face.bmp", dir);
+    remove(bmp);
+    snprintf(cmd, sizeof cmd, "%s render --synth small --out %s 2> /dev/null", exe, bmp);
+    CHECK(run_cmd(cmd) == 2);
+    CHECK(stat(bmp, &sb) != 0);
+    snprintf(cmd, sizeof cmd, "%s render --model %s --out %s/face.jpg > /dev/null 2>&1", exe, out, dir);
+    CHECK(run_cmd(cmd) == 0);
+    snprintf(bmp, sizeof bmp, "%s/face.jpg", dir);
+    CHECK(hrn_image_read_jpeg_orientation(bmp) == 1 && stat(bmp, &sb) == 0 && sb.st_size > 100);
+}
+
 static void test_dispatch_unknown(void) {
     struct hrn_face_model fm = {0};
     CHECK_STATUS(hrn_face_model_import("face.xyz", &fm), HRN_ERR_UNSUPPORTED);
@@ -219,6 +352,9 @@ int main(void) {
     RUN(test_deep3d_mat_bad_indices);
     RUN(test_bfm2017_h5);
     RUN(test_bfm2017_bad_expression);
+    RUN(test_loader_dispatch);
+    RUN(test_loader_realdata);
+    RUN(test_convert_cli);
     RUN(test_dispatch_unknown);
     return hrn_test_finish();
 }
