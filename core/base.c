@@ -33,10 +33,53 @@ const char *hrn_status_str(enum hrn_status st) {
 enum { ERR_CAP = 1024 };
 static _Thread_local char g_err[ERR_CAP];
 
+/* Store a message of n bytes. One that does not fit loses its middle, not its end: the end is the
+ * reason ("...: cannot open: No such file or directory") and the start says what failed, while
+ * the middle is usually the long path. */
+static void store_msg(const char *m, size_t n) {
+    size_t cap = sizeof g_err - 1;
+    if (n <= cap) {
+        memcpy(g_err, m, n);
+        g_err[n] = '\0';
+        return;
+    }
+    size_t head = (cap - 3) / 3, tail = cap - 3 - head;
+    memcpy(g_err, m, head);
+    memcpy(g_err + head, "...", 3);
+    memcpy(g_err + head + 3, m + n - tail, tail);
+    g_err[cap] = '\0';
+}
+
+/* vsnprintf into a buffer large enough (malloc'd when the stack one is not), add ": <append>"
+ * when append is a non-empty string (hrn_error_prefix's old message), then store_msg. */
+static void set_vmsg(const char *append, const char *fmt, va_list ap) {
+    char local[4096], *big = NULL, *m = local;
+    va_list aq;
+    va_copy(aq, ap);
+    int n = vsnprintf(local, sizeof local, fmt, ap);
+    if (n < 0) n = 0;
+    size_t extra = append && append[0] ? 2 + strlen(append) : 0;
+    if ((size_t)n + extra >= sizeof local && (big = malloc((size_t)n + extra + 1)) != NULL) {
+        vsnprintf(big, (size_t)n + 1, fmt, aq);
+        m = big;
+    }
+    va_end(aq);
+    size_t len = strnlen(m, m == big ? (size_t)n : sizeof local - 1);
+    if (extra) { /* "<prefix>: <old message>" */
+        size_t room = (m == big ? (size_t)n + extra + 1 : sizeof local) - 1 - len;
+        size_t k = extra < room ? extra : room;
+        memcpy(m + len, ": ", k < 2 ? k : 2);
+        if (k > 2) memcpy(m + len + 2, append, k - 2);
+        len += k;
+    }
+    store_msg(m, len);
+    free(big);
+}
+
 enum hrn_status hrn_error_set(enum hrn_status st, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(g_err, sizeof g_err, fmt, ap);
+    set_vmsg(NULL, fmt, ap);
     va_end(ap);
     return st;
 }
@@ -46,17 +89,8 @@ enum hrn_status hrn_error_prefix(enum hrn_status st, const char *fmt, ...) {
     memcpy(old, g_err, sizeof old);
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(g_err, sizeof g_err, fmt, ap);
+    set_vmsg(old, fmt, ap);
     va_end(ap);
-    /* Append ": <old>" by hand: snprintf here trips -Wformat-truncation, and truncating the old
-     * message is exactly what we want when the whole does not fit. */
-    if (n >= 0 && (size_t)n < sizeof g_err && old[0]) {
-        size_t k = (size_t)n, cap = sizeof g_err - 1;
-        const char *parts[2] = {": ", old};
-        for (int p = 0; p < 2; p++)
-            for (const char *c = parts[p]; *c && k < cap; c++) g_err[k++] = *c;
-        g_err[k] = '\0';
-    }
     return st;
 }
 

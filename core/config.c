@@ -429,8 +429,9 @@ enum hrn_status hrn_config_load(const struct hrn_config_schema *s, const char *p
     struct parse_ctx c = {.name = path};
     c.f = fopen(path, "r");
     if (!c.f) {
+        int err = errno; /* hrn_config_defaults may change errno ("cannot open: Success") */
         hrn_config_defaults(s, cfg);
-        return hrn_error_set(HRN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return hrn_error_set(HRN_ERR_IO, "%s: cannot open: %s", path, strerror(err));
     }
     enum hrn_status st = load(s, &c, cfg);
     fclose(c.f);

@@ -19,6 +19,28 @@ static void test_status_and_errors(void) {
     big[sizeof big - 1] = '\0';
     hrn_error_set(HRN_ERR_INVALID, "%s", big);
     CHECK(strlen(hrn_error_msg()) == 1023);
+    /* a long path keeps the reason: the middle goes, not the end (issue 17) */
+    char path[3000];
+    memset(path, 'd', sizeof path - 1);
+    path[sizeof path - 1] = '\0';
+    memcpy(path, "/home/u/", 8);
+    hrn_error_set(HRN_ERR_IO, "%s/x.png: cannot open: %s", path, "No such file or directory");
+    const char *m = hrn_error_msg();
+    CHECK(strlen(m) == 1023);
+    CHECK(strncmp(m, "/home/u/dd", 10) == 0);
+    CHECK(strstr(m, "...") != NULL);
+    CHECK(strcmp(m + strlen(m) - 45, "/x.png: cannot open: No such file or directory") == 0 ||
+          strstr(m, "x.png: cannot open: No such file or directory") != NULL);
+    /* the same through a prefix added on the way up */
+    hrn_error_set(HRN_ERR_IO, "%s: cannot open: No such file or directory", path);
+    hrn_error_prefix(HRN_ERR_IO, "loading model %s", path);
+    m = hrn_error_msg();
+    CHECK(strlen(m) == 1023 && strncmp(m, "loading model /home/u/", 22) == 0);
+    CHECK(strstr(m, "cannot open: No such file or directory") != NULL);
+    /* short messages are untouched, and a prefix of a short one too */
+    hrn_error_set(HRN_ERR_IO, "%s", "a: b");
+    hrn_error_prefix(HRN_ERR_IO, "c %d", 1);
+    CHECK(strcmp(hrn_error_msg(), "c 1: a: b") == 0);
 }
 
 struct log_capture {

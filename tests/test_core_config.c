@@ -140,6 +140,7 @@ static void test_errors(void) {
     struct test_cfg c;
     CHECK_STATUS(hrn_config_load(&TEST_SCHEMA, "no/such/dir/x.ini", &c), HRN_ERR_IO);
     CHECK_ERR_HAS("no/such/dir/x.ini: cannot open");
+    CHECK_ERR_HAS("No such file or directory"); /* it said "cannot open: Success" (issue 17) */
     /* the defaults are still there after an error */
     CHECK(c.optim.lr == 1e-3);
 }
