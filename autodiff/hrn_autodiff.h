@@ -156,11 +156,29 @@ const char *hrn_op_name(int op); /* "add"; "?" when out of range */
 
 /* --- tape ------------------------------------------------------------------------------------ */
 
+/* Sums across the processes of a data-parallel run (hrn-train under mpirun; train/dist.c makes
+ * one over MPI). Each process holds rows [row0, row0 + its batch) of the global batch. Ops whose
+ * result depends on the whole batch call sum_f64 during forward and backward (batch norm in
+ * training: synchronised statistics), so N processes compute what one process computes with the
+ * global batch; every process records the same ops, so the calls meet in the same order. The
+ * results are the same on every process and do not depend on timing. */
+struct hrn_collective {
+    int rank, size;
+    int64_t row0;
+    /* buf (n) <- the sum of every process's buf, added in rank order */
+    enum hrn_status (*sum_f64)(const struct hrn_collective *c, double *buf, int64_t n);
+    enum hrn_status (*sum_f32)(const struct hrn_collective *c, float *buf, int64_t n);
+    /* buf (n) <- rank 0's buf */
+    enum hrn_status (*bcast_f32)(const struct hrn_collective *c, float *buf, int64_t n);
+    void *ctx;
+};
+
 struct hrn_tape {
     struct hrn_arena arena;    /* step memory */
     struct hrn_tensor **nodes; /* (cap) recorded nodes, in creation order; malloc()ed */
     int32_t n_nodes, cap;
     int32_t n_backward;        /* backward calls since the last reset (for messages) */
+    const struct hrn_collective *coll; /* NULL: one process (set by the caller, kept by reset) */
 };
 
 /* A position on the tape: rewinding to it drops the nodes and arena memory made after it. */
@@ -414,8 +432,10 @@ struct hrn_tensor *hrn_pad2d(struct hrn_tape *t, struct hrn_tensor *x, int left,
                              int top, int bottom, enum hrn_pad_mode mode);
 
 /* nn.Dropout(p): in training, zero each element with probability p and scale the others by
- * 1/(1-p), with a mask drawn from hrn_rng seeded by seed (reproducible; not PyTorch's
- * generator). Not training, or p = 0: returns x itself. */
+ * 1/(1-p), with a mask drawn from hrn_rng (reproducible; not PyTorch's generator): row b of x
+ * (its first dimension) from the stream keyed by (seed, global row), the global row being
+ * t->coll->row0 + b, so a batch split across processes draws the masks of one process. Not
+ * training, or p = 0: returns x itself. */
 struct hrn_tensor *hrn_dropout(struct hrn_tape *t, struct hrn_tensor *x, float p, uint64_t seed,
                                int training);
 

@@ -4,6 +4,8 @@
  * not the mask). The mask is kept (one byte per element, step memory) for backward. */
 #include "ad_impl.h"
 
+enum { DROPOUT_PURPOSE = 0x64726f70 }; /* "drop": the key of the mask streams */
+
 struct dropout_params {
     float p;
     uint64_t seed;
@@ -25,13 +27,17 @@ enum hrn_status hrn__dropout_fwd(struct hrn_tape *t, struct hrn_tensor *o) {
     const struct dropout_params *p = HRN__PARAMS(o, const struct dropout_params);
     uint8_t *mask = hrn__scratch(t, (size_t)o->numel);
     if (!mask) return HRN_ERR_NOMEM;
-    struct hrn_rng r;
-    hrn_rng_seed(&r, p->seed);
     const float scale = 1.0f / (1.0f - p->p);
     const float *x = o->src[0]->data;
-    for (int64_t i = 0; i < o->numel; i++) {
-        mask[i] = hrn_rng_uniformf(&r) >= p->p;
-        o->data[i] = mask[i] ? x[i] * scale : 0.0f;
+    const int64_t rows = o->ndim > 0 ? o->shape[0] : 1, per = rows > 0 ? o->numel / rows : 0;
+    const int64_t row0 = t->coll ? t->coll->row0 : 0;
+    for (int64_t b = 0; b < rows; b++) {
+        struct hrn_rng r;
+        hrn_rng_seed_keyed(&r, p->seed, (uint64_t)(row0 + b), DROPOUT_PURPOSE, 0);
+        for (int64_t i = b * per; i < (b + 1) * per; i++) {
+            mask[i] = hrn_rng_uniformf(&r) >= p->p;
+            o->data[i] = mask[i] ? x[i] * scale : 0.0f;
+        }
     }
     o->saved = mask;
     return HRN_OK;
