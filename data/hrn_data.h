@@ -354,6 +354,11 @@ struct hrn_loader_config {
     int drop_last;  /* 1: an epoch's last partial batch is skipped (Deep3D's drop_last) */
     int threads;    /* worker threads making samples ahead (0 = make them in the caller); 0..64 */
     int prefetch;   /* batches made ahead (0 = 2); up to 64 */
+    /* Data parallelism: with shards > 1 a batch holds this shard's equal part of each global
+     * batch of `batch` samples (positions shard*b .. shard*b+b-1, b = batch/shards, of it), so
+     * the shards together see one loader's batches; positions stay global. Needs drop_last and
+     * batch a multiple of shards. 0 or 1: the whole batch. */
+    int shard, shards;
 };
 /* Batches never span epochs: an epoch of n samples gives ceil(n/batch) batches, the last one
  * partial, or floor(n/batch) with drop_last. A position at the end of an epoch is reported as

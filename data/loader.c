@@ -125,13 +125,14 @@ static void plan_batch(struct hrn_loader *l) {
     HRN_ASSERT(sl->q < 0);
     int64_t n = l->ds->n, e = l->plan_epoch, p = l->plan_pos;
     int k = (int)(n - p < l->c.batch ? n - p : l->c.batch);
+    int parts = l->c.shards > 1 ? l->c.shards : 1, mine = k / parts; /* k = batch: drop_last */
     const int64_t *ord = order_of(l, e);
     sl->q = l->job_q;
     sl->epoch = e;
     sl->pos = p;
-    sl->n = k;
-    for (int i = 0; i < k; i++)
-        sl->idx[i] = ord[p + i];
+    sl->n = mine;
+    for (int i = 0; i < mine; i++)
+        sl->idx[i] = ord[p + (int64_t)(parts > 1 ? l->c.shard : 0) * mine + i];
     sl->done = 0;
     sl->err_i = -1;
     sl->err_st = HRN_OK;
@@ -217,6 +218,12 @@ static enum hrn_status check_config(const struct hrn_dataset *ds, const struct h
                              "loader: batch %d, threads %d, prefetch %d: "
                              "expected batch >= 1, threads in [0,%d], prefetch in [0,%d]",
                              c->batch, c->threads, c->prefetch, MAX_THREADS, MAX_PREFETCH);
+    if (c->shards > 1 && (!c->drop_last || c->batch % c->shards || c->shard < 0 ||
+                          c->shard >= c->shards))
+        return hrn_error_set(HRN_ERR_INVALID,
+                             "loader: shard %d of %d with batch %d: expected drop_last, a batch "
+                             "that is a multiple of the shards and 0 <= shard < shards",
+                             c->shard, c->shards, c->batch);
     if (c->drop_last && c->batch > ds->n)
         return hrn_error_set(HRN_ERR_INVALID,
                              "loader: batch %d is larger than the dataset (%lld "
