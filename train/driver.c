@@ -85,6 +85,45 @@ static double clip_all(struct hrn_driver *d, unsigned opts) {
     return norm;
 }
 
+/* The global loss and terms: the sum of every process's share (NaN anywhere stays NaN, so every
+ * process takes the guard's decision alike). */
+static enum hrn_status sum_terms(const struct hrn_collective *c, struct hrn_driver_result *r) {
+    double buf[HRN_DRIVER_MAX_TERMS + 2];
+    buf[0] = r->total;
+    buf[1] = r->terms.n;
+    for (int i = 0; i < r->terms.n; i++) buf[2 + i] = r->terms.value[i];
+    enum hrn_status st = c->sum_f64(c, buf, HRN_DRIVER_MAX_TERMS + 2);
+    if (st != HRN_OK) return st;
+    if (buf[1] != (double)r->terms.n * c->size)
+        return hrn_error_set(HRN_ERR_INVALID, "driver: the processes logged different loss terms "
+                             "(%d here)", r->terms.n);
+    r->total = buf[0];
+    for (int i = 0; i < r->terms.n; i++) r->terms.value[i] = buf[2 + i];
+    return HRN_OK;
+}
+
+static enum hrn_status sum_grads(struct hrn_driver *d, unsigned opts) {
+    double t0 = hrn_time_now();
+    for (int i = 0; i < d->n_opt; i++)
+        if (opts & (1u << i)) {
+            enum hrn_status st = d->coll->sum_f32(d->coll, d->o[i].ps->grads, (int64_t)d->o[i].ps->n);
+            if (st != HRN_OK) return hrn_error_prefix(st, "gradients of '%s': ", d->o[i].name);
+        }
+    d->t_reduce += hrn_time_now() - t0;
+    return HRN_OK;
+}
+
+enum hrn_status hrn_driver_broadcast(struct hrn_driver *d) {
+    for (int i = 0; d->coll && i < d->n_opt; i++) {
+        struct hrn_driver_opt *o = &d->o[i];
+        enum hrn_status st = d->coll->bcast_f32(d->coll, o->ps->values, (int64_t)o->ps->n);
+        if (st != HRN_OK) return hrn_error_prefix(st, "broadcast of '%s': ", o->name);
+        memcpy(o->safe, o->ps->values, o->ps->n * sizeof(float));
+    }
+    hrn_dnnl_weights_changed();
+    return HRN_OK;
+}
+
 enum hrn_status hrn_driver_step(struct hrn_driver *d, unsigned opts, hrn_driver_loss_fn fn,
                                 void *user, const char *ctx, int update,
                                 struct hrn_driver_result *r) {
@@ -102,6 +141,7 @@ enum hrn_status hrn_driver_step(struct hrn_driver *d, unsigned opts, hrn_driver_
     struct hrn_tensor *total = fn(user, d->tape, &r->terms);
     if (!total) return hrn_error_prefix(HRN_ERR_INVALID, "%s: ", ctx);
     r->total = (double)total->data[0];
+    if (d->coll && (st = sum_terms(d->coll, r)) != HRN_OK) return hrn_error_prefix(st, "%s: ", ctx);
     r->lr = hrn_optim_lr(&d->o[first].opt, 0);
     if (!isfinite(r->total)) {
         /* back to the values before the last step, the last ones whose loss was finite */
@@ -112,6 +152,7 @@ enum hrn_status hrn_driver_step(struct hrn_driver *d, unsigned opts, hrn_driver_
     if (!update) return HRN_OK;
     st = hrn_tape_backward(d->tape, total);
     if (st != HRN_OK) return hrn_error_prefix(st, "%s: ", ctx);
+    if (d->coll && (st = sum_grads(d, opts)) != HRN_OK) return hrn_error_prefix(st, "%s: ", ctx);
     r->grad_norm = clip_all(d, opts);
     for (int i = 0; i < d->n_opt; i++)
         if (opts & (1u << i)) memcpy(d->o[i].safe, d->o[i].ps->values, d->o[i].ps->n * sizeof(float));

@@ -92,6 +92,12 @@ struct hrn_driver {
     struct hrn_driver_opt o[HRN_DRIVER_MAX_OPTS];
     int n_opt;
     int64_t step;           /* updates taken over all optimizers */
+    /* Data parallelism (NULL: one process): the loss callback returns this process's share of
+     * the global loss (its samples' sum over the global normaliser), and the driver sums the
+     * total, the terms and the gradients across the processes before the NaN guard, the clip and
+     * the step, so every process takes the same step. */
+    const struct hrn_collective *coll;
+    double t_reduce;        /* seconds spent summing gradients across processes */
 };
 struct hrn_driver_result {
     double total;
@@ -115,7 +121,42 @@ enum hrn_status hrn_driver_step(struct hrn_driver *d, unsigned opts, hrn_driver_
 /* Every optimizer's step count and state (moments) as optim/<name>/{t,state} of an open file;
  * loading checks the sizes (HRN_ERR_FORMAT naming path) and leaves the kept values current. */
 enum hrn_status hrn_driver_save(const struct hrn_driver *d, struct hrn_h5 *h);
+/* Every optimizer's values from rank 0 (a data-parallel run's common start). */
+enum hrn_status hrn_driver_broadcast(struct hrn_driver *d);
 enum hrn_status hrn_driver_load(struct hrn_driver *d, struct hrn_h5 *h, const char *path);
+
+/* --- data parallelism over MPI (train/dist.c) -------------------------------------------------
+ *
+ *     struct hrn_dist dist;
+ *     HRN_TRY(hrn_dist_init(&dist, &argc, &argv)); // MPI only when started by mpirun
+ *     cfg.dist = &dist;                            // hrn-train: each rank takes its share
+ *     ...
+ *     if (st != HRN_OK) hrn_dist_abort(&dist, 1);  // the other ranks wait in a collective
+ *     hrn_dist_finalize(&dist);
+ *
+ * Built with MPI when CMake finds it (HRN_HAVE_MPI); without it every call is a one-process
+ * no-op, and a process started by mpirun with several ranks gets an error that says so. */
+struct hrn_dist {
+    int rank, size;             /* 0, 1 for a single process */
+    int mpi;                    /* MPI_Init was called */
+    struct hrn_collective coll; /* the rank-ordered sums (autodiff/hrn_autodiff.h) */
+    void *scratch;              /* receive buffers, kept between steps */
+    size_t scratch_bytes;
+    int *counts;                /* (4 size) chunk counts and offsets */
+};
+int hrn_dist_launched(void);        /* started by an MPI launcher (its environment variables) */
+int hrn_dist_built_with_mpi(void);
+enum hrn_status hrn_dist_init(struct hrn_dist *d, int *argc, char ***argv);
+void hrn_dist_finalize(struct hrn_dist *d);  /* NULL-safe members; MPI_Finalize when it started */
+/* The collective for tapes and drivers: NULL for a single process. */
+const struct hrn_collective *hrn_dist_collective(const struct hrn_dist *d);
+enum hrn_status hrn_dist_barrier(struct hrn_dist *d);
+/* *all_ok = ok on every rank (a logical and), so all ranks take the same branch after a local
+ * failure instead of leaving the others waiting in a collective. */
+enum hrn_status hrn_dist_all_ok(struct hrn_dist *d, int ok, int *all_ok);
+/* MPI_Abort of the whole job when several ranks run (a tool's last resort after an error on one
+ * rank); nothing otherwise. */
+void hrn_dist_abort(struct hrn_dist *d, int code);
 
 /* --- configuration (schema "fit"; configs/fit.ini, configs/fit_multiview.ini) ---------------- */
 
@@ -412,12 +453,21 @@ enum hrn_status hrn_train_load_model(const char *spec, struct hrn_face_model *fm
 enum hrn_status hrn_trainer_open(struct hrn_trainer **out, const struct hrn_train_config *cfg,
                                  int resume);
 /* Called after every step (and its checkpoint, if one was due); a non-OK status stops the run. */
+/* The same over MPI (train/dist.c; dist NULL or of one process: hrn_trainer_open): each of the
+ * dist->size processes takes an equal share of every global batch (batch.size must divide), in
+ * the global order of one process; losses, batch-norm statistics, and gradients are summed
+ * across them in rank order, and each takes the same optimizer step; rank 0 alone writes the
+ * logs, validates and saves checkpoints. dist must outlive the trainer. */
+enum hrn_status hrn_trainer_open_dist(struct hrn_trainer **out, const struct hrn_train_config *cfg,
+                                      int want_resume, struct hrn_dist *dist);
 typedef enum hrn_status (*hrn_train_hook)(void *user, int64_t step);
 enum hrn_status hrn_trainer_run(struct hrn_trainer *tr, hrn_train_hook hook, void *user);
 int64_t hrn_trainer_step(const struct hrn_trainer *tr);
 /* Seconds spent so far (this process) waiting for the loader's batches, preparing the geometry
  * stages' inputs (valid masks, P, T; base coefficients) and in the optimizer steps (forward,
  * backward, update; discriminators included): for benchmarks. */
+/* Seconds spent summing gradients across processes (0 for one process). */
+double hrn_trainer_reduce_seconds(const struct hrn_trainer *tr);
 void hrn_trainer_timing(const struct hrn_trainer *tr, double *data_s, double *prep_s,
                         double *step_s);
 /* Pictures (train/train_plot.c): the loss curves of losses.tsv (the total and the first terms)

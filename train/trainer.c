@@ -38,7 +38,10 @@ struct hrn_trainer {
     struct hrn_batch batch;
     struct hrn_fit fit;           /* B views: hrn-fit's forward model and losses */
     struct hrn_fit_view *views;   /* (B) borrowing the batch's arrays */
-    int B;
+    int B;                        /* this process's samples per step */
+    int Bg;                       /* the global batch: B times the number of processes */
+    struct hrn_dist *dist;        /* NULL: one process */
+    int rank;                     /* 0 logs, validates and writes checkpoints */
     struct hrn_net recon, mid, high;
     int has_recon, has_mid, has_high;
     struct hrn_net disc[2];       /* PatchGANs on D and on the displacement (w_adv > 0) */
@@ -343,21 +346,38 @@ static struct hrn_tensor *batch_images(struct hrn_trainer *tr, struct hrn_tape *
     return x;
 }
 
+/* The sum of x over the processes (x itself for one process); NaN when the collective fails (the
+ * error message set), which the driver's guard then stops on. */
+static double all_sum(struct hrn_trainer *tr, double x) {
+    const struct hrn_collective *c = tr->drv.coll;
+    if (!c) return x;
+    return c->sum_f64(c, &x, 1) == HRN_OK ? x : (double)NAN;
+}
+
+/* This process's share of a mean over the global batch of n_local items of sum: sum / (the
+ * global count); a zero leaf when it has none (its term then adds 0 across the processes). */
+static struct hrn_tensor *global_mean(struct hrn_trainer *tr, struct hrn_tape *t,
+                                      struct hrn_tensor *sum, int n_local, int *n_global) {
+    double n = all_sum(tr, (double)n_local);
+    *n_global = isfinite(n) ? (int)n : 0;
+    if (!sum) return hrn_tape_tensor(t, 1, (int64_t[]){1}, "zero");
+    return hrn_scale(t, sum, isfinite(n) ? 1.0f / (float)n : NAN);
+}
+
 /* Mean squared error of each sample's coefficients against its ground truth, averaged over the
- * samples that have it; NULL-free: a zero when none has. */
+ * samples of the global batch that have it; NULL-free: a zero when none has. */
 static struct hrn_tensor *coeff_sup(struct hrn_trainer *tr, struct hrn_tape *t, int *n_used) {
     struct hrn_tensor *sum = NULL;
-    *n_used = 0;
+    int n_local = 0;
     for (int k = 0; k < tr->B; k++) {
         const struct hrn_sample_gt *g = &tr->batch.s[k].gt;
         if (!g->coeffs || g->n_coeffs != tr->nc) continue;
         struct hrn_tensor *gt = hrn_tape_wrap(t, g->coeffs, 1, (int64_t[]){tr->nc}, "coeffs_gt");
         struct hrn_tensor *e = hrn_mean_all(t, hrn_square(t, hrn_sub(t, tr->cin[k], gt)));
         sum = sum ? hrn_add(t, sum, e) : e;
-        (*n_used)++;
+        n_local++;
     }
-    if (!sum) return hrn_tape_tensor(t, 1, (int64_t[]){1}, "zero");
-    return hrn_scale(t, sum, 1.0f / (float)*n_used);
+    return global_mean(tr, t, sum, n_local, n_used);
 }
 
 /* The fit's stage losses (summed over the samples) as a batch mean, with their terms logged. */
@@ -368,8 +388,8 @@ static struct hrn_tensor *fit_terms(struct hrn_trainer *tr, struct hrn_tape *t,
     struct hrn_tensor *total = fit_stage_loss(&tr->fit, s, &ls, &atv);
     if (!total) return NULL;
     for (int i = 0; i < HRN_LOSS_TERM_COUNT; i++)
-        if (ls.count[i]) hrn_driver_terms_add(tm, hrn_loss_term_name(i), ls.value[i] / tr->B);
-    return hrn_scale(t, total, 1.0f / (float)tr->B);
+        if (ls.count[i]) hrn_driver_terms_add(tm, hrn_loss_term_name(i), ls.value[i] / tr->Bg);
+    return hrn_scale(t, total, 1.0f / (float)tr->Bg);
 }
 
 static struct hrn_tensor *recon_loss(void *user, struct hrn_tape *t, struct hrn_driver_terms *tm) {
@@ -431,7 +451,7 @@ static enum hrn_status geometry_nets(struct hrn_trainer *tr, struct hrn_tape *t)
 static struct hrn_tensor *prior(struct hrn_trainer *tr, struct hrn_tape *t, int high, int *n) {
     struct hrn_tensor *sum = NULL;
     int64_t R = high ? tr->fit.cfg.disp_res : tr->fit.cfg.deform_res, C = high ? 1 : 3;
-    *n = 0;
+    int n_local = 0;
     for (int k = 0; k < tr->B; k++) {
         const struct hrn_sample_gt *g = &tr->batch.s[k].gt;
         float *gt = high ? g->disp : g->deform;
@@ -446,21 +466,25 @@ static struct hrn_tensor *prior(struct hrn_trainer *tr, struct hrn_tape *t, int 
         struct hrn_tensor *e = hrn_loss_map_l1(t, hrn_reshape(t, pred, 4, (int64_t[]){1, C, R, R}),
                                                gtt, m);
         sum = sum ? hrn_add(t, sum, e) : e;
-        (*n)++;
+        n_local++;
     }
-    if (!sum) return hrn_tape_tensor(t, 1, (int64_t[]){1}, "zero");
-    return hrn_scale(t, sum, 1.0f / (float)*n);
+    return global_mean(tr, t, sum, n_local, n);
 }
 
 /* Whether every sample of the batch has the ground-truth map i (0 D, 1 displacement): the
  * discriminators' real examples. */
-static int batch_has_maps(const struct hrn_trainer *tr, int i) {
+static int batch_has_maps(struct hrn_trainer *tr, int i) {
+    int all = 1;
     for (int k = 0; k < tr->B; k++) {
         const struct hrn_sample_gt *g = &tr->batch.s[k].gt;
-        if (!(i ? g->disp : g->deform)) return 0;
+        if (!(i ? g->disp : g->deform)) all = 0;
     }
-    return 1;
+    /* the global batch's answer, so every process builds the same graph */
+    return tr->drv.coll ? all_sum(tr, all) == tr->drv.coll->size : all;
 }
+
+/* This process's share of a mean over the global batch of a mean over its own samples. */
+static float batch_share(const struct hrn_trainer *tr) { return (float)tr->B / (float)tr->Bg; }
 
 /* The maps as the meshes use them, as a batch (B,C,R,R): i = 0 D, 1 the displacement. */
 static struct hrn_tensor *batch_maps(struct hrn_trainer *tr, struct hrn_tape *t, int i) {
@@ -495,6 +519,7 @@ static struct hrn_tensor *adversarial(struct hrn_trainer *tr, struct hrn_tape *t
         if (!fake) return NULL;
         memcpy(tr->fake[i], fake->data, (size_t)fake->numel * sizeof(float));
         struct hrn_tensor *g = hrn_loss_gan_ls(t, hrn_net_forward(t, &tr->disc[i], fake), 1);
+        g = hrn_scale(t, g, batch_share(tr));
         if (!g) return NULL;
         hrn_driver_terms_add(tm, NAME[i], (double)g->data[0]);
         total = hrn_add(t, total, hrn_scale(t, g, tr->cfg.w.w_adv));
@@ -524,6 +549,7 @@ static struct hrn_tensor *disc_loss(void *user, struct hrn_tape *t, struct hrn_d
             hrn_tape_wrap(t, tr->fake[i], 4, (int64_t[]){tr->B, C, R, R}, "fake");
         struct hrn_tensor *d = hrn_loss_gan_ls_d(t, hrn_net_forward(t, &tr->disc[i], real),
                                                  hrn_net_forward(t, &tr->disc[i], fake));
+        d = hrn_scale(t, d, batch_share(tr));
         if (!d) return NULL;
         hrn_driver_terms_add(tm, NAME[i], (double)d->data[0]);
         total = total ? hrn_add(t, total, d) : d;
@@ -665,8 +691,13 @@ static struct hrn_tensor *deretouch_loss(void *user, struct hrn_tape *t,
     struct hrn_tensor *ad = hrn_tape_wrap(t, tr->ad, 4, (int64_t[]){B, 3, R, R}, "A_detail");
     struct hrn_tensor *m = hrn_tape_wrap(t, tr->amask, 4, (int64_t[]){B, 1, R, R}, "mask");
     struct hrn_tensor *ap = hrn_deretouch(t, tn, hrn_resize_bilinear_ad(t, blend, R, R), a0);
-    struct hrn_tensor *l = hrn_loss_map_l1(t, ap, ad, m);
-    struct hrn_tensor *l0 = hrn_loss_map_l1(t, a0, ad, m);
+    /* the L1's divisor is the mask sum of the global batch: this process's share rescales its
+     * own (exact while its mask sum is at least 1, the divisor's floor) */
+    double msum = 0;
+    for (int64_t i = 0; i < B * R * R; i++) msum += 3.0 * (double)tr->amask[i];
+    float share = (float)(fmax(msum, 1.0) / fmax(all_sum(tr, msum), 1.0));
+    struct hrn_tensor *l = hrn_scale(t, hrn_loss_map_l1(t, ap, ad, m), share);
+    struct hrn_tensor *l0 = hrn_scale(t, hrn_loss_map_l1(t, a0, ad, m), share);
     if (!l || !l0) return NULL;
     memcpy(tr->pred_a, ap->data, (size_t)(B * n) * sizeof(float));
     hrn_driver_terms_add(tm, "albedo_l1", (double)l->data[0]);
@@ -685,6 +716,10 @@ static void losses_header(struct hrn_trainer *tr, const struct hrn_driver_terms 
 
 /* One row per step; no timings, so a resumed run's file equals an uninterrupted one's. */
 static void losses_row(struct hrn_trainer *tr, const struct hrn_driver_result *r) {
+    if (!tr->losses) { /* not rank 0 */
+        tr->rows++;
+        return;
+    }
     if (!tr->n_terms && tr->rows == 0) losses_header(tr, &r->terms);
     fprintf(tr->losses, "%lld\t%lld\t%.9g\t%.9g", (long long)tr->step, (long long)tr->epoch,
             (double)r->lr, r->total);
@@ -938,13 +973,18 @@ static void keep_predictions(struct hrn_trainer *tr) {
     f->coeffs_in = f->deform_in = f->disp_in = NULL;
 }
 
-/* The loss and the metrics of the first val_samples held-out samples (dataset order, no
- * augmentation), batch by batch with the training batch size. */
+/* The loss and the metrics of the first val_samples held-out samples rounded up to whole global
+ * batches (dataset order, wrapping; no augmentation), batch by batch with this process's batch
+ * size: the same samples and the same means whatever the number of processes (rank 0 validates
+ * alone, its batch then normalised as a whole batch). */
 static enum hrn_status validate(struct hrn_trainer *tr, struct val_metrics *m) {
     enum hrn_status st = HRN_OK;
     memset(m, 0, sizeof *m);
     if (!tr->has_val || tr->cfg.val_samples <= 0) return HRN_OK;
     int64_t n = tr->cfg.val_samples < tr->ds_val.n ? tr->cfg.val_samples : tr->ds_val.n;
+    n = (n + tr->Bg - 1) / tr->Bg * tr->Bg;
+    const int Bg = tr->Bg;
+    tr->Bg = tr->B;
     struct hrn_batch keep = tr->batch;
     struct hrn_batch vb = {0};
     uint64_t seeds[3] = {tr->recon.dropout_seed, tr->mid.dropout_seed, tr->high.dropout_seed};
@@ -956,7 +996,7 @@ static enum hrn_status validate(struct hrn_trainer *tr, struct val_metrics *m) {
     }
     vb.n = tr->B;
     tr->batch = vb;
-    for (int64_t first = 0; first + tr->B <= n || first == 0; first += tr->B) {
+    for (int64_t first = 0; first < n; first += tr->B) {
         for (int k = 0; k < tr->B; k++) {
             hrn_sample_free(&vb.s[k]);
             HRN_TRY(hrn_dataset_get(&tr->ds_val, (first + k) % tr->ds_val.n, &vb.s[k]));
@@ -972,9 +1012,9 @@ static enum hrn_status validate(struct hrn_trainer *tr, struct val_metrics *m) {
         keep_predictions(tr);
         val_accumulate(tr, m, r.total);
         if (first == 0) HRN_TRY(val_picture(tr));
-        if (first + tr->B >= n) break;
     }
 fail:
+    tr->Bg = Bg;
     for (int k = 0; vb.s && k < vb.n; k++) hrn_sample_free(&vb.s[k]);
     free(vb.s);
     tr->batch = keep;
@@ -992,7 +1032,14 @@ static double mean_or_nan(double s, int n) { return n ? s / n : (double)NAN; }
 
 static enum hrn_status validate_and_log(struct hrn_trainer *tr) {
     struct val_metrics m;
-    TRY_RET(validate(tr, &m));
+    if (tr->rank != 0) return HRN_OK;
+    /* rank 0 alone: its tape and driver leave the collectives (the others train on and meet it
+     * at the next step's) */
+    const struct hrn_collective *c = tr->drv.coll;
+    tr->drv.coll = tr->fit.tape.coll = NULL;
+    enum hrn_status st = validate(tr, &m);
+    tr->drv.coll = tr->fit.tape.coll = c;
+    TRY_RET(st);
     if (!m.n) return HRN_OK;
     if (!tr->val) {
         tr->val = fopen(tr->val_path, "a");
@@ -1080,6 +1127,7 @@ static enum hrn_status save_ckpt(struct hrn_trainer *tr) {
     HRN_TRY(hrn_h5_attr_write_i64(h, "/", "pos", tr->pos));
     HRN_TRY(hrn_h5_attr_write_i64(h, "/", "losses_rows", tr->rows));
     HRN_TRY(hrn_h5_attr_write_i64(h, "/", "driver_step", tr->drv.step));
+    HRN_TRY(hrn_h5_attr_write_i64(h, "/", "world_size", tr->dist ? tr->dist->size : 1));
     for (int i = 0; i < n; i++) {
         char a[64];
         snprintf(a, sizeof a, "dropout_seed_%s", groups[i]);
@@ -1131,6 +1179,12 @@ static enum hrn_status load_ckpt(struct hrn_trainer *tr, const char *path) {
     static const char *const KEYS[5] = {"step", "epoch", "pos", "losses_rows", "driver_step"};
     for (int i = 0; i < 5; i++) HRN_TRY(hrn_h5_attr_read_i64(h, "/", KEYS[i], &v[i]));
     tr->step = v[0], tr->epoch = v[1], tr->pos = v[2], tr->rows = v[3], tr->drv.step = v[4];
+    int64_t world = 1, now = tr->dist ? tr->dist->size : 1;
+    if (hrn_h5_attr_read_i64(h, "/", "world_size", &world) != HRN_OK) world = 1; /* before MPI */
+    if (world != now && tr->rank == 0)
+        hrn_log(HRN_LOG_WARN, "%s was written by a run of %lld processes, this one has %lld: the "
+                "batches are the same, the sums are added in another order (not bit for bit)",
+                path, (long long)world, (long long)now);
     if (tr->scales.allocated) {
         float ab[2];
         HRN_TRY(hrn_h5_read_f32(h, "state/scales", 1, (int64_t[]){2}, ab));
@@ -1192,21 +1246,82 @@ static enum hrn_status resume(struct hrn_trainer *tr, int *resumed) {
     char path[1100];
     ckpt_path(tr, steps[n - 1], path, sizeof path);
     TRY_RET(load_ckpt(tr, path));
-    TRY_RET(truncate_log(tr->losses_path, tr->rows));
+    if (tr->rank == 0) TRY_RET(truncate_log(tr->losses_path, tr->rows));
     hrn_log(HRN_LOG_INFO, "resumed from %s: step %lld, epoch %lld", path, (long long)tr->step,
             (long long)tr->epoch);
     *resumed = 1;
     return HRN_OK;
 }
 
+/* A data-parallel run: this process's share of the global batch, and the collectives on the tape
+ * (synchronised batch norm, dropout keyed by global row) and the driver (losses, gradients). */
+static enum hrn_status set_dist(struct hrn_trainer *tr, struct hrn_dist *dist) {
+    int world = dist ? dist->size : 1;
+    tr->dist = dist;
+    tr->rank = dist ? dist->rank : 0;
+    tr->Bg = tr->cfg.batch;
+    if (tr->Bg % world)
+        return hrn_error_set(HRN_ERR_CONFIG, "batch.size = %d is not a multiple of the %d "
+                             "processes: each takes an equal share of every batch", tr->Bg, world);
+    tr->B = tr->Bg / world;
+    return HRN_OK;
+}
+
+static void attach_dist(struct hrn_trainer *tr) {
+    const struct hrn_collective *c = hrn_dist_collective(tr->dist);
+    if (!c) return;
+    tr->dist->coll.row0 = (int64_t)tr->rank * tr->B;
+    tr->fit.tape.coll = c;
+    tr->drv.coll = c;
+}
+
+/* Every process starts from rank 0's values: the optimizers' parameters and the BatchNorm
+ * buffers (Horovod's and DDP's rule; they are equal anyway when all start from the same seed or
+ * checkpoint, and this makes sure). */
+static enum hrn_status sync_start(struct hrn_trainer *tr) {
+    const struct hrn_collective *c = tr->drv.coll;
+    if (!c) return HRN_OK;
+    TRY_RET(hrn_driver_broadcast(&tr->drv));
+    struct hrn_net *nets[7] = {&tr->recon, &tr->mid, &tr->high, &tr->unet, &tr->disc[0],
+                               &tr->disc[1], NULL};
+    for (int i = 0; nets[i]; i++)
+        if (nets[i]->buffers.allocated)
+            TRY_RET(c->bcast_f32(c, nets[i]->buffers.values, (int64_t)nets[i]->buffers.n));
+    hrn_dnnl_weights_changed();
+    return HRN_OK;
+}
+
+/* Rank 0 owns the run directory's files: the logs, config.ini and the checkpoints. */
+static enum hrn_status open_logs(struct hrn_trainer *tr, int resumed) {
+    const struct hrn_train_config *cfg = &tr->cfg;
+    if (tr->rank != 0) return HRN_OK;
+    if (!resumed) {
+        /* a fresh run: no stale logs or checkpoints of another run */
+        remove(tr->losses_path);
+        remove(tr->val_path);
+    }
+    char cfgp[1100];
+    snprintf(cfgp, sizeof cfgp, "%s/config.ini", cfg->out);
+    TRY_RET(hrn_config_save(&hrn_train_schema, cfg, cfgp));
+    tr->losses = fopen(tr->losses_path, "a");
+    if (!tr->losses)
+        return hrn_error_set(HRN_ERR_IO, "%s: cannot open: %s", tr->losses_path, strerror(errno));
+    return HRN_OK;
+}
+
 enum hrn_status hrn_trainer_open(struct hrn_trainer **out, const struct hrn_train_config *cfg,
                                  int want_resume) {
+    return hrn_trainer_open_dist(out, cfg, want_resume, NULL);
+}
+
+enum hrn_status hrn_trainer_open_dist(struct hrn_trainer **out, const struct hrn_train_config *cfg,
+                                      int want_resume, struct hrn_dist *dist) {
     enum hrn_status st = HRN_OK;
     struct hrn_trainer *tr = calloc(1, sizeof *tr);
     *out = NULL;
     if (!tr) return hrn_error_set(HRN_ERR_NOMEM, "hrn-train: no memory");
     tr->cfg = *cfg;
-    tr->B = cfg->batch;
+    HRN_TRY(set_dist(tr, dist));
     hrn_params_init(&tr->scales);
     HRN_TRY(hrn_fit_mkdirs(cfg->out));
     snprintf(tr->losses_path, sizeof tr->losses_path, "%s/losses.tsv", cfg->out);
@@ -1217,6 +1332,7 @@ enum hrn_status hrn_trainer_open(struct hrn_trainer **out, const struct hrn_trai
     HRN_TRY(open_data(tr)); /* validates a folder list before anything trains */
     HRN_TRY(make_fit(tr));
     HRN_TRY(make_nets(tr));
+    attach_dist(tr);
     int resumed = 0;
     if (want_resume) HRN_TRY(resume(tr, &resumed));
     int64_t old[1];
@@ -1227,27 +1343,18 @@ enum hrn_status hrn_trainer_open(struct hrn_trainer **out, const struct hrn_trai
                            (long long)old[0]);
         goto fail;
     }
-    if (!resumed) {
-        /* a fresh run: no stale logs or checkpoints of another run */
-        remove(tr->losses_path);
-        remove(tr->val_path);
-    }
-    char cfgp[1100];
-    snprintf(cfgp, sizeof cfgp, "%s/config.ini", cfg->out);
-    HRN_TRY(hrn_config_save(&hrn_train_schema, cfg, cfgp));
-    tr->losses = fopen(tr->losses_path, "a");
-    if (!tr->losses) {
-        st = hrn_error_set(HRN_ERR_IO, "%s: cannot open: %s", tr->losses_path, strerror(errno));
-        goto fail;
-    }
+    HRN_TRY(open_logs(tr, resumed));
+    HRN_TRY(sync_start(tr));
     if (tr->rows > 0) tr->n_terms = -1; /* the header is there */
     hrn_augment_defaults(&tr->aug);
     tr->aug.enabled = cfg->augment;
     HRN_TRY(hrn_loader_open(&tr->ld, &tr->ds, &tr->aug,
                             &(struct hrn_loader_config){.seed = (uint64_t)cfg->seed,
-                                                        .batch = tr->B, .shuffle = 1,
+                                                        .batch = tr->Bg, .shuffle = 1,
                                                         .drop_last = 1,
-                                                        .threads = cfg->loader_threads},
+                                                        .threads = cfg->loader_threads,
+                                                        .shard = tr->rank,
+                                                        .shards = dist ? dist->size : 1},
                             tr->epoch, tr->pos));
     tr->last_ckpt_time = hrn_time_now();
     *out = tr;
@@ -1301,6 +1408,8 @@ void hrn_trainer_timing(const struct hrn_trainer *tr, double *data_s, double *pr
     *step_s = tr->t_step;
 }
 
+double hrn_trainer_reduce_seconds(const struct hrn_trainer *tr) { return tr->drv.t_reduce; }
+
 static enum hrn_status train_step(struct hrn_trainer *tr, struct hrn_driver_result *r) {
     double t0 = hrn_time_now();
     TRY_RET(hrn_loader_next(tr->ld, &tr->batch));
@@ -1349,12 +1458,12 @@ enum hrn_status hrn_trainer_run(struct hrn_trainer *tr, hrn_train_hook hook, voi
         HRN_TRY(train_step(tr, &r));
         double el = hrn_time_now() - t0;
         hrn_progress_update(&prog, tr->step, "loss %.5g lr %.2e %.1f samples/s", r.total,
-                            (double)r.lr, (double)((tr->step - first) * tr->B) / (el > 0 ? el : 1));
+                            (double)r.lr, (double)((tr->step - first) * tr->Bg) / (el > 0 ? el : 1));
         int last = tr->step == total;
         if ((c->val_every > 0 && tr->step % c->val_every == 0) || last)
             HRN_TRY(validate_and_log(tr));
-        if (tr->step % c->ckpt_every == 0 || last ||
-            (c->ckpt_minutes > 0 && hrn_time_now() - tr->last_ckpt_time > 60 * c->ckpt_minutes))
+        if (tr->rank == 0 && (tr->step % c->ckpt_every == 0 || last ||
+            (c->ckpt_minutes > 0 && hrn_time_now() - tr->last_ckpt_time > 60 * c->ckpt_minutes)))
             HRN_TRY(save_ckpt(tr));
         if (hook) HRN_TRY(hook(user, tr->step));
     }
