@@ -15,6 +15,8 @@ pkgs=(
   liblbfgs-dev                        # L-BFGS for per-subject fitting
   libsuitesparse-dev                  # CHOLMOD for the non-rigid step of hrn-eval
   libmatio-dev                        # Deep3DFaceRecon's BFM_model_front.mat
+  libopenmpi-dev openmpi-bin         # data-parallel hrn-train (mpirun); optional at build time
+  clang libclang-rt-14-dev libomp-14-dev  # libFuzzer, sanitizer runtimes, clang OpenMP (fuzz.sh)
 )
 if [ "${1:-}" = "--reference" ]; then
   pkgs+=(python3 python3-torch python3-h5py python3-numpy python3-pil)
