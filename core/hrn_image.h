@@ -108,6 +108,9 @@ enum hrn_status hrn_image_convert(const struct hrn_image *src, int c, struct hrn
  * upright as viewers and PIL's ImageOps.exif_transpose show it: landmarks must be given in that
  * frame. hrn_image_read_jpeg_orientation tells which orientation a file had. */
 enum hrn_status hrn_image_read(const char *path, int channels, struct hrn_image *out);
+/* Width and height of a PNG or JPEG from its header alone, as hrn_image_read would return it
+ * (after the Exif orientation). Errors as hrn_image_read. */
+enum hrn_status hrn_image_size(const char *path, int *w, int *h);
 /* The Exif orientation of a JPEG file, 1..8 (1 when it has none, or is not a JPEG). */
 int hrn_image_read_jpeg_orientation(const char *path);
 /* Apply Exif orientation o (1..8) to src: dst receives the upright image (w and h swap for 5-8). */

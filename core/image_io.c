@@ -453,15 +453,14 @@ static int jpeg_read_body(struct jpeg_rd *r) {
     return 0;
 }
 
-static enum hrn_status read_jpeg(const char *path, FILE *fp, uint64_t fsize, int header_only,
-                                 int *orientation, struct hrn_image *out) {
+static enum hrn_status read_jpeg(const char *path, FILE *fp, uint64_t fsize, int *orientation,
+                                 struct hrn_image *out) {
     /* the struct is large (libjpeg state); heap-allocate it */
     struct jpeg_rd *r = calloc(1, sizeof *r);
     if (!r) return hrn_error_set(HRN_ERR_NOMEM, "%s: out of memory", path);
     r->path = path;
     r->fp = fp;
     r->fsize = fsize;
-    r->header_only = header_only;
     r->cinfo.err = jpeg_std_error(&r->err.mgr);
     r->err.mgr.error_exit = jpeg_error_exit_fn;
     r->err.mgr.emit_message = jpeg_emit_message_fn;
@@ -478,7 +477,7 @@ static enum hrn_status read_jpeg(const char *path, FILE *fp, uint64_t fsize, int
     *orientation = st == HRN_OK ? r->orientation : 1;
     *out = r->img;
     free(r);
-    if (st == HRN_OK && !header_only && *orientation != 1) {
+    if (st == HRN_OK && *orientation != 1) {
         struct hrn_image up;
         st = hrn_image_orient(out, *orientation, &up);
         hrn_image_free(out);
@@ -592,21 +591,70 @@ static enum hrn_status open_image(const char *path, FILE **fp, int *kind, uint64
     return st;
 }
 
-int hrn_image_read_jpeg_orientation(const char *path) {
+/* Size and Exif orientation from the headers only: PNG's IHDR is the first chunk (bytes 16-23),
+ * a JPEG's are read by libjpeg up to its first scan. */
+static enum hrn_status read_header(const char *path, int *w, int *h, int *orientation) {
     FILE *fp;
-    int kind, o = 1;
+    int kind;
     uint64_t fsize;
-    struct hrn_image none = {0};
-    if (open_image(path, &fp, &kind, &fsize) != HRN_OK) {
+    enum hrn_status st = open_image(path, &fp, &kind, &fsize);
+    if (st != HRN_OK) return st;
+    *orientation = 1;
+    if (kind == 1) {
+        uint8_t b[24];
+        if (fread(b, 1, sizeof b, fp) != sizeof b || memcmp(b + 12, "IHDR", 4) != 0) {
+            st = hrn_error_set(HRN_ERR_FORMAT, "%s: corrupt or truncated PNG: no IHDR chunk", path);
+        } else {
+            uint32_t pw = (uint32_t)b[16] << 24 | (uint32_t)b[17] << 16 | (uint32_t)b[18] << 8 | b[19];
+            uint32_t ph = (uint32_t)b[20] << 24 | (uint32_t)b[21] << 16 | (uint32_t)b[22] << 8 | b[23];
+            if (pw < 1 || ph < 1 || pw > HRN_IMAGE_MAX_SIDE || ph > HRN_IMAGE_MAX_SIDE)
+                st = hrn_error_set(HRN_ERR_FORMAT, "%s: PNG declares %ux%u pixels", path, pw, ph);
+            *w = (int)pw;
+            *h = (int)ph;
+        }
+    } else {
+        struct jpeg_rd *r = calloc(1, sizeof *r);
+        if (!r) {
+            st = hrn_error_set(HRN_ERR_NOMEM, "%s: out of memory", path);
+        } else {
+            r->path = path;
+            r->fp = fp;
+            r->fsize = fsize;
+            r->header_only = 1;
+            r->cinfo.err = jpeg_std_error(&r->err.mgr);
+            r->err.mgr.error_exit = jpeg_error_exit_fn;
+            r->err.mgr.emit_message = jpeg_emit_message_fn;
+            if (jpeg_read_body(r) != 0)
+                st = hrn_error_set(HRN_ERR_FORMAT, "%s: corrupt or truncated JPEG: %s", path, r->err.msg);
+            *w = (int)r->cinfo.image_width;
+            *h = (int)r->cinfo.image_height;
+            *orientation = r->orientation;
+            if (r->created) jpeg_destroy_decompress(&r->cinfo);
+            free(r);
+        }
+    }
+    fclose(fp);
+    return st;
+}
+
+int hrn_image_read_jpeg_orientation(const char *path) {
+    int w, h, o = 1;
+    if (read_header(path, &w, &h, &o) != HRN_OK) {
         hrn_error_clear();
         return 1;
     }
-    if (kind == 2 && read_jpeg(path, fp, fsize, 1, &o, &none) != HRN_OK) {
-        hrn_error_clear();
-        o = 1;
-    }
-    fclose(fp);
     return o;
+}
+
+enum hrn_status hrn_image_size(const char *path, int *w, int *h) {
+    int o = 1;
+    enum hrn_status st = read_header(path, w, h, &o);
+    if (st == HRN_OK && o >= 5) { /* upright, as hrn_image_read returns it */
+        int t = *w;
+        *w = *h;
+        *h = t;
+    }
+    return st;
 }
 
 enum hrn_status hrn_image_read(const char *path, int channels, struct hrn_image *out) {
@@ -620,7 +668,7 @@ enum hrn_status hrn_image_read(const char *path, int channels, struct hrn_image 
     uint64_t fsize;
     enum hrn_status st = open_image(path, &fp, &kind, &fsize);
     if (st != HRN_OK) return st;
-    st = kind == 1 ? read_png(path, fp, fsize, out) : read_jpeg(path, fp, fsize, 0, &orientation, out);
+    st = kind == 1 ? read_png(path, fp, fsize, out) : read_jpeg(path, fp, fsize, &orientation, out);
     fclose(fp);
     if (st == HRN_OK && (st = apply_channels(out, channels)) != HRN_OK)
         hrn_error_prefix(st, "%s", path);

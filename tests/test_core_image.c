@@ -474,6 +474,9 @@ static void test_declared_sizes(void) {
     struct hrn_image im = {0};
     double t0 = hrn_time_now();
     write_png_declaring(tmp_file("bomb.png"), 20000, 20000);
+    int sw = 0, sh = 0;
+    CHECK_OK(hrn_image_size(tmp_file("bomb.png"), &sw, &sh)); /* the header alone is fine */
+    CHECK(sw == 20000 && sh == 20000);
     CHECK_STATUS(hrn_image_read(tmp_file("bomb.png"), HRN_IMAGE_ANY, &im), HRN_ERR_FORMAT);
     CHECK_ERR_HAS("bomb.png: PNG declares 20000x20000 pixels, more than");
     write_png_declaring(tmp_file("bomb2.png"), 8000, 8000); /* under the pixel limit */
@@ -557,6 +560,9 @@ static void test_exif_orientation(void) {
         snprintf(name, sizeof name, "exif%d.jpg", o);
         write_oriented_jpeg(tmp_file(name), o, o % 2);
         CHECK_MSG(hrn_image_read_jpeg_orientation(tmp_file(name)) == (o ? o : 1), "orientation %d", o);
+        int sw = 0, sh = 0;
+        CHECK_OK(hrn_image_size(tmp_file(name), &sw, &sh));
+        CHECK_MSG(sw == (o >= 5 ? 32 : 64) && sh == (o >= 5 ? 64 : 32), "size %dx%d, orientation %d", sw, sh, o);
         struct hrn_image im = {0};
         CHECK_OK(hrn_image_read(tmp_file(name), HRN_IMAGE_RGB, &im));
         if (!im.data) continue;

@@ -710,6 +710,35 @@ static void test_fit_cli(void) {
         fclose(fp);
     }
     CHECK_MSG(strstr(line, "none.h5") != NULL, "the error does not name the file: %s", line);
+    /* landmarks outside the photo: a few a little out is a warning, most of them far out is
+     * refused (they were fitted without a word) */
+    float lm[68 * 2];
+    int nl = 0;
+    CHECK_OK(hrn_lmk_read("tmp_fit_photo/face.lm68.txt", 68, lm, 68, &nl));
+    int pw = 0, ph = 0;
+    CHECK_OK(hrn_image_size("tmp_fit_photo/face.png", &pw, &ph));
+    float shifted[68 * 2];
+    memcpy(shifted, lm, sizeof lm);
+    for (int i = 0; i < 3; i++) shifted[2 * i] = -20.0f; /* three jaw points 20 px left of it */
+    snprintf(p, sizeof p, "%s/near.txt", dir);
+    CHECK_OK(hrn_lmk_write_txt(p, shifted, 68));
+    snprintf(cmd, sizeof cmd,
+             "%s --model %s --image tmp_fit_photo/face.png --lmk %s --checkpoint tmp_fit_ckpt/nets.h5 "
+             "--config %s/configs/hrn.ini --set stages.tex=1 --out %s/out_near > /dev/null 2> %s/near_err.txt",
+             exe, model, p, HRN_SOURCE_DIR, dir, dir);
+    CHECK_MSG(run_cmd(cmd) == 0, "%s failed", cmd);
+    snprintf(cmd, sizeof cmd, "grep -q '3 of 68 landmarks lie outside the %dx%d photo' %s/near_err.txt",
+             pw, ph, dir);
+    CHECK_MSG(run_cmd(cmd) == 0, "no warning for landmarks outside the photo");
+    for (int i = 0; i < 68; i++) shifted[2 * i] = lm[2 * i] + 3.0f * (float)pw;
+    snprintf(p, sizeof p, "%s/far.txt", dir);
+    CHECK_OK(hrn_lmk_write_txt(p, shifted, 68));
+    snprintf(cmd, sizeof cmd,
+             "%s -q --model %s --image tmp_fit_photo/face.png --lmk %s --out %s/out_far 2> %s/far_err.txt",
+             exe, model, p, dir, dir);
+    CHECK_MSG(run_cmd(cmd) == 1, "%s did not exit 1", cmd);
+    snprintf(cmd, sizeof cmd, "grep -q 'far.txt: 68 of 68 landmarks lie outside.*refusing' %s/far_err.txt", dir);
+    CHECK_MSG(run_cmd(cmd) == 0, "no refusal for landmarks far outside the photo");
     /* a checkpoint giving NaN: exit 1, a message saying so, no fit.h5 or mesh */
     static const char *const nan_out[] = {"fit.h5", "face_mid.obj", "face_high.obj"};
     for (int i = 0; i < 3; i++) {

@@ -9,6 +9,7 @@
 #include "hrn_train.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,33 @@ static int default_lmk(const char *image, char *out, size_t cap) {
         if (stat(out, &sb) == 0) return 1;
     }
     return 0;
+}
+
+/* Landmarks in another frame than the photo (a crop's, 1-based, another photo's) give a fit of
+ * nothing; the alignment does not notice. Warn when points lie outside the photo, refuse when
+ * most do or one lies farther out than the photo is large. */
+static enum hrn_status check_landmarks(const char *image, const char *lmk) {
+    float xy[68 * 2];
+    int n = 0, w, h;
+    enum hrn_status st = hrn_image_size(image, &w, &h);
+    if (st == HRN_OK) st = hrn_lmk_read(lmk, 0, xy, 68, &n);
+    if (st != HRN_OK) return st;
+    int out = 0;
+    double far = 0;
+    for (int i = 0; i < n; i++) {
+        double x = xy[2 * i], y = xy[2 * i + 1];
+        double d = fmax(fmax(-0.5 - x, x - (w - 0.5)), fmax(-0.5 - y, y - (h - 0.5)));
+        if (d > 0) out++;
+        far = fmax(far, d);
+    }
+    if (!out) return HRN_OK;
+    if (2 * out > n || far > (double)(w > h ? w : h))
+        return hrn_error_set(HRN_ERR_INVALID, "%s: %d of %d landmarks lie outside the %dx%d photo %s, "
+                             "up to %.0f px away: they belong to another image or frame (a crop? "
+                             "1-based?); refusing to fit", lmk, out, n, w, h, image, far);
+    hrn_log(HRN_LOG_WARN, "%s: %d of %d landmarks lie outside the %dx%d photo %s (up to %.0f px): "
+            "check they belong to it", lmk, out, n, w, h, image, far);
+    return HRN_OK;
 }
 
 int main(int argc, char **argv) {
@@ -197,6 +225,7 @@ int main(int argc, char **argv) {
             }
             lmks[k] = lmk_buf[k];
         }
+        HRN_TRY(check_landmarks(images[k], lmks[k]));
         HRN_TRY(hrn_fit_view_from_photo(&fm, &cfg, images[k], lmks[k], masks[k], &views[k]));
         for (int j = 0; j < k; j++)
             if (!strcmp(views[j].name, views[k].name)) {
