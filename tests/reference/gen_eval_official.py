@@ -331,7 +331,6 @@ def make_facescape(work, fsroot):
     os.chdir(os.path.join(run, "code"))
     sys.path.insert(0, os.getcwd())
     import evaluator
-    from scipy.optimize import minimize
     trace = {}
 
     class Ev(evaluator.fs_evaluator):
@@ -355,7 +354,6 @@ def make_facescape(work, fsroot):
     os.chdir(cwd)
     with open(os.path.join(d, "trace.json"), "w") as fp:
         json.dump(result, fp, indent=1)
-    del minimize
 
 
 # --- REALY ----------------------------------------------------------------------------------------
