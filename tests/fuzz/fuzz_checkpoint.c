@@ -1,5 +1,5 @@
 /* fuzz_checkpoint.c: network checkpoints through hrn_net_load and hrn_nets_load_scalar
- * (model/checkpoint.c), into a narrow de-retouching UNet (parameters and BatchNorm buffers).
+ * (model/checkpoint.c), into a narrow mid_net (FUZZ_CHECKPOINT_NET).
  * The file is built by fuzz_h5gen from the input (libhdf5 is trusted, see fuzz_common.h), with
  * the network's own dataset names and shapes as the nominal ones. Oracle: no crash or leak; the
  * values themselves may be anything (NaN is for the caller to refuse). */

@@ -1,4 +1,4 @@
-/* fuzz_face_model.c: HDF5 face models through hrn_face_model_import (model/face_model.c's own
+/* fuzz_face_model.c: HDF5 face models through hrn_face_model_load (model/face_model.c's own
  * format and model/import.c's Basel Face Model 2017/2019 .h5, chosen by content). The file is
  * built by fuzz_h5gen from the input (libhdf5 is trusted, see fuzz_common.h): the first five bytes
  * choose N, T and the three basis widths that the nominal shapes use, the rest the objects.
@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *path = fuzz_path("model.h5");
     if (!path || fuzz_h5_build(&in, &spec, path) != 0) return 0;
     struct hrn_face_model fm = {0};
-    if (fuzz_ok(hrn_face_model_import(path, &fm))) fuzz_check_model(&fm, "fuzz_face_model");
+    if (fuzz_ok(hrn_face_model_load(path, &fm))) fuzz_check_model(&fm, "fuzz_face_model");
     hrn_face_model_free(&fm);
     return 0;
 }

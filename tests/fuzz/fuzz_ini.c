@@ -47,10 +47,14 @@ static void round_trip(const struct fz_config *cfg) {
     fclose(f);
     if (st == HRN_OK) {
         struct fz_config back;
-        if (hrn_config_load_string(&FZ_SCHEMA, "<written>", text, &back) != HRN_OK ||
-            memcmp(&back, cfg, sizeof back) != 0) {
-            fprintf(stderr, "fuzz_ini: the written config does not read back:\n%s\n%s\n", text,
-                    hrn_error_msg());
+        if (hrn_config_load_string(&FZ_SCHEMA, "<written>", text, &back) != HRN_OK) {
+            fprintf(stderr, "fuzz_ini: the written config does not load: %s\n%s\n",
+                    hrn_error_msg(), text);
+            abort();
+        }
+        if (memcmp(&back, cfg, sizeof back) != 0) {
+            fprintf(stderr, "fuzz_ini: the written config loads other values (s '%s' -> '%s'):\n"
+                    "%s\n", cfg->s, back.s, text);
             abort();
         }
     }

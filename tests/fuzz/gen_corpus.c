@@ -358,7 +358,7 @@ static void seeds_face_model(void) {
     put("face_model", "bfm2017.seed", b.d, b.n);
 }
 
-/* Every dataset of the narrow UNet fuzz_checkpoint loads (it builds the same names from the same
+/* Every dataset of the network fuzz_checkpoint loads (it builds the same names from the same
  * network: parameters, then buffers, then the scalar "alpha"). */
 static void seeds_checkpoint(int n_names) {
     static const float small = 0.01f;
@@ -368,7 +368,7 @@ static void seeds_checkpoint(int n_names) {
     h5_attr_str(&b, 0, 0);       /* hrn_format = "hrn-nets" */
     h5_attr_i64(&b, 1, 1);
     for (int i = 0; i < n_names; i++) h5_dataset(&b, (uint32_t)i, 0, &small, 4);
-    put("checkpoint", "unet.seed", b.d, b.n);
+    put("checkpoint", "mid_net.seed", b.d, b.n);
 }
 
 /* A variable of fuzz_mat's list with its nominal shape and class c, values cycling `fill`. */
