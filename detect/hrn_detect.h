@@ -173,6 +173,28 @@ enum hrn_status hrn_lm68_on_box(struct hrn_detect *d, const float *img_hwc, int 
  * back exactly). Returns a malloc()ed array or NULL (HRN_ERR_NOMEM set). */
 float *hrn_detect_hwc255(const struct hrn_image *img);
 
+/* --- skin mask (skin.c) ------------------------------------------------------------------- */
+
+/* Probability that a colour (r, g, b in 0..255) is skin under Deep3DFaceRecon's skin-colour model
+ * (util/skin_mask.py: Gaussian mixtures of skin and non-skin colours in BT.601 YCbCr, skin prior
+ * 0.8). Where both mixtures underflow it is still defined (computed in the log domain). */
+float hrn_skin_prob(float r, float g, float b);
+/* The landmark face region in photo pixels: the jaw (points 0..16) closed over the brows (26..17)
+ * raised by `forehead` times the brow-to-eye distance (hrn-fit's default 1.5), pixel centres
+ * tested, mask (h,w) 1 inside, 0 outside. The same polygon as data/'s hrn_face_region_mask, in
+ * the photo instead of the aligned crop. */
+enum hrn_status hrn_face_hull_mask(const float *lm68, int w, int h, float forehead, float *mask);
+/* Skin mask (h,w) of an RGB photo (img->c == 3, values in [0,1]): 1 where a pixel is inside the
+ * landmark face region and its colour is more likely skin than not (hrn_skin_prob >= 0.5), else
+ * 0. lm68: 68 points, 0-based pixels, y down. HRN_ERR_INVALID for a non-RGB image or a NaN
+ * point. hrn-fit reads such a mask (as a PNG, > 0.5 is face) with --mask. */
+enum hrn_status hrn_skin_mask(const struct hrn_image *img, const float *lm68, float forehead,
+                              float *out);
+/* A picture to check a mask by eye: the photo around the face region, kept skin tinted green,
+ * dropped region pixels red, outside dimmed. */
+enum hrn_status hrn_skin_write_overlay(const char *path, const struct hrn_image *img,
+                                       const float *hull, const float *skin);
+
 /* --- output -------------------------------------------------------------------------------- */
 
 /* Draw each face's box, its 68 points and its number (1 = first) on a copy of img; write a PNG. */

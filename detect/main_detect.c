@@ -25,6 +25,8 @@ static void usage(FILE *f) {
         "                                    are several\n"
         "  <stem>.faces.txt                  one line per face: k left top width height score\n"
         "  <stem>_detect.png                 the photo with boxes, points and face numbers\n"
+        "  <stem>_skin.png, <stem>_skin_check.png   with --mask: the largest face's skin mask\n"
+        "                                    (hrn-fit --mask reads it) and a picture of it\n"
         "Exit status: 0 when every photo had a face, 1 when one could not be read or had none\n"
         "(the others are still written), 2 for a bad command line.\n"
         "\n"
@@ -36,7 +38,9 @@ static void usage(FILE *f) {
         "  --threshold T      detector score threshold (default 0.3; face-api's is 0.5)\n"
         "  --iou T            NMS overlap threshold (default 0.4)\n"
         "  --max-faces N      keep at most N faces per photo (default %d)\n"
-        "  --no-overlay       do not write <stem>_detect.png\n"
+        "  --no-overlay       do not write <stem>_detect.png nor <stem>_skin_check.png\n"
+        "  --mask             write the skin mask: Deep3D's skin-colour model inside the face\n"
+        "                     region of the landmarks (brows raised 1.5 brow-eye distances)\n"
         "  -q, --quiet        print nothing but errors\n"
         "  -h, --help         this help\n"
         "\n"
@@ -48,7 +52,7 @@ static void usage(FILE *f) {
 struct args {
     const char *out, *weights;
     struct hrn_detect_options o;
-    int max_faces, overlay, quiet;
+    int max_faces, overlay, quiet, mask;
 };
 
 static int parse_num(const char *s, double lo, double hi, double *v) {
@@ -65,7 +69,8 @@ static int parse_args(int argc, char **argv, struct args *a) {
         {"size", required_argument, 0, 's'},     {"threshold", required_argument, 0, 't'},
         {"iou", required_argument, 0, 'i'},      {"max-faces", required_argument, 0, 'm'},
         {"no-overlay", no_argument, 0, 'n'},     {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+        {"help", no_argument, 0, 'h'},           {"mask", no_argument, 0, 'k'},
+        {0, 0, 0, 0}};
     *a = (struct args){.o = hrn_detect_defaults(), .max_faces = MAX_FACES, .overlay = 1};
     int c;
     double v;
@@ -81,6 +86,7 @@ static int parse_args(int argc, char **argv, struct args *a) {
         case 'm': ok = parse_num(optarg, 1, MAX_FACES, &v) && (int)v == v;
                   a->max_faces = (int)v; break;
         case 'n': a->overlay = 0; break;
+        case 'k': a->mask = 1; break;
         case 'q': a->quiet = 1; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return 2;
@@ -134,6 +140,29 @@ static enum hrn_status write_points(const char *dir, const char *stem, const cha
     return st ? st : hrn_lmk_write_txt(p, f->lm5, 5);
 }
 
+/* hrn-fit's default brow lift (configs/fit.ini forehead), so that the mask covers what its
+ * landmark face region would. */
+static const float MASK_FOREHEAD = 1.5f;
+
+/* <stem>_skin.png (8-bit gray, 255 = skin) and, with the overlay, <stem>_skin_check.png. */
+static enum hrn_status write_skin(const struct args *a, const char *stem,
+                                  const struct hrn_image *img, const struct hrn_face *f) {
+    char p[4096];
+    struct hrn_image m = {0};
+    float *hull = malloc((size_t)img->w * (size_t)img->h * sizeof *hull);
+    enum hrn_status st = hull ? hrn_image_init(&m, img->w, img->h, 1)
+                              : hrn_error_set(HRN_ERR_NOMEM, "no memory for the skin mask");
+    if (!st) st = hrn_skin_mask(img, f->lm68, MASK_FOREHEAD, m.data);
+    snprintf(p, sizeof p, "%s/%s_skin.png", a->out, stem);
+    if (!st) st = hrn_image_write_png(p, &m, 8);
+    if (!st && a->overlay) st = hrn_face_hull_mask(f->lm68, img->w, img->h, MASK_FOREHEAD, hull);
+    snprintf(p, sizeof p, "%s/%s_skin_check.png", a->out, stem);
+    if (!st && a->overlay) st = hrn_skin_write_overlay(p, img, hull, m.data);
+    free(hull);
+    hrn_image_free(&m);
+    return st;
+}
+
 static enum hrn_status write_outputs(const struct args *a, const char *stem,
                                      const struct hrn_image *img, const struct hrn_face *f,
                                      int n) {
@@ -147,6 +176,7 @@ static enum hrn_status write_outputs(const struct args *a, const char *stem,
     }
     snprintf(p, sizeof p, "%s/%s_detect.png", a->out, stem);
     if (!st && a->overlay) st = hrn_detect_write_overlay(p, img, f, n);
+    if (!st && a->mask && n > 0) st = write_skin(a, stem, img, &f[0]);
     return st;
 }
 
