@@ -382,6 +382,72 @@ enum hrn_status hrn_fit_write_outputs(struct hrn_fit *f, const char *dir);
 /* mkdir -p (HRN_ERR_IO naming the directory). */
 enum hrn_status hrn_fit_mkdirs(const char *dir);
 
+/* --- subjects and batch fitting (train/fit_batch.c) ------------------------------------------
+ *
+ *     struct hrn_fit_list l;
+ *     HRN_TRY(hrn_fit_list_read("subjects.txt", &l));    // NAME IMAGE [lmk=F] [mask=F] [IMAGE ...]
+ *     struct hrn_fit_job job = {.fm = &fm, .cfg = &cfg, .cfg_multi = &cfg_multi};
+ *     int failed = 0;
+ *     HRN_TRY(hrn_fit_batch_run(&job, &l, &(struct hrn_fit_batch_opts){.out = "runs", .jobs = 2,
+ *                               .argv = argv}, &failed));  // runs/<NAME>/..., runs/summary.csv
+ *
+ * A subject list has one subject per line: its name (the output folder: letters, digits, '.',
+ * '_', '-'), then its photos, each optionally followed by lmk=FILE and mask=FILE (default: the
+ * landmark file next to the photo, as for --image); relative paths are relative to the list's
+ * folder; '#' starts a comment line. Errors name the list, the line and what was expected. */
+enum { HRN_FIT_MAX_SUBJECT_VIEWS = 64, HRN_FIT_NAME_MAX = 128, HRN_FIT_REPORT_VIEWS = 8,
+       HRN_FIT_MAX_JOBS = 256 };
+struct hrn_fit_subject {
+    char name[HRN_FIT_NAME_MAX];
+    int n_views, line;                  /* line: in the list (0 when not from a list) */
+    char *image[HRN_FIT_MAX_SUBJECT_VIEWS], *lmk[HRN_FIT_MAX_SUBJECT_VIEWS],
+        *mask[HRN_FIT_MAX_SUBJECT_VIEWS]; /* malloc()ed by the list; lmk, mask may be NULL */
+};
+struct hrn_fit_list {
+    struct hrn_fit_subject *s;
+    int n;
+};
+enum hrn_status hrn_fit_list_read(const char *path, struct hrn_fit_list *l);
+void hrn_fit_list_free(struct hrn_fit_list *l); /* NULL-safe */
+/* What every subject's fit shares: the model (normalised, hrn_fit_load_model), the configs for one
+ * and for several photos, and optionally HRN's networks to start from. */
+struct hrn_fit_job {
+    const struct hrn_face_model *fm;
+    const struct hrn_fit_config *cfg, *cfg_multi;
+    struct hrn_fit_nets *nets;          /* NULL: start from the mean face */
+};
+struct hrn_fit_report {
+    int n_views;
+    /* per view (the first HRN_FIT_REPORT_VIEWS): its name, landmark RMS in the 224 crop and in
+     * photo pixels, and the number of landmarks it counts */
+    char name[HRN_FIT_REPORT_VIEWS][64];
+    double rms_crop[HRN_FIT_REPORT_VIEWS], rms_px[HRN_FIT_REPORT_VIEWS];
+    int n_points[HRN_FIT_REPORT_VIEWS];
+    double worst_rms_px;
+    float max_abs_coeff;
+    double seconds;
+};
+/* The landmark file next to an image (<base>.lm68.txt, .pts, .lm5.txt: the first that exists);
+ * 0 when none. */
+int hrn_fit_default_lmk(const char *image, char *out, size_t cap);
+/* One subject: views from its photos, the fit, every output into out (hrn_fit_write_outputs,
+ * config.ini, losses.tsv). A numeric stop writes the last finite state and returns
+ * HRN_ERR_NUMERIC. */
+enum hrn_status hrn_fit_subject_run(const struct hrn_fit_job *job, const struct hrn_fit_subject *s,
+                                    const char *out, struct hrn_fit_report *r);
+struct hrn_fit_batch_opts {
+    const char *out;
+    int jobs;                /* worker processes (1: fit in this process) */
+    char **argv;             /* this program's argv, to start the workers with */
+    struct hrn_dist *dist;   /* under mpirun: the ranks share the subjects instead of workers */
+};
+/* Every subject of l into <out>/<name>/, each with a status.tsv written last; subjects whose
+ * status is "ok" are skipped (a rerun resumes); a subject that fails is recorded and the others go
+ * on; *n_failed counts the subjects not "ok" in <out>/summary.csv (subject, status, views,
+ * landmark RMS, max |coeff|, seconds, error). An output error (disk full) stops the run. */
+enum hrn_status hrn_fit_batch_run(const struct hrn_fit_job *job, const struct hrn_fit_list *l,
+                                  const struct hrn_fit_batch_opts *o, int *n_failed);
+
 /* --- hrn-train (train/trainer.c; schema "train", configs/train_*.ini) ------------------------- */
 
 enum hrn_train_stage { HRN_TRAIN_RECON = 0, HRN_TRAIN_MID, HRN_TRAIN_GEOMETRY, HRN_TRAIN_DERETOUCH };

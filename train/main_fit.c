@@ -3,17 +3,18 @@
  *   hrn-fit --model M.h5 --image a.jpg [--lmk a.lm68.txt] [--mask a.png] [--image b.jpg ...]
  *           [--checkpoint hrn_nets.h5] [--config configs/fit.ini] [--set section.key=value ...]
  *           --out DIR
+ *   hrn-fit --model M.h5 --list subjects.txt [--jobs N] --out DIR      (many subjects)
+ *   mpirun -np N hrn-fit --model M.h5 --list subjects.txt --out DIR   (subjects across ranks)
  *   hrn-fit --demo [--preset small|bfm] [--out DIR]
- * Exit codes: 0 success, 1 failure (bad input, numeric stop), 2 bad command line.
+ * Exit codes: 0 success, 1 failure (bad input, numeric stop, a failed subject), 2 bad command line.
  */
 #include "hrn_train.h"
 
+#include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 enum { MAX_VIEWS = 64, MAX_SETS = 128 };
 
@@ -21,6 +22,7 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: hrn-fit [options] --model MODEL.h5 --image IMG [--lmk LMK] [--mask PNG]\n"
             "               [--image IMG2 ...] --out DIR\n"
+            "       hrn-fit --model MODEL.h5 --list SUBJECTS.txt [--jobs N] --out DIR\n"
             "       hrn-fit --demo [--preset small|bfm] [--out DIR]\n"
             "\n"
             "Fits HRN's hierarchical face (coefficients, pose, lighting, deformation map,\n"
@@ -44,6 +46,12 @@ static void usage(FILE *out) {
             "  --config-multi F the demo's three-view config [fit_multiview.ini's values]\n"
             "  --set S.K=V      override a config key (repeatable), e.g. --set stages.mid=0\n"
             "  --out DIR        output folder [hrn-fit-out]\n"
+            "  --list FILE      many subjects, one per line: NAME IMAGE [lmk=F] [mask=F]\n"
+            "                   [IMAGE ...] (paths relative to the list); each into DIR/NAME/,\n"
+            "                   with DIR/summary.csv; finished subjects are skipped on a rerun;\n"
+            "                   a failing subject is reported and the others go on (exit 1)\n"
+            "  --jobs N         with --list: N worker processes, one thread each [1]; under\n"
+            "                   mpirun the ranks share the subjects instead\n"
             "  --demo           fit the embedded synthetic subject (1 and 3 views) with known\n"
             "                   ground truth and print the errors\n"
             "  --preset P       demo model: small (1257 vertices) or bfm (35709) [small]\n"
@@ -59,55 +67,67 @@ static void usage(FILE *out) {
             "  -h, --help       this help      --version      versions of hrn and the libraries\n");
 }
 
-/* <base>.lm68.txt, <base>.pts, <base>.lm5.txt next to the image, the first that exists */
-static int default_lmk(const char *image, char *out, size_t cap) {
-    static const char *const ext[] = {".lm68.txt", ".pts", ".lm5.txt"};
-    char base[1024];
-    snprintf(base, sizeof base, "%s", image);
-    char *dot = strrchr(base, '.'), *slash = strrchr(base, '/');
-    if (dot && (!slash || dot > slash)) *dot = 0;
-    for (int i = 0; i < 3; i++) {
-        struct stat sb;
-        snprintf(out, cap, "%s%s", base, ext[i]);
-        if (stat(out, &sb) == 0) return 1;
-    }
-    return 0;
-}
-
-/* Landmarks in another frame than the photo (a crop's, 1-based, another photo's) give a fit of
- * nothing; the alignment does not notice. Warn when points lie outside the photo, refuse when
- * most do or one lies farther out than the photo is large. */
-static enum hrn_status check_landmarks(const char *image, const char *lmk) {
-    float xy[68 * 2];
-    int n = 0, w, h;
-    enum hrn_status st = hrn_image_size(image, &w, &h);
-    if (st == HRN_OK) st = hrn_lmk_read(lmk, 0, xy, 68, &n);
-    if (st != HRN_OK) return st;
-    int out = 0;
-    double far = 0;
-    for (int i = 0; i < n; i++) {
-        double x = xy[2 * i], y = xy[2 * i + 1];
-        double d = fmax(fmax(-0.5 - x, x - (w - 0.5)), fmax(-0.5 - y, y - (h - 0.5)));
-        if (d > 0) out++;
-        far = fmax(far, d);
-    }
-    if (!out) return HRN_OK;
-    if (2 * out > n || far > (double)(w > h ? w : h))
-        return hrn_error_set(HRN_ERR_INVALID, "%s: %d of %d landmarks lie outside the %dx%d photo %s, "
-                             "up to %.0f px away: they belong to another image or frame (a crop? "
-                             "1-based?); refusing to fit", lmk, out, n, w, h, image, far);
-    hrn_log(HRN_LOG_WARN, "%s: %d of %d landmarks lie outside the %dx%d photo %s (up to %.0f px): "
-            "check they belong to it", lmk, out, n, w, h, image, far);
-    return HRN_OK;
-}
-
-int main(int argc, char **argv) {
-    hrn_blas_cpu_setup(argv);
-    const char *model = NULL, *config = NULL, *config_multi = NULL, *out = "hrn-fit-out";
-    const char *checkpoint = NULL;
-    const char *images[MAX_VIEWS] = {0}, *lmks[MAX_VIEWS] = {0}, *masks[MAX_VIEWS] = {0};
+struct args {
+    const char *model, *config, *config_multi, *out, *checkpoint, *list;
+    const char *images[MAX_VIEWS], *lmks[MAX_VIEWS], *masks[MAX_VIEWS];
     const char *sets[MAX_SETS];
-    int n_img = 0, n_set = 0, demo = 0, help_config = 0, preset = HRN_SYNTH_SMALL;
+    int n_img, n_set, demo, help_config, preset, jobs;
+};
+
+/* a whole number in [lo, hi] or -1 */
+static long parse_count(const char *s, long lo, long hi) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    return (!*s || *end || errno || v < lo || v > hi) ? -1 : v;
+}
+
+/* one option into a; 0 ok, 1 done (help printed), 2 usage error (message printed) */
+static int take_option(int c, struct args *a) {
+    switch (c) {
+    case 'M': a->model = optarg; return 0;
+    case 'i':
+        if (a->n_img == MAX_VIEWS) return fprintf(stderr, "hrn-fit: at most %d images\n", MAX_VIEWS), 2;
+        a->images[a->n_img++] = optarg;
+        return 0;
+    case 'l':
+    case 'm':
+        if (a->n_img == 0)
+            return fprintf(stderr, "hrn-fit: --%s must follow the --image it belongs to\n",
+                           c == 'l' ? "lmk" : "mask"), 2;
+        if (c == 'l') a->lmks[a->n_img - 1] = optarg;
+        else a->masks[a->n_img - 1] = optarg;
+        return 0;
+    case 'c': a->config = optarg; return 0;
+    case 'k': a->checkpoint = optarg; return 0;
+    case 'C': a->config_multi = optarg; return 0;
+    case 's':
+        if (a->n_set == MAX_SETS) return fprintf(stderr, "hrn-fit: at most %d --set\n", MAX_SETS), 2;
+        a->sets[a->n_set++] = optarg;
+        return 0;
+    case 'o': a->out = optarg; return 0;
+    case 'd': a->demo = 1; return 0;
+    case 'L': a->list = optarg; return 0;
+    case 'j':
+        if ((a->jobs = (int)parse_count(optarg, 1, HRN_FIT_MAX_JOBS)) < 0)
+            return fprintf(stderr, "hrn-fit: --jobs '%s': expected 1..%d\n", optarg,
+                           HRN_FIT_MAX_JOBS), 2;
+        return 0;
+    case 'p':
+        if (!strcmp(optarg, "small")) a->preset = HRN_SYNTH_SMALL;
+        else if (!strcmp(optarg, "bfm")) a->preset = HRN_SYNTH_BFM;
+        else return fprintf(stderr, "hrn-fit: --preset '%s': expected small or bfm\n", optarg), 2;
+        return 0;
+    case 'v': hrn_log_set_level(HRN_LOG_DEBUG); return 0;
+    case 'q': hrn_log_set_level(HRN_LOG_ERROR); return 0;
+    case 'h': usage(stdout); return 1;
+    case 'H': hrn_config_help(&hrn_fit_schema, stdout); return 1;
+    case 'V': hrn_print_versions(stdout, "hrn-fit"); return 1;
+    default: usage(stderr); return 2;
+    }
+}
+
+static int parse_args(int argc, char **argv, struct args *a) {
     static const struct option opts[] = {
         {"model", required_argument, 0, 'M'}, {"image", required_argument, 0, 'i'},
         {"lmk", required_argument, 0, 'l'},   {"mask", required_argument, 0, 'm'},
@@ -117,171 +137,122 @@ int main(int argc, char **argv) {
         {"preset", required_argument, 0, 'p'}, {"verbose", no_argument, 0, 'v'},
         {"quiet", no_argument, 0, 'q'},       {"help", no_argument, 0, 'h'},
         {"help-config", no_argument, 0, 'H'}, {"version", no_argument, 0, 'V'},
+        {"list", required_argument, 0, 'L'},  {"jobs", required_argument, 0, 'j'},
         {0, 0, 0, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "vqho:", opts, NULL)) != -1) {
-        switch (c) {
-        case 'M': model = optarg; break;
-        case 'i':
-            if (n_img == MAX_VIEWS) {
-                fprintf(stderr, "hrn-fit: at most %d images\n", MAX_VIEWS);
-                return 2;
-            }
-            images[n_img++] = optarg;
-            break;
-        case 'l':
-        case 'm':
-            if (n_img == 0) {
-                fprintf(stderr, "hrn-fit: --%s must follow the --image it belongs to\n",
-                        c == 'l' ? "lmk" : "mask");
-                return 2;
-            }
-            if (c == 'l') lmks[n_img - 1] = optarg;
-            else masks[n_img - 1] = optarg;
-            break;
-        case 'c': config = optarg; break;
-        case 'k': checkpoint = optarg; break;
-        case 'C': config_multi = optarg; break;
-        case 's':
-            if (n_set == MAX_SETS) {
-                fprintf(stderr, "hrn-fit: at most %d --set\n", MAX_SETS);
-                return 2;
-            }
-            sets[n_set++] = optarg;
-            break;
-        case 'o': out = optarg; break;
-        case 'd': demo = 1; break;
-        case 'p':
-            if (!strcmp(optarg, "small")) preset = HRN_SYNTH_SMALL;
-            else if (!strcmp(optarg, "bfm")) preset = HRN_SYNTH_BFM;
-            else {
-                fprintf(stderr, "hrn-fit: --preset '%s': expected small or bfm\n", optarg);
-                return 2;
-            }
-            break;
-        case 'v': hrn_log_set_level(HRN_LOG_DEBUG); break;
-        case 'q': hrn_log_set_level(HRN_LOG_ERROR); break;
-        case 'h': usage(stdout); return 0;
-        case 'H': help_config = 1; break;
-        case 'V': hrn_print_versions(stdout, "hrn-fit"); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (help_config) {
-        hrn_config_help(&hrn_fit_schema, stdout);
-        return 0;
-    }
-    if (optind != argc) {
-        fprintf(stderr, "hrn-fit: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    if (!demo && (!model || n_img == 0)) {
-        fprintf(stderr, "hrn-fit: --model and at least one --image are required (or --demo); "
-                "see --help\n");
-        return 2;
-    }
+    memset(a, 0, sizeof *a);
+    a->out = "hrn-fit-out";
+    a->preset = HRN_SYNTH_SMALL;
+    a->jobs = 1;
+    int c, r;
+    while ((c = getopt_long(argc, argv, "vqho:", opts, NULL)) != -1)
+        if ((r = take_option(c, a)) != 0) return r;
+    if (optind != argc) return fprintf(stderr, "hrn-fit: unexpected argument '%s'\n", argv[optind]), 2;
+    if (a->list && a->n_img)
+        return fprintf(stderr, "hrn-fit: --list and --image do not go together\n"), 2;
+    if (!a->demo && (!a->model || (a->n_img == 0 && !a->list)))
+        return fprintf(stderr, "hrn-fit: --model and at least one --image (or --list) are required "
+                       "(or --demo); see --help\n"), 2;
+    return 0;
+}
 
-    /* without --config: the built-in defaults (configs/fit.ini), with HRN's multi-view weights
-     * (configs/fit_multiview.ini) for several images and the demo's three views */
-    struct hrn_fit_config cfg, cfg_multi;
-    enum hrn_status st = config ? hrn_config_load(&hrn_fit_schema, config, &cfg)
-                                : hrn_config_defaults(&hrn_fit_schema, &cfg);
-    if (st == HRN_OK && !config && n_img > 1) hrn_fit_config_multiview(&cfg);
+/* without --config: the built-in defaults (configs/fit.ini), with HRN's multi-view weights
+ * (configs/fit_multiview.ini) for several images and the demo's three views; a list's subjects
+ * use cfg or cfg_multi by their number of photos */
+static enum hrn_status load_configs(const struct args *a, struct hrn_fit_config *cfg,
+                                    struct hrn_fit_config *cfg_multi) {
+    enum hrn_status st = a->config ? hrn_config_load(&hrn_fit_schema, a->config, cfg)
+                                   : hrn_config_defaults(&hrn_fit_schema, cfg);
+    if (st == HRN_OK && !a->config && a->n_img > 1) hrn_fit_config_multiview(cfg);
     if (st == HRN_OK)
-        st = config_multi ? hrn_config_load(&hrn_fit_schema, config_multi, &cfg_multi)
-                          : hrn_config_defaults(&hrn_fit_schema, &cfg_multi);
-    if (st == HRN_OK && !config_multi) hrn_fit_config_multiview(&cfg_multi);
-    for (int i = 0; i < n_set && st == HRN_OK; i++) {
-        st = hrn_config_set(&hrn_fit_schema, &cfg, sets[i]);
-        if (st == HRN_OK) st = hrn_config_set(&hrn_fit_schema, &cfg_multi, sets[i]);
+        st = a->config_multi ? hrn_config_load(&hrn_fit_schema, a->config_multi, cfg_multi)
+             : a->config && a->list ? hrn_config_load(&hrn_fit_schema, a->config, cfg_multi)
+                                    : hrn_config_defaults(&hrn_fit_schema, cfg_multi);
+    if (st == HRN_OK && !a->config_multi && !(a->config && a->list)) hrn_fit_config_multiview(cfg_multi);
+    for (int i = 0; i < a->n_set && st == HRN_OK; i++) {
+        st = hrn_config_set(&hrn_fit_schema, cfg, a->sets[i]);
+        if (st == HRN_OK) st = hrn_config_set(&hrn_fit_schema, cfg_multi, a->sets[i]);
     }
+    return st;
+}
+
+/* --image ...: one subject, its results printed */
+static enum hrn_status fit_images(const struct args *a, const struct hrn_fit_job *job) {
+    struct hrn_fit_subject s = {.n_views = a->n_img};
+    for (int k = 0; k < a->n_img; k++) {
+        s.image[k] = (char *)a->images[k];
+        s.lmk[k] = (char *)a->lmks[k];
+        s.mask[k] = (char *)a->masks[k];
+    }
+    struct hrn_fit_report r;
+    enum hrn_status st = hrn_fit_subject_run(job, &s, a->out, &r);
+    if (st != HRN_OK) return st;
+    for (int k = 0; k < r.n_views && k < HRN_FIT_REPORT_VIEWS; k++)
+        printf("%s: landmark RMS %.2f px in the 224 crop (%.2f px in the photo) over %d points\n",
+               r.name[k], r.rms_crop[k], r.rms_px[k], r.n_points[k]);
+    printf("max |coeff| %.2f; outputs in %s\n", (double)r.max_abs_coeff, a->out);
+    if (r.max_abs_coeff >= 3.0f)
+        hrn_log(HRN_LOG_WARN, "a coefficient is %.2f standard deviations from the mean: the face "
+                "is implausible for this model (raise weights.w_reg or check the landmarks)",
+                (double)r.max_abs_coeff);
+    return HRN_OK;
+}
+
+/* --list: every subject, in worker processes or across MPI ranks */
+static enum hrn_status fit_list(const struct args *a, const struct hrn_fit_job *job, char **argv,
+                                struct hrn_dist *dist) {
+    struct hrn_fit_list l;
+    enum hrn_status st = hrn_fit_list_read(a->list, &l);
+    if (st != HRN_OK) return st;
+    int failed = 0;
+    st = hrn_fit_batch_run(job, &l, &(struct hrn_fit_batch_opts){
+        .out = a->out, .jobs = a->jobs, .argv = argv, .dist = dist}, &failed);
+    if (st == HRN_OK && dist->rank == 0 && !getenv("HRN_FIT_WORKER")) {
+        printf("%d of %d subjects fitted; summary in %s/summary.csv\n", l.n - failed, l.n, a->out);
+        if (failed) st = hrn_error_set(HRN_ERR_INVALID, "%d subject%s failed (see %s/summary.csv)",
+                                       failed, failed > 1 ? "s" : "", a->out);
+    }
+    hrn_fit_list_free(&l);
+    return st;
+}
+
+static enum hrn_status run(const struct args *a, const struct hrn_fit_config *cfg,
+                           const struct hrn_fit_config *cfg_multi, int *argc, char ***argv) {
+    enum hrn_status st = HRN_OK;
+    struct hrn_face_model fm = {0};
+    struct hrn_fit_nets nets = {0};
+    struct hrn_dist dist = {0};
+    HRN_TRY(hrn_fit_load_model(a->model, &fm));
+    if (a->checkpoint) HRN_TRY(hrn_fit_nets_load(a->checkpoint, &nets));
+    struct hrn_fit_job job = {.fm = &fm, .cfg = cfg, .cfg_multi = cfg_multi,
+                              .nets = a->checkpoint ? &nets : NULL};
+    if (a->list) {
+        HRN_TRY(hrn_dist_init(&dist, argc, argv));
+        st = fit_list(a, &job, *argv, &dist);
+        if (st != HRN_OK) hrn_dist_abort(&dist, 1);
+    } else {
+        st = fit_images(a, &job);
+    }
+fail:
+    hrn_dist_finalize(&dist);
+    hrn_fit_nets_free(&nets);
+    hrn_face_model_free(&fm);
+    return st;
+}
+
+int main(int argc, char **argv) {
+    hrn_blas_cpu_setup(argv);
+    struct args a;
+    int pr = parse_args(argc, argv, &a);
+    if (pr) return pr == 1 ? 0 : 2;
+    struct hrn_fit_config cfg, cfg_multi;
+    enum hrn_status st = load_configs(&a, &cfg, &cfg_multi);
     if (st != HRN_OK) {
         fprintf(stderr, "hrn-fit: %s\n", hrn_error_msg());
         return 2;
     }
-
-    struct hrn_face_model fm = {0};
-    struct hrn_fit_view *views = NULL;
-    struct hrn_fit fit = {0};
-    struct hrn_fit_nets nets = {0};
-    char path[1200], lmk_buf[MAX_VIEWS][1100];
-    if (demo) {
-        st = hrn_fit_demo(&cfg, &cfg_multi, preset, out, stdout);
-        goto done;
-    }
-    views = calloc((size_t)n_img, sizeof *views);
-    if (!views) {
-        st = hrn_error_set(HRN_ERR_NOMEM, "no memory");
-        goto done;
-    }
-    HRN_TRY(hrn_fit_load_model(model, &fm));
-    if (checkpoint) HRN_TRY(hrn_fit_nets_load(checkpoint, &nets));
-    for (int k = 0; k < n_img; k++) {
-        if (!lmks[k]) {
-            if (!default_lmk(images[k], lmk_buf[k], sizeof lmk_buf[k])) {
-                st = hrn_error_set(HRN_ERR_IO, "%s: no --lmk given and no landmark file next to "
-                                   "it (.lm68.txt, .pts or .lm5.txt)", images[k]);
-                goto done;
-            }
-            lmks[k] = lmk_buf[k];
-        }
-        HRN_TRY(check_landmarks(images[k], lmks[k]));
-        HRN_TRY(hrn_fit_view_from_photo(&fm, &cfg, images[k], lmks[k], masks[k], &views[k]));
-        for (int j = 0; j < k; j++)
-            if (!strcmp(views[j].name, views[k].name)) {
-                size_t n = strlen(views[k].name);
-                char suffix[16];
-                snprintf(suffix, sizeof suffix, "_%d", k % 100);
-                memcpy(views[k].name + (n > 56 ? 56 : n), suffix, strlen(suffix) + 1);
-                break;
-            }
-    }
-    HRN_TRY(hrn_fit_mkdirs(out));
-    snprintf(path, sizeof path, "%s/config.ini", out);
-    HRN_TRY(hrn_config_save(&hrn_fit_schema, &cfg, path));
-    HRN_TRY(hrn_fit_init(&fit, &fm, &cfg, views, n_img));
-    if (checkpoint) {
-        HRN_TRY(hrn_fit_start_from_nets(&fit, &nets));
-        hrn_fit_nets_free(&nets); /* the networks are not needed by the fit itself */
-    }
-    snprintf(path, sizeof path, "%s/losses.tsv", out);
-    st = hrn_fit_run(&fit, path);
-    if (st == HRN_ERR_NUMERIC) {
-        /* keep what the last finite state gives, then report the stop */
-        fprintf(stderr, "hrn-fit: %s\n", hrn_error_msg());
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", hrn_error_msg());
-        if (hrn_fit_write_outputs(&fit, out) == HRN_OK)
-            fprintf(stderr, "hrn-fit: wrote the last finite state to %s\n", out);
-        else
-            fprintf(stderr, "hrn-fit: %s\n", hrn_error_msg());
-        hrn_error_set(HRN_ERR_NUMERIC, "%s", msg);
-        goto done_quiet;
-    }
-    HRN_TRY(st);
-    HRN_TRY(hrn_fit_write_outputs(&fit, out));
-    for (int k = 0; k < n_img; k++) {
-        int n = 0;
-        double rms = hrn_fit_landmark_rms(&fit, k, &n);
-        printf("%s: landmark RMS %.2f px in the 224 crop (%.2f px in the photo) over %d points\n",
-               views[k].name, rms, views[k].crop_scale > 0 ? rms / (double)views[k].crop_scale : rms, n);
-    }
-    float mc = hrn_fit_max_abs_coeff(&fit);
-    printf("max |coeff| %.2f; outputs in %s\n", (double)mc, out);
-    if (mc >= 3.0f)
-        hrn_log(HRN_LOG_WARN, "a coefficient is %.2f standard deviations from the mean: the face "
-                "is implausible for this model (raise weights.w_reg or check the landmarks)",
-                (double)mc);
-fail:
-done:
+    st = a.demo ? hrn_fit_demo(&cfg, &cfg_multi, a.preset, a.out, stdout)
+                : run(&a, &cfg, &cfg_multi, &argc, &argv);
     if (st != HRN_OK) fprintf(stderr, "hrn-fit: %s\n", hrn_error_msg());
-done_quiet:
-    hrn_fit_free(&fit);
-    hrn_fit_nets_free(&nets);
-    if (views)
-        for (int k = 0; k < n_img; k++) hrn_fit_view_free(&views[k]);
-    free(views);
-    hrn_face_model_free(&fm);
     hrn_layers_release();
     return hrn_exit_code(st);
 }
