@@ -34,7 +34,8 @@ const struct hrn_json *hrn_json_get(const struct hrn_json *obj, const char *key)
 /* --- kernels (layers.c): activations (H,W,C) row-major, one image --------------------------- */
 
 /* out (oh,ow,cout) = conv(in (h,w,cin), w (k,k,cin,cout)) + b, stride s, padding pt/pl at the
- * top/left (the bottom/right padding follows from oh/ow); zeros outside the input. */
+ * top/left (the bottom/right padding follows from oh/ow); zeros outside the input. Direct for
+ * cin <= 4 (the first layers), im2col + sgemm otherwise. */
 void hrn_dk_conv(float *out, const float *in, const struct hrn_dconv *c, int h, int w, int s,
                  int pt, int pl, int oh, int ow);
 /* out (oh,ow,c) = depthwise 3x3 conv of in (h,w,c) with dw (3,3,c), stride s, pads pt/pl. */
@@ -43,6 +44,9 @@ void hrn_dk_depthwise3(float *out, const float *in, const float *dw, int h, int 
 /* out (p,cout) = in (p,cin) · pw (cin,cout) + b: a 1x1 conv as sgemm, split over threads. */
 void hrn_dk_pointwise(float *out, const float *in, const float *pw, const float *b, int64_t p,
                       int cin, int cout);
+/* The same, then face-api's leaky ReLU on each block of rows while it is in cache (leaky != 0). */
+void hrn_dk_pointwise_act(float *out, const float *in, const float *pw, const float *b,
+                          int64_t p, int cin, int cout, int leaky);
 /* TF's max pool, k x k, stride s, 'same' (pads ignored), out (oh,ow,c), oh = ceil(h/s). */
 void hrn_dk_maxpool_same(float *out, const float *in, int h, int w, int c, int k, int s);
 /* face-api's leaky ReLU, relu(x - 0.1x) + 0.1x, in place over n values. */

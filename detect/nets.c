@@ -125,8 +125,7 @@ void hrn_detect_free(struct hrn_detect *d) {
 static void tf_sepconv(float *out, float *tmp, const float *in, const struct hrn_dsep *c, int h,
                        int w) {
     hrn_dk_depthwise3(tmp, in, c->dw, h, w, c->cin, 1, 1, 1, h, w);
-    hrn_dk_pointwise(out, tmp, c->pw, c->b, (int64_t)h * w, c->cin, c->cout);
-    hrn_dk_leaky(out, (int64_t)h * w * c->cout);
+    hrn_dk_pointwise_act(out, tmp, c->pw, c->b, (int64_t)h * w, c->cin, c->cout, 1);
 }
 
 enum hrn_status hrn_tinyface_forward(struct hrn_detect *d, const float *x, int size, float *out) {

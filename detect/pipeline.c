@@ -50,15 +50,24 @@ static const float *src_px(const struct padded_src *p, int y, int x) {
 static void resize_normalize(float *x, const struct padded_src *p, int out, const float mean[3]) {
     double ry = (double)p->sh / out, rx = (double)p->sw / out;
     int same = p->sh == out && p->sw == out;
+    /* the columns' neighbours and weights are the same on every row: computed once */
+    int *cx = malloc(2 * (size_t)out * sizeof *cx);
+    double *cw = malloc((size_t)out * sizeof *cw);
+    HRN_ASSERT(cx && cw); /* a few KB */
+    for (int c = 0; c < out; c++) {
+        double fx = same ? c : rx * c;
+        cx[2 * c] = (int)fmax(0, floor(fx));
+        cx[2 * c + 1] = (int)fmin(p->sw - 1, ceil(fx));
+        cw[c] = fx - cx[2 * c];
+    }
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < out; r++) {
         double fy = same ? r : ry * r;
         int y0 = (int)fmax(0, floor(fy)), y1 = (int)fmin(p->sh - 1, ceil(fy));
         double wy = fy - y0;
         for (int c = 0; c < out; c++) {
-            double fx = same ? c : rx * c;
-            int x0 = (int)fmax(0, floor(fx)), x1 = (int)fmin(p->sw - 1, ceil(fx));
-            double wx = fx - x0;
+            int x0 = cx[2 * c], x1 = cx[2 * c + 1];
+            double wx = cw[c];
             const float *tl = src_px(p, y0, x0), *tr = src_px(p, y0, x1);
             const float *bl = src_px(p, y1, x0), *br = src_px(p, y1, x1);
             float *o = x + ((size_t)r * out + c) * 3;
@@ -70,6 +79,8 @@ static void resize_normalize(float *x, const struct padded_src *p, int out, cons
             }
         }
     }
+    free(cx);
+    free(cw);
 }
 
 void hrn_tinyface_input(float *x, const float *img_hwc, int w, int h, int size) {
@@ -199,6 +210,22 @@ enum hrn_status hrn_lm68_on_box(struct hrn_detect *d, const float *img_hwc, int 
 
 /* --- everything ------------------------------------------------------------------------------- */
 
+/* roundf (half away from zero) without the libm call per value: the fraction left by truncf is
+ * exact, so comparing it with 0.5 rounds exactly as roundf does (|v| < 2^23; larger floats are
+ * integers already and come back unchanged). */
+static inline float round_half_away(float v) {
+    float t = truncf(v), f = v - t;
+    return f >= 0.5f ? t + 1.0f : f <= -0.5f ? t - 1.0f : t;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+static void to_hwc255(float *x, const float *chw, size_t n) {
+    for (int c = 0; c < 3; c++)
+        for (size_t i = 0; i < n; i++) x[3 * i + c] = round_half_away(chw[c * n + i] * 255.0f);
+}
+
 float *hrn_detect_hwc255(const struct hrn_image *img) {
     size_t n = (size_t)img->w * img->h;
     float *x = malloc(n * 3 * sizeof *x);
@@ -206,8 +233,7 @@ float *hrn_detect_hwc255(const struct hrn_image *img) {
         hrn_error_set(HRN_ERR_NOMEM, "detect: cannot allocate a %dx%d image", img->w, img->h);
         return NULL;
     }
-    for (int c = 0; c < 3; c++)
-        for (size_t i = 0; i < n; i++) x[3 * i + c] = roundf(img->data[c * n + i] * 255.0f);
+    to_hwc255(x, img->data, n);
     return x;
 }
 
