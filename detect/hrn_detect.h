@@ -95,6 +95,10 @@ struct hrn_detect {
     /* activation workspace (grown on demand) */
     float *ws;
     size_t ws_floats;
+    /* the photo as (h,w,3) 0..255 and the detector input, kept between calls (grown on demand):
+     * a fresh multi-megabyte malloc per photo costs its page faults every time */
+    float *io;
+    size_t io_floats;
 };
 
 /* Load the HDF5 written by hrn_faceapi_convert: checks the format attribute and every tensor's

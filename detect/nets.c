@@ -115,6 +115,7 @@ void hrn_detect_free(struct hrn_detect *d) {
     if (!d) return;
     free(d->params);
     free(d->ws);
+    free(d->io);
     memset(d, 0, sizeof *d);
 }
 

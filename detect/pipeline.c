@@ -222,8 +222,8 @@ static inline float round_half_away(float v) {
 __attribute__((target_clones("avx2", "default")))
 #endif
 static void to_hwc255(float *x, const float *chw, size_t n) {
-    for (int c = 0; c < 3; c++)
-        for (size_t i = 0; i < n; i++) x[3 * i + c] = round_half_away(chw[c * n + i] * 255.0f);
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < 3; c++) x[3 * i + c] = round_half_away(chw[c * n + i] * 255.0f);
 }
 
 float *hrn_detect_hwc255(const struct hrn_image *img) {
@@ -245,23 +245,26 @@ static int cmp_area(const void *pa, const void *pb) {
     return (a < b) - (a > b);
 }
 
-/* Boxes and their landmarks; faces has room for MAX_CANDIDATES. */
-static enum hrn_status detect_all(struct hrn_detect *d, const float *hwc, int w, int h,
-                                  const struct hrn_detect_options *o, struct hrn_face *faces,
+/* Boxes and their landmarks into *faces (malloc()ed, as many as boxes; the caller frees it). x
+ * holds the detector input. */
+static enum hrn_status detect_all(struct hrn_detect *d, const float *hwc, float *x, int w, int h,
+                                  const struct hrn_detect_options *o, struct hrn_face **faces,
                                   int *n) {
     int s = o->input_size, g = s / 32;
-    float *x = malloc((size_t)s * s * 3 * sizeof *x), *out = malloc((size_t)g * g * 25 * sizeof *out);
+    float *out = malloc((size_t)g * g * 25 * sizeof *out);
     struct hrn_detect_box *boxes = malloc(MAX_CANDIDATES * sizeof *boxes);
     enum hrn_status st = HRN_OK;
-    if (!x || !out || !boxes) st = hrn_error_set(HRN_ERR_NOMEM, "detect: out of memory");
+    if (!out || !boxes) st = hrn_error_set(HRN_ERR_NOMEM, "detect: out of memory");
     if (!st) {
         hrn_tinyface_input(x, hwc, w, h, s);
         st = hrn_tinyface_forward(d, x, s, out);
     }
     int nb = st ? 0 : hrn_tinyface_decode(out, s, w, h, o, boxes, MAX_CANDIDATES);
     *n = 0;
+    *faces = malloc((size_t)(nb > 0 ? nb : 1) * sizeof **faces);
+    if (!st && !*faces) st = hrn_error_set(HRN_ERR_NOMEM, "detect: out of memory");
     for (int i = 0; !st && i < nb; i++) {
-        struct hrn_face *f = &faces[*n];
+        struct hrn_face *f = &(*faces)[*n];
         f->box = boxes[i];
         int cx, cy, cw, ch;
         if (!hrn_lm68_crop(&f->box, w, h, &cx, &cy, &cw, &ch)) continue; /* off the photo */
@@ -269,10 +272,18 @@ static enum hrn_status detect_all(struct hrn_detect *d, const float *hwc, int w,
         hrn_lmk_extract_5p(f->lm68, f->lm5);
         (*n)++;
     }
-    free(x);
     free(out);
     free(boxes);
     return st;
+}
+
+/* d->io holds at least n floats. */
+static enum hrn_status io_reserve(struct hrn_detect *d, size_t n) {
+    if (d->io_floats >= n) return HRN_OK;
+    free(d->io);
+    d->io = malloc(n * sizeof *d->io);
+    d->io_floats = d->io ? n : 0;
+    return d->io ? HRN_OK : hrn_error_set(HRN_ERR_NOMEM, "detect: cannot allocate %zu floats", n);
 }
 
 enum hrn_status hrn_detect_faces(struct hrn_detect *d, const struct hrn_image *img,
@@ -287,17 +298,19 @@ enum hrn_status hrn_detect_faces(struct hrn_detect *d, const struct hrn_image *i
         return hrn_error_set(HRN_ERR_INVALID, "detect: input size %d (a multiple of 32 >= 64), "
                              "thresholds %g and %g", o->input_size, (double)o->score_threshold,
                              (double)o->iou_threshold);
-    float *hwc = hrn_detect_hwc255(img);
-    struct hrn_face *all = malloc(MAX_CANDIDATES * sizeof *all);
+    size_t npx = (size_t)img->w * (size_t)img->h, nx = (size_t)o->input_size * o->input_size;
+    enum hrn_status st = io_reserve(d, 3 * npx + 3 * nx);
+    if (st) return st;
+    float *hwc = d->io, *x = hwc + 3 * npx;
+    to_hwc255(hwc, img->data, npx);
+    struct hrn_face *all = NULL;
     int na = 0;
-    enum hrn_status st = hwc && all ? HRN_OK : hrn_error_set(HRN_ERR_NOMEM, "detect: out of memory");
-    if (!st) st = detect_all(d, hwc, img->w, img->h, o, all, &na);
+    st = detect_all(d, hwc, x, img->w, img->h, o, &all, &na);
     if (!st) {
         qsort(all, (size_t)na, sizeof *all, cmp_area);
         *n = na < cap ? na : cap;
         memcpy(faces, all, (size_t)*n * sizeof *faces);
     }
-    free(hwc);
     free(all);
     return st;
 }
