@@ -2,7 +2,7 @@
 # Build the libFuzzer harnesses (tests/fuzz, clang, ASan+UBSan) and run each for a while.
 #   scripts/fuzz.sh [--time SECONDS] [--runs N] [--build DIR] [--no-build] [parser...]
 # Parsers: ini lmk obj ply image npy lmk7 crop_json eos face_model checkpoint mat (default: all).
-# Each runs alone (-jobs=1) for SECONDS (default 60) or N executions, whichever is given (both:
+# Each runs alone (one process, one job) for SECONDS (default 60) or N executions, whichever is given (both:
 # whichever ends first), from tests/fuzz/corpus/<parser> plus what earlier runs found
 # (DIR/corpus/<parser>, kept between runs). Crash inputs go to DIR/crashes/<parser>-*; re-run one
 # with DIR/tests/fuzz/fuzz_<parser> FILE. Prints execs, exec/s, coverage and crashes per parser;
@@ -35,10 +35,18 @@ done
 if [ "$do_build" = 1 ]; then
   command -v clang >/dev/null || { echo "fuzz.sh: clang is missing (scripts/install-deps.sh)" >&2; exit 1; }
   # Tests are left out: only the harnesses and the libraries they need are built.
-  CC=clang cmake -S . -B "$build" -DHRN_FUZZ=ON -DHRN_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  # The build's output (clang warns about more than gcc in the libraries) goes to a log, shown
+  # only when the build fails.
   targets=()
   for p in "${parsers[@]}"; do targets+=(--target "fuzz_$p"); done
-  cmake --build "$build" -j2 "${targets[@]}" >/dev/null
+  mkdir -p "$build"
+  if ! { CC=clang cmake -S . -B "$build" -DHRN_FUZZ=ON -DHRN_BUILD_TESTS=OFF \
+           -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build "$build" -j2 "${targets[@]}"; } \
+         >"$build/build.log" 2>&1; then
+    tail -n 40 "$build/build.log" >&2
+    echo "fuzz.sh: the build failed (all of it in $build/build.log)" >&2
+    exit 1
+  fi
 fi
 
 # Sanitizers stop at the first error; leaks count as crashes. The quarantine is ASan's default.
@@ -76,7 +84,8 @@ for p in "${parsers[@]}"; do
   t0=$(date +%s)
   rc=0
   # New inputs go to the first corpus directory (the build's), never into the repository's seeds.
-  "$bin" "${limits[@]}" "${dict[@]}" -jobs=1 -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
+  # In-process, one job (-jobs=1 would fork a worker that logs to ./fuzz-0.log).
+  "$bin" "${limits[@]}" "${dict[@]}" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$build/crashes/$p-" "$work" "tests/fuzz/corpus/$p" >"$log" 2>&1 || rc=$?
   secs=$(( $(date +%s) - t0 ))
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
