@@ -9,8 +9,10 @@
  * done and is skipped by a rerun. Workers are this program started again (fork + exec of
  * /proc/self/exe with HRN_FIT_WORKER=k/N), not forks that keep running: the parent has started
  * OpenMP's thread pool, which a forked child cannot use. The coordinator (or rank 0) then reads
- * every status and writes <out>/summary.csv. */
+ * every status and writes <out>/summary.csv.
+ * A photo without a landmark file gets its 68 points from face-api's detector (detect/). */
 #include "hrn_train.h"
+#include "hrn_detect.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -74,17 +76,69 @@ static enum hrn_status check_landmarks(const char *image, const char *lmk) {
     return HRN_OK;
 }
 
-/* The views of a subject, their landmark files found next to the images when not given; names
- * made unique (two photos a.jpg in different folders). */
+/* <out>/<image's stem>[_k].lm68.txt: where detected landmarks are written */
+static void detected_path(const char *image, const char *out, int k, char *buf, size_t cap) {
+    const char *base = strrchr(image, '/');
+    base = base ? base + 1 : image;
+    int n = (int)strcspn(base, ".");
+    if (k > 0) snprintf(buf, cap, "%s/%.*s_%d.lm68.txt", out, n, base, k);
+    else snprintf(buf, cap, "%s/%.*s.lm68.txt", out, n, base);
+}
+
+/* No landmark file: face-api's detector and 68-point net find the face (the largest, or face
+ * job->face, largest first as hrn-detect numbers them); the points used are written with the
+ * outputs, so the fit can be checked and repeated. */
+static enum hrn_status detect_landmarks(const struct hrn_fit_job *job, const char *image,
+                                        const char *lmk_out) {
+    enum hrn_status st = HRN_OK;
+    char wbuf[1024];
+    const char *w = job->detector ? job->detector
+                                  : hrn_detect_default_weights(wbuf, sizeof wbuf, HRN_DEFAULT_WEIGHTS_DIR);
+    struct stat sb;
+    if (stat(w, &sb) != 0)
+        return hrn_error_set(HRN_ERR_IO, "%s: no landmark file given or next to it (.lm68.txt, "
+                             ".pts or .lm5.txt), and no face detector to find them: %s is missing "
+                             "(scripts/install-deps.sh fetches face-api's weights; docs/DETECTION.md)",
+                             image, w);
+    struct hrn_detect det = {0};
+    struct hrn_image img = {0};
+    struct hrn_face faces[32];
+    int n = 0;
+    struct hrn_detect_options o = hrn_detect_defaults();
+    HRN_TRY(hrn_detect_load(&det, w));
+    HRN_TRY(hrn_image_read(image, HRN_IMAGE_RGB, &img));
+    HRN_TRY(hrn_detect_faces(&det, &img, &o, faces, 32, &n));
+    if (n == 0 || job->face >= n) {
+        st = hrn_error_set(HRN_ERR_INVALID, "%s: %d face%s detected%s; give its landmarks (--lmk)",
+                           image, n, n == 1 ? "" : "s",
+                           n ? " (--face counts from 0, largest first)" : "");
+        goto fail;
+    }
+    const struct hrn_face *f = &faces[job->face];
+    HRN_TRY(hrn_lmk_write_txt(lmk_out, f->lm68, 68));
+    hrn_log(HRN_LOG_INFO, "%s: no landmark file: %d face%s detected, fitting face %d (score %.2f, "
+            "box %.0f,%.0f-%.0f,%.0f); its 68 landmarks are in %s", image, n, n == 1 ? "" : "s",
+            job->face, (double)f->box.score, (double)f->box.x0, (double)f->box.y0,
+            (double)f->box.x1, (double)f->box.y1, lmk_out);
+fail:
+    hrn_image_free(&img);
+    hrn_detect_free(&det);
+    return st;
+}
+
+/* The views of a subject, their landmark files found next to the images when not given (else
+ * detected, into out); names made unique (two photos a.jpg in different folders). */
 static enum hrn_status load_views(const struct hrn_fit_job *job, const struct hrn_fit_subject *s,
-                                  const struct hrn_fit_config *cfg, struct hrn_fit_view *views) {
+                                  const struct hrn_fit_config *cfg, const char *out,
+                                  struct hrn_fit_view *views) {
     char lmk[1100];
     for (int k = 0; k < s->n_views; k++) {
         const char *l = s->lmk[k];
         if (!l) {
-            if (!hrn_fit_default_lmk(s->image[k], lmk, sizeof lmk))
-                return hrn_error_set(HRN_ERR_IO, "%s: no landmark file given and none next to it "
-                                     "(.lm68.txt, .pts or .lm5.txt)", s->image[k]);
+            if (!hrn_fit_default_lmk(s->image[k], lmk, sizeof lmk)) {
+                detected_path(s->image[k], out, k, lmk, sizeof lmk);
+                TRY_RET(detect_landmarks(job, s->image[k], lmk));
+            }
             l = lmk;
         }
         TRY_RET(check_landmarks(s->image[k], l));
@@ -130,8 +184,8 @@ enum hrn_status hrn_fit_subject_run(const struct hrn_fit_job *job, const struct 
     struct hrn_fit_view *views = calloc((size_t)s->n_views, sizeof *views);
     char path[1200];
     if (!views) return hrn_error_set(HRN_ERR_NOMEM, "no memory for %d views", s->n_views);
-    HRN_TRY(load_views(job, s, cfg, views));
     HRN_TRY(hrn_fit_mkdirs(out));
+    HRN_TRY(load_views(job, s, cfg, out, views));
     snprintf(path, sizeof path, "%s/config.ini", out);
     HRN_TRY(hrn_config_save(&hrn_fit_schema, cfg, path));
     HRN_TRY(hrn_fit_init(&fit, job->fm, cfg, views, s->n_views));

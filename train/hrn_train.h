@@ -415,6 +415,10 @@ struct hrn_fit_job {
     const struct hrn_face_model *fm;
     const struct hrn_fit_config *cfg, *cfg_multi;
     struct hrn_fit_nets *nets;          /* NULL: start from the mean face */
+    /* photos without a landmark file: the detector's weights (NULL: hrn_detect_default_weights)
+     * and which face to fit (0: the largest) */
+    const char *detector;
+    int face;
 };
 struct hrn_fit_report {
     int n_views;
@@ -430,9 +434,10 @@ struct hrn_fit_report {
 /* The landmark file next to an image (<base>.lm68.txt, .pts, .lm5.txt: the first that exists);
  * 0 when none. */
 int hrn_fit_default_lmk(const char *image, char *out, size_t cap);
-/* One subject: views from its photos, the fit, every output into out (hrn_fit_write_outputs,
- * config.ini, losses.tsv). A numeric stop writes the last finite state and returns
- * HRN_ERR_NUMERIC. */
+/* One subject: views from its photos (landmarks from the files given, or next to the photos, or
+ * else detected and written to out/<stem>.lm68.txt), the fit, every output into out
+ * (hrn_fit_write_outputs, config.ini, losses.tsv). A numeric stop writes the last finite state
+ * and returns HRN_ERR_NUMERIC. */
 enum hrn_status hrn_fit_subject_run(const struct hrn_fit_job *job, const struct hrn_fit_subject *s,
                                     const char *out, struct hrn_fit_report *r);
 struct hrn_fit_batch_opts {

@@ -34,7 +34,11 @@ static void usage(FILE *out) {
             "  --model FILE     face model (HDF5, hrn-model's layout; SFM/ICT/BFM imports)\n"
             "  --image FILE     a photo (PNG/JPEG); repeat for more views\n"
             "  --lmk FILE       its 68 or 5 landmarks (.txt `x y` lines, 0-based, or .pts);\n"
-            "                   default: the image's name with .lm68.txt, .pts or .lm5.txt\n"
+            "                   default: the image's name with .lm68.txt, .pts or .lm5.txt,\n"
+            "                   else detected (face-api's detector and 68-point net), written\n"
+            "                   to DIR/<image>.lm68.txt\n"
+            "  --face K         a photo with several faces: fit face K, 0 = the largest [0]\n"
+            "  --detector F     the detector's weights [$HRN_WEIGHTS_DIR/face-api-1.7.15.h5]\n"
             "  --mask FILE      its face mask (PNG of the image's size, white = face);\n"
             "                   default: the face region of the 68 landmarks\n"
             "  --checkpoint F   start from HRN's networks (scripts/convert_pth.py output):\n"
@@ -68,10 +72,10 @@ static void usage(FILE *out) {
 }
 
 struct args {
-    const char *model, *config, *config_multi, *out, *checkpoint, *list;
+    const char *model, *config, *config_multi, *out, *checkpoint, *list, *detector;
     const char *images[MAX_VIEWS], *lmks[MAX_VIEWS], *masks[MAX_VIEWS];
     const char *sets[MAX_SETS];
-    int n_img, n_set, demo, help_config, preset, jobs;
+    int n_img, n_set, demo, help_config, preset, jobs, face;
 };
 
 /* a whole number in [lo, hi] or -1 */
@@ -108,6 +112,11 @@ static int take_option(int c, struct args *a) {
     case 'o': a->out = optarg; return 0;
     case 'd': a->demo = 1; return 0;
     case 'L': a->list = optarg; return 0;
+    case 'D': a->detector = optarg; return 0;
+    case 'F':
+        if ((a->face = (int)parse_count(optarg, 0, 31)) < 0)
+            return fprintf(stderr, "hrn-fit: --face '%s': expected 0..31\n", optarg), 2;
+        return 0;
     case 'j':
         if ((a->jobs = (int)parse_count(optarg, 1, HRN_FIT_MAX_JOBS)) < 0)
             return fprintf(stderr, "hrn-fit: --jobs '%s': expected 1..%d\n", optarg,
@@ -138,6 +147,7 @@ static int parse_args(int argc, char **argv, struct args *a) {
         {"quiet", no_argument, 0, 'q'},       {"help", no_argument, 0, 'h'},
         {"help-config", no_argument, 0, 'H'}, {"version", no_argument, 0, 'V'},
         {"list", required_argument, 0, 'L'},  {"jobs", required_argument, 0, 'j'},
+        {"face", required_argument, 0, 'F'},  {"detector", required_argument, 0, 'D'},
         {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->out = "hrn-fit-out";
@@ -224,7 +234,8 @@ static enum hrn_status run(const struct args *a, const struct hrn_fit_config *cf
     HRN_TRY(hrn_fit_load_model(a->model, &fm));
     if (a->checkpoint) HRN_TRY(hrn_fit_nets_load(a->checkpoint, &nets));
     struct hrn_fit_job job = {.fm = &fm, .cfg = cfg, .cfg_multi = cfg_multi,
-                              .nets = a->checkpoint ? &nets : NULL};
+                              .nets = a->checkpoint ? &nets : NULL, .detector = a->detector,
+                              .face = a->face};
     if (a->list) {
         HRN_TRY(hrn_dist_init(&dist, argc, argv));
         st = fit_list(a, &job, *argv, &dist);
