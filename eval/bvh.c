@@ -311,6 +311,192 @@ void hrn_bvh_closest_many(const struct hrn_bvh *b, const double *p, int64_t n, d
     }
 }
 
+/* --- closest point as trimesh 3.12.7 returns it (REALY's official mode) ---------------------- */
+
+/* trimesh.triangles.closest_point: Ericson's region tests with trimesh's slack tol.zero (1e-13)
+ * where Ericson compares with 0, and its arithmetic order. */
+static double closest_on_triangle_tm(const double p[3], const double a[3], const double b[3],
+                                     const double c[3], double q[3]) {
+    const double z = 1e-13;
+    double ab[3], ac[3], ap[3], bp[3], cp[3];
+    for (int j = 0; j < 3; j++) {
+        ab[j] = b[j] - a[j];
+        ac[j] = c[j] - a[j];
+        ap[j] = p[j] - a[j];
+        bp[j] = p[j] - b[j];
+        cp[j] = p[j] - c[j];
+    }
+    double d1 = dot3(ab, ap), d2 = dot3(ac, ap), d3 = dot3(ab, bp), d4 = dot3(ac, bp);
+    double d5 = dot3(ab, cp), d6 = dot3(ac, cp);
+    double vc = d1 * d4 - d3 * d2, vb = d5 * d2 - d1 * d6, va = d3 * d6 - d5 * d4;
+    if (d1 < z && d2 < z) {
+        memcpy(q, a, 3 * sizeof(double));
+    } else if (d3 > -z && d4 <= d3) {
+        memcpy(q, b, 3 * sizeof(double));
+    } else if (vc < z && d1 > -z && d3 < z) {
+        double v = d1 / (d1 - d3);
+        for (int j = 0; j < 3; j++) q[j] = a[j] + v * ab[j];
+    } else if (d6 > -z && d5 <= d6) {
+        memcpy(q, c, 3 * sizeof(double));
+    } else if (vb < z && d2 > -z && d6 < z) {
+        double w = d2 / (d2 - d6);
+        for (int j = 0; j < 3; j++) q[j] = a[j] + w * ac[j];
+    } else if (va < z && (d4 - d3) > -z && (d5 - d6) > -z) {
+        double w = (d4 - d3) / ((d4 - d3) + (d5 - d6));
+        for (int j = 0; j < 3; j++) q[j] = b[j] + w * (c[j] - b[j]);
+    } else {
+        double den = 1.0 / (va + vb + vc), v = vb * den, w = vc * den;
+        for (int j = 0; j < 3; j++) q[j] = a[j] + ab[j] * v + ac[j] * w;
+    }
+    double r[3] = {p[0] - q[0], p[1] - q[1], p[2] - q[2]};
+    return dot3(r, r);
+}
+
+/* Squared distance from p to the nearest vertex of any triangle (trimesh's KD-tree over the
+ * referenced vertices). */
+static double nearest_vertex_d2(const struct hrn_bvh *b, const double p[3]) {
+    int32_t stack[STACK_MAX];
+    int sp = 0;
+    double best = DBL_MAX;
+    stack[sp++] = 0;
+    while (sp > 0) {
+        const struct hrn_bvh_node *n = &b->nodes[stack[--sp]];
+        if (box_d2(n, p) > best) continue;
+        if (n->left >= 0) {
+            HRN_ASSERT(sp + 2 <= STACK_MAX);
+            stack[sp++] = n->right;
+            stack[sp++] = n->left;
+            continue;
+        }
+        for (int32_t i = n->first; i < n->first + n->count; i++)
+            for (int k = 0; k < 3; k++) {
+                const double *x = b->v + 3 * (int64_t)b->f[3 * (int64_t)b->tri[i] + k];
+                double r[3] = {p[0] - x[0], p[1] - x[1], p[2] - x[2]};
+                if (dot3(r, r) < best) best = dot3(r, r);
+            }
+    }
+    return best;
+}
+
+static int box_meets_cube(const double lo[3], const double hi[3], const double clo[3],
+                          const double chi[3]) {
+    for (int j = 0; j < 3; j++)
+        if (lo[j] > chi[j] || hi[j] < clo[j]) return 0;
+    return 1;
+}
+
+/* The two nearest candidates (squared distance, point, triangle) among the triangles whose
+ * bounding box meets the cube [clo, chi]; ties keep the lower triangle index first. */
+struct two_best {
+    double d2[2], q[2][3];
+    int64_t tri[2];
+};
+
+static void two_best_offer(struct two_best *t, double d2, const double q[3], int64_t k) {
+    int slot = (d2 < t->d2[0] || (d2 == t->d2[0] && k < t->tri[0])) ? 0
+               : (d2 < t->d2[1] || (d2 == t->d2[1] && k < t->tri[1])) ? 1 : 2;
+    if (slot == 2) return;
+    if (slot == 0) {
+        t->d2[1] = t->d2[0];
+        t->tri[1] = t->tri[0];
+        memcpy(t->q[1], t->q[0], sizeof t->q[0]);
+    }
+    t->d2[slot] = d2;
+    t->tri[slot] = k;
+    memcpy(t->q[slot], q, sizeof t->q[0]);
+}
+
+static void leaf_candidates(const struct hrn_bvh *b, const struct hrn_bvh_node *n,
+                            const double p[3], const double clo[3], const double chi[3],
+                            struct two_best *t) {
+    for (int32_t i = n->first; i < n->first + n->count; i++) {
+        int64_t k = b->tri[i];
+        const double *x[3];
+        double tlo[3], thi[3], q[3];
+        for (int m = 0; m < 3; m++) x[m] = b->v + 3 * (int64_t)b->f[3 * k + m];
+        for (int j = 0; j < 3; j++) {
+            tlo[j] = fmin(x[0][j], fmin(x[1][j], x[2][j]));
+            thi[j] = fmax(x[0][j], fmax(x[1][j], x[2][j]));
+        }
+        if (!box_meets_cube(tlo, thi, clo, chi)) continue;
+        two_best_offer(t, closest_on_triangle_tm(p, x[0], x[1], x[2], q), q, k);
+    }
+}
+
+/* Unit normal of triangle k as trimesh's face_normals: cross(b - a, c - b), zero when its norm
+ * is at most 1e-13. */
+static void face_normal_tm(const struct hrn_bvh *b, int64_t k, double nrm[3]) {
+    const double *a = b->v + 3 * (int64_t)b->f[3 * k], *bb = b->v + 3 * (int64_t)b->f[3 * k + 1],
+                 *c = b->v + 3 * (int64_t)b->f[3 * k + 2];
+    double u[3], w[3];
+    for (int j = 0; j < 3; j++) {
+        u[j] = bb[j] - a[j];
+        w[j] = c[j] - bb[j];
+    }
+    nrm[0] = u[1] * w[2] - u[2] * w[1];
+    nrm[1] = u[2] * w[0] - u[0] * w[2];
+    nrm[2] = u[0] * w[1] - u[1] * w[0];
+    double len = sqrt(dot3(nrm, nrm));
+    for (int j = 0; j < 3; j++) nrm[j] = len > 1e-13 ? nrm[j] * (1.0 / len) : 0;
+}
+
+double hrn_bvh_closest_trimesh(const struct hrn_bvh *b, const double p[3], double q[3],
+                               int64_t *tri) {
+    /* trimesh.proximity.closest_point: candidates = faces whose box meets the cube of half-size
+     * (nearest vertex distance + tol.merge) about p */
+    double r = sqrt(nearest_vertex_d2(b, p)) + 1e-8, clo[3], chi[3];
+    for (int j = 0; j < 3; j++) {
+        clo[j] = p[j] - r;
+        chi[j] = p[j] + r;
+    }
+    struct two_best t = {{DBL_MAX, DBL_MAX}, {{0, 0, 0}, {0, 0, 0}}, {INT64_MAX, INT64_MAX}};
+    int32_t stack[STACK_MAX];
+    int sp = 0;
+    stack[sp++] = 0;
+    while (sp > 0) {
+        const struct hrn_bvh_node *n = &b->nodes[stack[--sp]];
+        if (!box_meets_cube(n->lo, n->hi, clo, chi) || box_d2(n, p) > t.d2[1]) continue;
+        if (n->left < 0) {
+            leaf_candidates(b, n, p, clo, chi, &t);
+            continue;
+        }
+        HRN_ASSERT(sp + 2 <= STACK_MAX);
+        stack[sp++] = n->right;
+        stack[sp++] = n->left;
+    }
+    if (t.tri[1] == INT64_MAX) t.d2[1] = t.d2[0]; /* one candidate: trimesh takes it twice */
+    int pick = 0;
+    /* "same closest point on two different faces": when the two best squared distances are
+     * within tol.merge (and both above it), the face whose normal points most towards p wins,
+     * even if its point is farther (by less than 1e-8 in squared distance) */
+    if (t.tri[1] != INT64_MAX && t.d2[1] - t.d2[0] < 1e-8 && t.d2[0] > 1e-8 && t.d2[1] > 1e-8) {
+        double dots[2];
+        for (int s = 0; s < 2; s++) {
+            double nrm[3], v[3], len = sqrt(t.d2[s]);
+            face_normal_tm(b, t.tri[s], nrm);
+            for (int j = 0; j < 3; j++) v[j] = (p[j] - t.q[s][j]) / len;
+            dots[s] = dot3(nrm, v);
+        }
+        pick = dots[1] > dots[0];
+    }
+    if (q) memcpy(q, t.q[pick], sizeof t.q[0]);
+    if (tri) *tri = t.tri[pick];
+    return t.d2[pick];
+}
+
+void hrn_bvh_closest_many_trimesh(const struct hrn_bvh *b, const double *p, int64_t n, double *q,
+                                  double *dist, int64_t *tri) {
+#pragma omp parallel for schedule(dynamic, 256)
+    for (int64_t i = 0; i < n; i++) {
+        double qq[3];
+        int64_t tt;
+        double d2 = hrn_bvh_closest_trimesh(b, p + 3 * i, qq, &tt);
+        if (q) memcpy(q + 3 * i, qq, sizeof qq);
+        if (dist) dist[i] = sqrt(d2);
+        if (tri) tri[i] = tt;
+    }
+}
+
 /* --- rays ---------------------------------------------------------------------------------------- */
 
 static int ray_box(const struct hrn_bvh_node *n, const double o[3], const double inv[3]) {

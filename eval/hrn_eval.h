@@ -114,6 +114,14 @@ double hrn_bvh_closest(const struct hrn_bvh *b, const double p[3], double q[3], 
 /* For n points p (n,3): q (n,3), dist (n) Euclidean (not squared), tri (n); any may be NULL. */
 void hrn_bvh_closest_many(const struct hrn_bvh *b, const double *p, int64_t n, double *q,
                           double *dist, int64_t *tri);
+/* The closest point as trimesh 3.12.7's nearest.on_surface returns it (REALY's official mode):
+ * among the faces whose box meets the cube of half-size (nearest-vertex distance + 1e-8) about p,
+ * the two nearest; when their squared distances differ by less than 1e-8 (both above 1e-8) the
+ * one whose face normal points more towards p wins, though its point may be farther. */
+double hrn_bvh_closest_trimesh(const struct hrn_bvh *b, const double p[3], double q[3],
+                               int64_t *tri);
+void hrn_bvh_closest_many_trimesh(const struct hrn_bvh *b, const double *p, int64_t n, double *q,
+                                  double *dist, int64_t *tri);
 /* Brute force over all triangles (for tests and benchmarks). */
 double hrn_closest_brute(const double *v, const int32_t *f, int64_t nf, const double p[3],
                          double q[3], int64_t *tri);
@@ -297,9 +305,11 @@ struct hrn_realy_gt {
     struct hrn_emesh region[HRN_REALY_N_REGIONS];  /* REALY_scan_region/<id>/<region>.obj */
     double metrical_scale;                         /* metrical_scale.txt line id-1 */
     int exact; /* 0 (official, the default): gICP multiplies the vertices by its scale in float32
-                * as numpy 1.x does (gICP.py); the caller also rounds the OBJ vertices to float32
-                * as io_obj.read does. 1: double precision throughout (rICP's float32 steps are
-                * kept: they are part of the protocol's iteration, B.3) */
+                * as numpy 1.x does (gICP.py), closest points on the prediction are trimesh
+                * 3.12.7's (its near-tie rule by face normal, hrn_bvh_closest_trimesh); the caller
+                * also rounds the OBJ vertices to float32 as io_obj.read does. 1: double precision
+                * and exact closest points (rICP's float32 steps are kept: they are part of the
+                * protocol's iteration, B.3) */
 };
 
 struct hrn_realy_result {
@@ -341,12 +351,13 @@ enum hrn_status hrn_realy_eval_ex(const struct hrn_emesh *pred, const struct hrn
  * metrical_scale, "%.9g" per line). Each file is written atomically. */
 enum hrn_status hrn_realy_write_meshes(const char *dir, const struct hrn_realy_meshes *m,
                                        double metrical_scale);
-/* Pieces: gICP (B.2) in place; rICP of one region (B.3) in place; returns fits in *n_fits. */
+/* Pieces: gICP (B.2) in place; rICP of one region (B.3) in place; returns fits in *n_fits.
+ * exact = 0 takes the closest points as trimesh does (hrn_bvh_closest_trimesh), 1 the exact ones. */
 enum hrn_status hrn_realy_gicp(struct hrn_emesh *pred, const struct hrn_realy_kpdef *kd,
                                const double *gt_kp, int exact);
 enum hrn_status hrn_realy_ricp(double *v, int64_t nv, const int32_t *f, int64_t nf,
                                const struct hrn_emesh *scan, const double *kp_p, const double *kp_g,
-                               int n_kp, int cheek, int *n_fits);
+                               int n_kp, int cheek, int exact, int *n_fits);
 /* Region keypoint index sets (B.1); returns the count. `which`: 0 seven, 1 forehead, 2 mouth,
  * 3 nose, 4 nose_part, 5 cheek. */
 int hrn_realy_kpset(int which, const int **idx);

@@ -7,7 +7,9 @@
  * C1 of the deformed scan, and NMSE = mean |C1_i - G_i| against the original scan positions. */
 #include "hrn_eval.h"
 
+#include <cblas.h>
 #include <errno.h>
+#include <lapacke.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -83,32 +85,7 @@ static void gather(const double *kp, const int *idx, int n, double *out) {
     for (int i = 0; i < n; i++) memcpy(out + 3 * i, kp + 3 * idx[i], 3 * sizeof(double));
 }
 
-/* --- B.2 gICP ------------------------------------------------------------------------------------- */
-
-enum hrn_status hrn_realy_gicp(struct hrn_emesh *pred, const struct hrn_realy_kpdef *kd,
-                               const double *gt_kp, int exact) {
-    double kp[3 * HRN_REALY_N_KP], P[21], Q[21], s, R[9], t[3];
-    hrn_realy_keypoints(kd, pred->v, kp);
-    gather(kp, KP_SEVEN, 7, P);
-    gather(gt_kp, KP_SEVEN, 7, Q);
-    enum hrn_status st = hrn_fit_realy(P, Q, 7, 1, &s, R, t);
-    if (st != HRN_OK) return hrn_error_prefix(st, "gICP");
-    if (exact) {
-        hrn_eval_transform(pred->v, pred->nv, s, R, t);
-        return HRN_OK;
-    }
-    /* gICP.py: np.matmul(predicted_vertices * scale, R.T) + t, the vertices float32 (io_obj):
-     * numpy 1.x keeps float32 * float64-scalar in float32, then the matmul is float64 */
-    const float sf = (float)s;
-    for (int64_t i = 0; i < pred->nv; i++) {
-        double *p = pred->v + 3 * i, x[3];
-        for (int j = 0; j < 3; j++) x[j] = (double)((float)p[j] * sf);
-        for (int j = 0; j < 3; j++) p[j] = R[3 * j] * x[0] + R[3 * j + 1] * x[1] + R[3 * j + 2] * x[2] + t[j];
-    }
-    return HRN_OK;
-}
-
-/* --- B.3 rICP ------------------------------------------------------------------------------------- */
+/* --- numpy's arithmetic (the official mode) ------------------------------------------------ */
 
 /* numpy's pairwise float32 summation (pairwise_sum for float: 8 accumulators per 128-block). */
 static float np_pairwise_f32(const float *a, int64_t n) {
@@ -132,9 +109,180 @@ static float np_pairwise_f32(const float *a, int64_t n) {
     return np_pairwise_f32(a, n2) + np_pairwise_f32(a + n2, n - n2);
 }
 
+/* The same for float64 (numpy's pairwise_sum for double). */
+static double np_pairwise_f64(const double *a, int64_t n) {
+    if (n < 8) {
+        double r = 0;
+        for (int64_t i = 0; i < n; i++) r += a[i];
+        return r;
+    }
+    if (n <= 128) {
+        double r[8];
+        for (int j = 0; j < 8; j++) r[j] = a[j];
+        int64_t i;
+        for (i = 8; i < n - (n % 8); i += 8)
+            for (int j = 0; j < 8; j++) r[j] += a[i + j];
+        double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++) res += a[i];
+        return res;
+    }
+    int64_t n2 = n / 2;
+    n2 -= n2 % 8;
+    return np_pairwise_f64(a, n2) + np_pairwise_f64(a + n2, n - n2);
+}
+
+/* out (n,3) = x (n,3) R^T + t as np.matmul(x, R.T) + t computes it: numpy hands the product to
+ * BLAS dgemm (OpenBLAS here, as for numpy), whose kernels round differently from three multiplies
+ * and two adds. out must not alias x. */
+static void apply_rt_blas(const double *x, int64_t n, const double R[9], const double t[3],
+                          double *out) {
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)n, 3, 3, 1.0, x, 3, R, 3, 0.0,
+                out, 3);
+    for (int64_t i = 0; i < n; i++)
+        for (int j = 0; j < 3; j++) out[3 * i + j] += t[j];
+}
+
+/* R = U Vh of numpy.linalg.svd(W): LAPACK dgesdd on W in column-major order (what numpy's
+ * umath_linalg calls, with the same LAPACK), then U.dot(Vh) through dgemm. */
+static enum hrn_status rotation_numpy(const double W[9], double R[9]) {
+    double a[9], S[3], Uc[9], VTc[9], U[9], VT[9];
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) a[i + 3 * j] = W[3 * i + j];
+    lapack_int info = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'A', 3, 3, a, 3, S, Uc, 3, VTc, 3);
+    if (info != 0)
+        return hrn_error_set(HRN_ERR_LAPACK, "REALY fit_icp_RT: dgesdd failed (info %d)", (int)info);
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) {
+            U[3 * i + j] = Uc[i + 3 * j];
+            VT[3 * i + j] = VTc[i + 3 * j];
+        }
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 3, 3, 3, 1.0, U, 3, VT, 3, 0.0, R, 3);
+    return HRN_OK;
+}
+
+/* util.py fit_icp_RT as numpy 1.24 evaluates it when the target Q (n,3) is float32 (io_obj.read)
+ * and the source P (n,3) float64: mean(Q) is a float32 sequential sum (the reduced axis is not
+ * the contiguous one), Q - mean(Q) is float32, the products go through BLAS, the scale's
+ * numerator is a float32 pairwise sum and the translation a float64 pairwise mean. These
+ * roundings matter: the 7-keypoint SVD of gICP amplifies them to ~1e-8 in R and s. */
+static enum hrn_status fit_icp_rt_numpy(const double *P, const double *Q, int64_t n,
+                                        int with_scale, double *s, double R[9], double t[3]) {
+    double mp[3] = {0, 0, 0}, W[9];
+    float mq[3] = {0, 0, 0};
+    for (int64_t i = 0; i < n; i++)
+        for (int j = 0; j < 3; j++) {
+            mp[j] += P[3 * i + j];
+            mq[j] += (float)Q[3 * i + j];
+        }
+    for (int j = 0; j < 3; j++) {
+        mp[j] /= (double)n;
+        mq[j] /= (float)n;
+    }
+    double *t1 = malloc((size_t)n * 3 * sizeof(double)), *s1 = malloc((size_t)n * 3 * sizeof(double));
+    double *rp = malloc((size_t)n * 3 * sizeof(double));
+    float *a32 = malloc((size_t)n * 3 * sizeof(float));
+    enum hrn_status st = HRN_OK;
+    if (!t1 || !s1 || !rp || !a32) {
+        st = hrn_error_set(HRN_ERR_NOMEM, "REALY fit_icp_RT: out of memory");
+        goto fail;
+    }
+    for (int64_t i = 0; i < 3 * n; i++) {
+        t1[i] = (double)((float)Q[i] - mq[i % 3]);
+        s1[i] = P[i] - mp[i % 3];
+    }
+    /* W = t1 . s1^T: numpy's dot of a Fortran-ordered (3,n) and a C-ordered (n,3) array */
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 3, 3, (blasint)n, 1.0, t1, 3, s1, 3, 0.0,
+                W, 3);
+    HRN_TRY(rotation_numpy(W, R));
+    double scale = 1.0;
+    if (with_scale) {
+        for (int64_t i = 0; i < 3 * n; i++) a32[i] = fabsf((float)t1[i]);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 3, (blasint)n, 3, 1.0, R, 3, s1, 3,
+                    0.0, rp, (blasint)n);
+        for (int64_t i = 0; i < 3 * n; i++) rp[i] = fabs(rp[i]);
+        double den = np_pairwise_f64(rp, 3 * n);
+        if (!(den > 0)) {
+            st = hrn_error_set(HRN_ERR_NUMERIC, "REALY fit: source points coincide");
+            goto fail;
+        }
+        scale = (double)np_pairwise_f32(a32, 3 * n) / den;
+    }
+    /* translation = mean over points of target - scale * R . source, a C-ordered (3,n) array */
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, 3, (blasint)n, 3, 1.0, R, 3, P, 3, 0.0,
+                rp, (blasint)n);
+    for (int j = 0; j < 3; j++) {
+        double *row = rp + j * n;
+        for (int64_t i = 0; i < n; i++) row[i] = Q[3 * i + j] - scale * row[i];
+        t[j] = np_pairwise_f64(row, n) / (double)n;
+    }
+    *s = scale;
+fail:
+    free(t1);
+    free(s1);
+    free(rp);
+    free(a32);
+    return st;
+}
+
+/* --- B.2 gICP ------------------------------------------------------------------------------------- */
+
+enum hrn_status hrn_realy_gicp(struct hrn_emesh *pred, const struct hrn_realy_kpdef *kd,
+                               const double *gt_kp, int exact) {
+    double kp[3 * HRN_REALY_N_KP], P[21], Q[21], s, R[9], t[3];
+    hrn_realy_keypoints(kd, pred->v, kp);
+    gather(kp, KP_SEVEN, 7, P);
+    gather(gt_kp, KP_SEVEN, 7, Q);
+    enum hrn_status st = exact ? hrn_fit_realy(P, Q, 7, 1, &s, R, t)
+                               : fit_icp_rt_numpy(P, Q, 7, 1, &s, R, t);
+    if (st != HRN_OK) return hrn_error_prefix(st, "gICP");
+    if (exact) {
+        hrn_eval_transform(pred->v, pred->nv, s, R, t);
+        return HRN_OK;
+    }
+    /* gICP.py: np.matmul(predicted_vertices * scale, R.T) + t, the vertices float32 (io_obj):
+     * numpy 1.x keeps float32 * float64-scalar in float32, then the matmul is float64 */
+    double *x = malloc((size_t)pred->nv * 3 * sizeof(double));
+    if (!x) return hrn_error_set(HRN_ERR_NOMEM, "gICP: out of memory");
+    const float sf = (float)s;
+    for (int64_t i = 0; i < 3 * pred->nv; i++) x[i] = (double)((float)pred->v[i] * sf);
+    apply_rt_blas(x, pred->nv, R, t, pred->v);
+    free(x);
+    return HRN_OK;
+}
+
+/* Closest points q (n,3) on the prediction's surface: trimesh's (nearest.on_surface, with its
+ * near-tie rule) in the official mode, the exact ones with --exact. */
+static void closest_many(const struct hrn_bvh *b, const double *p, int64_t n, double *q, int exact) {
+    if (exact) hrn_bvh_closest_many(b, p, n, q, NULL, NULL);
+    else hrn_bvh_closest_many_trimesh(b, p, n, q, NULL, NULL);
+}
+
+/* --- B.3 rICP ------------------------------------------------------------------------------------- */
+
+/* tmp (n,3) = x (n,3) R^T + t: through BLAS as numpy does (official) or in plain double
+ * arithmetic (--exact). */
+static void rigid_apply(const double *x, int64_t n, const double R[9], const double t[3],
+                        int exact, double *tmp) {
+    if (!exact) {
+        apply_rt_blas(x, n, R, t, tmp);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++)
+        for (int j = 0; j < 3; j++)
+            tmp[3 * i + j] = R[3 * j] * x[3 * i] + R[3 * j + 1] * x[3 * i + 1] +
+                             R[3 * j + 2] * x[3 * i + 2] + t[j];
+}
+
+/* x (n,3) <- float32(x R^T + t): rICP.py's updates end in astype(np.float32) */
+static void rigid_update_f32(double *x, int64_t n, const double R[9], const double t[3], int exact,
+                             double *tmp) {
+    rigid_apply(x, n, R, t, exact, tmp);
+    for (int64_t i = 0; i < 3 * n; i++) x[i] = (double)(float)tmp[i];
+}
+
 enum hrn_status hrn_realy_ricp(double *v, int64_t nv, const int32_t *f, int64_t nf,
                                const struct hrn_emesh *scan, const double *kp_p, const double *kp_g,
-                               int n_kp, int cheek, int *n_fits) {
+                               int n_kp, int cheek, int exact, int *n_fits) {
     enum hrn_status st = HRN_OK;
     struct hrn_bvh b = {0};
     const int64_t ns = scan->nv;
@@ -142,12 +290,13 @@ enum hrn_status hrn_realy_ricp(double *v, int64_t nv, const int32_t *f, int64_t 
     double rate = (double)ns / (double)n_kp;
     if (cheek) rate /= 4;
     int64_t m = (int64_t)rate;
-    int64_t nk = m * n_kp, np = ns + nk;
+    int64_t nk = m * n_kp, np = ns + nk, ntmp = np > nv ? np : nv;
     double *P = malloc((size_t)np * 3 * sizeof(double)), *Q = malloc((size_t)np * 3 * sizeof(double));
     float *res = malloc((size_t)np * sizeof(float));
     double *Kp = malloc((size_t)(nk + 1) * 3 * sizeof(double));
+    double *tmp = malloc((size_t)ntmp * 3 * sizeof(double));
     int fits = 0;
-    if (!P || !Q || !res || !Kp) {
+    if (!P || !Q || !res || !Kp || !tmp) {
         st = hrn_error_set(HRN_ERR_NOMEM, "rICP: out of memory");
         goto fail;
     }
@@ -159,18 +308,18 @@ enum hrn_status hrn_realy_ricp(double *v, int64_t nv, const int32_t *f, int64_t 
     HRN_TRY(hrn_bvh_build(&b, v, nv, f, nf));
     double err_pre = 0;
     for (int it = 0;; ) {
-        hrn_bvh_closest_many(&b, scan->v, ns, P, NULL, NULL); /* C: closest on the surface */
+        closest_many(&b, scan->v, ns, P, exact); /* C: closest on the surface */
         memcpy(P + 3 * ns, Kp, (size_t)nk * 3 * sizeof(double));
         double s, R[9], t[3];
-        HRN_TRY(hrn_fit_realy(P, Q, np, 0, &s, R, t));
+        HRN_TRY(exact ? hrn_fit_realy(P, Q, np, 0, &s, R, t)
+                      : fit_icp_rt_numpy(P, Q, np, 0, &s, R, t));
         fits++;
         /* err = mean of squared row norms of float32(P R^T + t) - Q, in float32 like numpy */
+        rigid_apply(P, np, R, t, exact, tmp);
         for (int64_t i = 0; i < np; i++) {
             float acc = 0;
             for (int j = 0; j < 3; j++) {
-                const double *p = P + 3 * i;
-                float x = (float)(R[3 * j] * p[0] + R[3 * j + 1] * p[1] + R[3 * j + 2] * p[2] + t[j]);
-                float d = x - (float)Q[3 * i + j];
+                float d = (float)tmp[3 * i + j] - (float)Q[3 * i + j];
                 acc += d * d;
             }
             res[i] = acc;
@@ -180,16 +329,8 @@ enum hrn_status hrn_realy_ricp(double *v, int64_t nv, const int32_t *f, int64_t 
         if (fabs(err - err_pre) < 1e-6 || it >= 100) break;
         it++;
         err_pre = err;
-        for (int64_t i = 0; i < nv; i++) {
-            double *p = v + 3 * i, x = p[0], y = p[1], z = p[2];
-            for (int j = 0; j < 3; j++)
-                p[j] = (double)(float)(R[3 * j] * x + R[3 * j + 1] * y + R[3 * j + 2] * z + t[j]);
-        }
-        for (int64_t i = 0; i < nk; i++) {
-            double *p = Kp + 3 * i, x = p[0], y = p[1], z = p[2];
-            for (int j = 0; j < 3; j++)
-                p[j] = (double)(float)(R[3 * j] * x + R[3 * j + 1] * y + R[3 * j + 2] * z + t[j]);
-        }
+        rigid_update_f32(v, nv, R, t, exact, tmp);
+        rigid_update_f32(Kp, nk, R, t, exact, tmp);
         hrn_bvh_refit(&b, v);
     }
 fail:
@@ -199,6 +340,7 @@ fail:
     free(Q);
     free(res);
     free(Kp);
+    free(tmp);
     return st;
 }
 
@@ -209,7 +351,8 @@ fail:
  * *err_out; malloc'd). */
 static enum hrn_status bidirectional(const double *vr, int64_t nv, const int32_t *f, int64_t nf,
                                      const struct hrn_emesh *scan_raw, const double *kp_pred,
-                                     const double *kp_gt, int n_kp, double *nmse, int *solves,
+                                     const double *kp_gt, int n_kp, int exact, double *nmse,
+                                     int *solves,
                                      int keep, struct hrn_emesh *g_out, double **def_out,
                                      double **err_out) {
     enum hrn_status st = HRN_OK;
@@ -227,14 +370,14 @@ static enum hrn_status bidirectional(const double *vr, int64_t nv, const int32_t
         goto fail;
     }
     HRN_TRY(hrn_bvh_build(&b, vr, nv, f, nf));
-    hrn_bvh_closest_many(&b, g.v, g.nv, c0, NULL, NULL);
+    closest_many(&b, g.v, g.nv, c0, exact);
     if (n_kp > 0) {
         HRN_TRY(hrn_kdtree_build(&kd, g.v, g.nv));
         for (int k = 0; k < n_kp; k++) kidx[k] = hrn_kdtree_nearest(&kd, kp_gt + 3 * k, NULL);
     }
     struct hrn_nicp_opts o = {.n_kp = n_kp, .kp_idx = kidx, .kp_pos = kp_pred, .gamma = 1};
     HRN_TRY(hrn_nicp(&g, c0, g.nv, &o, def, solves));
-    hrn_bvh_closest_many(&b, def, g.nv, c1, NULL, NULL);
+    closest_many(&b, def, g.nv, c1, exact);
     /* NMSE: a mean Euclidean distance against the ORIGINAL scan positions */
     double sum = 0;
     for (int64_t i = 0; i < g.nv; i++) {
@@ -341,7 +484,7 @@ enum hrn_status hrn_realy_eval_ex(const struct hrn_emesh *pred, const struct hrn
         gather(gt->kp, idx, n, kp_g);
         memcpy(vr, gl.v, vbytes); /* each from the gICP result */
         st = hrn_realy_ricp(vr, pred->nv, pred->f, pred->nf, scan, kp_p, kp_g, n,
-                            reg == HRN_REALY_CHEEK, &r->ricp_fits[reg]);
+                            reg == HRN_REALY_CHEEK, gt->exact, &r->ricp_fits[reg]);
         if (st != HRN_OK) {
             hrn_error_prefix(st, "rICP %s", REGION_NAME[reg]);
             goto fail;
@@ -354,7 +497,7 @@ enum hrn_status hrn_realy_eval_ex(const struct hrn_emesh *pred, const struct hrn
             gather(kpr, idx, ne, kp_p);
             gather(gt->kp, idx, ne, kp_g);
         }
-        st = bidirectional(vr, pred->nv, mf, nmf, scan, kp_p, kp_g, ne, &r->nmse[reg],
+        st = bidirectional(vr, pred->nv, mf, nmf, scan, kp_p, kp_g, ne, gt->exact, &r->nmse[reg],
                            &r->nicp_solves[reg], out != NULL, out ? &out->scan[reg] : NULL,
                            out ? &out->deformed[reg] : NULL, out ? &out->err[reg] : NULL);
         if (st != HRN_OK) {

@@ -388,9 +388,36 @@ static void test_nicp(void) {
     hrn_emesh_free(&t);
 }
 
+/* trimesh 3.12.7's closest point (REALY's official mode): a flat triangle A (normal +z) and a
+ * triangle B rising from their shared edge x = 0. A point 0.01 below A and 5e-5 from the edge has
+ * its exact closest point on A; B's (on the edge) is only 2.5e-9 farther in squared distance, and
+ * B's normal points more towards the point, so trimesh returns B's. */
+static void test_closest_trimesh_ties(void) {
+    const double v[12] = {0, 0, 0, 1, 0, 0, 0, 1, 0, -1, 0.5, 0.5};
+    const int32_t f[6] = {0, 1, 2, 0, 2, 3};
+    struct hrn_bvh b = {0};
+    CHECK_OK(hrn_bvh_build(&b, v, 4, f, 2));
+    const double delta = 5e-5, h = 0.01;
+    double below[3] = {delta, 0.3, -h}, far[3] = {2e-4, 0.3, -h};
+    double q[3], d2;
+    int64_t tri;
+    d2 = hrn_bvh_closest(&b, below, q, &tri);
+    CHECK(tri == 0 && fabs(q[0] - delta) < 1e-15 && fabs(d2 - h * h) < 1e-18);
+    d2 = hrn_bvh_closest_trimesh(&b, below, q, &tri);
+    CHECK_MSG(tri == 1 && fabs(q[0]) < 1e-15 && fabs(q[2]) < 1e-15,
+              "behind A near the edge: trimesh takes B's edge point, got tri %lld x %g",
+              (long long)tri, q[0]);
+    CHECK_NEAR(d2, h * h + delta * delta, 1e-18, 1e-9);
+    /* 2e-4 from the edge the squared distances are 4e-8 apart: no tie, A's point */
+    d2 = hrn_bvh_closest_trimesh(&b, far, q, &tri);
+    CHECK(tri == 0 && fabs(q[0] - 2e-4) < 1e-15 && fabs(d2 - h * h) < 1e-18);
+    hrn_bvh_free(&b);
+}
+
 int main(void) {
     RUN(test_closest_plane);
     RUN(test_closest_sphere_vs_brute);
+    RUN(test_closest_trimesh_ties);
     RUN(test_kdtree_vs_brute);
     RUN(test_ray_hits);
     RUN(test_zbuffer);
