@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -202,6 +203,31 @@ static enum hrn_status disp_used(struct hrn_fit *f, int k, float *out) {
     return HRN_OK;
 }
 
+/* <name>_lmk7.txt: the 7 points hrn-eval's multiview/NoW protocols align with (iBUG 36, 39, 42,
+ * 45, 33, 48, 54: eye corners, nose bottom, mouth corners, the FG 2018 order), taken from the
+ * mesh V as written, so the mesh and its landmarks stay in one frame. Models without all seven
+ * landmark vertices get no file. Written to a temp file, then renamed. */
+static enum hrn_status write_lmk7(const struct hrn_face_model *fm, const char *path, const float *V) {
+    static const int idx[7] = {36, 39, 42, 45, 33, 48, 54};
+    for (int i = 0; i < 7; i++)
+        if (fm->lmk68[idx[i]] < 0) return HRN_OK;
+    char tmp[1300];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *fp = fopen(tmp, "w");
+    if (!fp) return hrn_error_set(HRN_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    for (int i = 0; i < 7; i++) {
+        const float *x = V + 3 * (int64_t)fm->lmk68[idx[i]];
+        fprintf(fp, "%.9g %.9g %.9g\n", (double)x[0], (double)x[1], (double)x[2]);
+    }
+    int bad = ferror(fp);
+    if (fclose(fp) != 0 || bad || rename(tmp, path) != 0) {
+        int e = errno;
+        remove(tmp);
+        return hrn_error_set(HRN_ERR_IO, "%s: cannot write: %s", path, strerror(e));
+    }
+    return HRN_OK;
+}
+
 static enum hrn_status write_h5(struct hrn_fit *f, const char *path, const float *fused) {
     enum hrn_status st = HRN_OK;
     const struct hrn_face_model *fm = f->fm;
@@ -367,6 +393,8 @@ enum hrn_status hrn_fit_write_outputs(struct hrn_fit *f, const char *dir) {
         blend_textures(1, nt, tex + 3 * nt * k, w + nt * k, one);
         snprintf(path, sizeof path, "%s/%s_mid.obj", dir, name);
         HRN_TRY(hrn_export_textured_obj(path, fm, V, one, (int)R));
+        snprintf(path, sizeof path, "%s/%s_lmk7.txt", dir, name);
+        HRN_TRY(write_lmk7(fm, path, V));
         snprintf(tex_name, sizeof tex_name, "%s_mid_tex.png", name);
         snprintf(path, sizeof path, "%s/%s_high.obj", dir, name);
         HRN_TRY(disp_used(f, k, disp + nt * k));
@@ -396,6 +424,8 @@ enum hrn_status hrn_fit_write_outputs(struct hrn_fit *f, const char *dir) {
         blend_textures(K, nt, tex, w, one);
         snprintf(path, sizeof path, "%s/fused_mid.obj", dir);
         HRN_TRY(hrn_export_textured_obj(path, fm, fused, one, (int)R));
+        snprintf(path, sizeof path, "%s/fused_lmk7.txt", dir);
+        HRN_TRY(write_lmk7(fm, path, fused));
         snprintf(path, sizeof path, "%s/fused_high.obj", dir);
         HRN_TRY(write_dense(f, path, fused, dmean, "fused_mid_tex.png"));
     }
