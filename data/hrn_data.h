@@ -345,6 +345,18 @@ enum hrn_status hrn_augment_apply(const struct hrn_augment *a, uint64_t seed, in
  * original. */
 extern const int hrn_lm68_flip_perm[68];
 
+/* --- raw photos into a training folder (data/prep.c, hrn-data prep) ---------------------------- */
+
+/* Every .jpg/.jpeg/.png of the folder photos (sorted by name) into out in the layout above: the
+ * photo copied to out/images/, its face's 68 landmarks from face-api's detector (weights: the
+ * HDF5 of hrn-detect convert; the largest face) in images/landmarks/<stem>.txt (y up), its 5
+ * points in images/detections/<stem>.txt, a skin mask in images/mask/<stem>.png, and
+ * datalist/train.txt and val.txt (the last n_val kept photos). Photos without a face are left out
+ * and listed in out/prep_report.tsv with every photo's outcome; *n_kept of *n_total were kept.
+ * HRN_ERR_INVALID when no photo had a face. */
+enum hrn_status hrn_prep_folder(const char *photos, const char *out, const char *weights,
+                                int n_val, int *n_kept, int *n_total);
+
 /* --- the prefetching loader (data/loader.c) ------------------------------------------------------ */
 
 struct hrn_loader_config {

@@ -3,9 +3,11 @@
  *   hrn-data synth (--model M.h5 | --synth small|bfm) [--seed S] [--count N] [--val N]
  *                  [--threads T] [--contact-sheet FILE] [--sheet-rows N] [--set key=value ...]
  *                  --out DIR
+ *   hrn-data prep PHOTO_DIR [--val N] [--detector WEIGHTS.h5] --out DIR
  * Exit codes: 0 success, 1 failure, 2 bad command line.
  */
 #include "hrn_data.h"
+#include "hrn_detect.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -67,8 +69,20 @@ static void usage(FILE *out) {
             "  --set synth.K=V     a generator setting (repeatable); --help-config lists them\n"
             "  --out DIR           output folder (created)\n"
             "  --help-config       the generator's settings with their defaults\n"
-            "  -h, --help          this help\n");
+            "  -h, --help          this help\n"
+            "\n"
+            "usage: hrn-data prep PHOTO_DIR [--val N] [--detector WEIGHTS.h5] --out DIR\n"
+            "\n"
+            "Prepares raw photos for training (hrn-train data.kind = folder) with no landmark\n"
+            "files needed: each photo's largest face found by face-api's detector and 68-point\n"
+            "net, the photo copied to DIR/images/, its landmarks (images/landmarks/, y up), 5\n"
+            "points (images/detections/), a skin mask (images/mask/), datalist/train.txt and\n"
+            "val.txt; photos without a face are left out and listed in DIR/prep_report.tsv.\n"
+            "\n"
+            "  --val N             the last N kept photos (by name) go to val.txt [0]\n"
+            "  --detector FILE     the weights [$HRN_WEIGHTS_DIR/face-api-1.7.15.h5]\n");
 }
+
 
 static int parse_i64(const char *s, long long lo, long long hi, long long *out) {
     char *end;
@@ -211,11 +225,49 @@ static int cmd_synth(int argc, char **argv) {
     return st == HRN_OK ? 0 : 1;
 }
 
+static int cmd_prep(int argc, char **argv) {
+    static const struct option opts[] = {{"val", required_argument, 0, 'V'},
+                                         {"detector", required_argument, 0, 'D'},
+                                         {"out", required_argument, 0, 'o'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *out = NULL, *weights = NULL;
+    long long val = 0;
+    int o;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (o == 'V' && !parse_i64(optarg, 0, 1 << 20, &val)) {
+            fprintf(stderr, "hrn-data prep: bad value '%s' for --val\n", optarg);
+            return 2;
+        }
+        if (o == 'D') weights = optarg;
+        else if (o == 'o') out = optarg;
+        else if (o == 'h') return usage(stdout), 0;
+        else if (o != 'V') return usage(stderr), 2;
+    }
+    if (optind != argc - 1 || !out) {
+        fprintf(stderr, "hrn-data prep: %s\n", !out ? "--out DIR is required"
+                                                     : "give exactly one folder of photos");
+        return 2;
+    }
+    char wbuf[1024];
+    if (!weights) weights = hrn_detect_default_weights(wbuf, sizeof wbuf, HRN_DEFAULT_WEIGHTS_DIR);
+    int kept = 0, total = 0;
+    enum hrn_status st = hrn_prep_folder(argv[optind], out, weights, (int)val, &kept, &total);
+    if (st == HRN_OK)
+        printf("hrn-data prep: %d of %d photos have a face -> %s (left out: %s/prep_report.tsv)\n",
+               kept, total, out, out);
+    else
+        fprintf(stderr, "hrn-data prep: %s\n", hrn_error_msg());
+    return st == HRN_OK ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
     if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
         usage(stdout);
         return 0;
     }
+    if (argc >= 2 && !strcmp(argv[1], "prep")) return cmd_prep(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "synth") != 0) {
         fprintf(stderr, "hrn-data: %s\n",
                 argc < 2 ? "a subcommand is required" : "unknown subcommand");
