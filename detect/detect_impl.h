@@ -58,6 +58,12 @@ void hrn_dk_relu(float *x, int64_t n);
  * total = max((out-1)·s + k - in, 0), out = ceil(in/s). */
 int hrn_dk_same_pad(int in, int k, int s, int *out);
 
+/* The input face-api's landmark and recognition nets build from a crop (cx,cy,cw,ch) of a
+ * (h,w,3) 0..255 photo: centred black padding to a square, TF's legacy bilinear resize to
+ * size x size, minus the mean RGB (122.782, 117.001, 104.298), /255; x is (size,size,3). */
+void hrn_dk_crop_input(float *x, const float *img_hwc, int w, int cx, int cy, int cw, int ch,
+                       int size);
+
 /* Make sure the workspace holds n floats (keeps nothing). */
 enum hrn_status hrn_detect_workspace(struct hrn_detect *d, size_t n);
 

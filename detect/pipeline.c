@@ -171,12 +171,17 @@ int hrn_lm68_crop(const struct hrn_detect_box *box, int w, int h, int *x, int *y
     return *cw > 0 && *ch > 0 && *x < w && *y < h;
 }
 
-void hrn_lm68_input(float *x, const float *img_hwc, int w, int cx, int cy, int cw, int ch) {
+void hrn_dk_crop_input(float *x, const float *img_hwc, int w, int cx, int cy, int cw, int ch,
+                       int size) {
     /* padToSquare(isCenterImage = true): Math.round(d/2) after, the rest before */
     int d = abs(ch - cw), before = d - (int)js_round(d * 0.5), s = cw > ch ? cw : ch;
     struct padded_src p = {img_hwc + ((size_t)cy * w + cx) * 3, w, ch, cw,
                            ch < cw ? before : 0, cw < ch ? before : 0, s, s};
-    resize_normalize(x, &p, HRN_LM68_INPUT, LM_MEAN);
+    resize_normalize(x, &p, size, LM_MEAN);
+}
+
+void hrn_lm68_input(float *x, const float *img_hwc, int w, int cx, int cy, int cw, int ch) {
+    hrn_dk_crop_input(x, img_hwc, w, cx, cy, cw, ch, HRN_LM68_INPUT);
 }
 
 void hrn_lm68_postprocess(const float *out, int cx, int cy, int cw, int ch, float *lm68) {

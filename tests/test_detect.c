@@ -4,6 +4,7 @@
  * fixtures of tests/reference/gen_faceapi_tfjs.js, on a procedural image and (with
  * ../shared/realdata) on three real photos: raw outputs, boxes, crops and landmarks within 1e-4. */
 #include "detect_impl.h"
+#include "hrn_facerec.h"
 #include "hrn_h5.h"
 #include "hrn_test.h"
 
@@ -387,6 +388,79 @@ static void test_parity_photos(void) {
     }
 }
 
+/* --- the face descriptor --------------------------------------------------------------------- */
+
+/* The descriptor of a crop of hwc against a fixture's; returns the max |diff| (or 1 on error). */
+static double descriptor_diff(const struct hrn_facerec *fr, const float *hwc, int w,
+                              const struct hrn_json *crop, const char *ref_bin) {
+    enum { S = HRN_FACEREC_INPUT };
+    struct hrn_tape tape = {0};
+    float *x = malloc((size_t)3 * S * S * sizeof *x), ref[HRN_FACEREC_DIM];
+    double md = 1;
+    CHECK(x && read_f32(ref_bin, ref, HRN_FACEREC_DIM));
+    CHECK_OK(hrn_tape_init(&tape, (size_t)64 << 20));
+    if (x && tape.nodes) {
+        hrn_facerec_input(x, hwc, w, (int)num_at(crop, 0), (int)num_at(crop, 1),
+                          (int)num_at(crop, 2), (int)num_at(crop, 3));
+        struct hrn_tensor *in = hrn_tape_wrap(&tape, x, 4, (int64_t[]){1, 3, S, S}, "face");
+        struct hrn_tensor *d = hrn_facerec_forward(fr, &tape, in);
+        CHECK_MSG(d && d->numel == HRN_FACEREC_DIM, "descriptor: %s", hrn_error_msg());
+        if (d) {
+            double big = 0;
+            md = 0;
+            for (int i = 0; i < HRN_FACEREC_DIM; i++) {
+                md = fmax(md, fabs((double)d->data[i] - (double)ref[i]));
+                big = fmax(big, fabs((double)ref[i]));
+            }
+            CHECK_MSG(big > 0.05, "%s: reference descriptor is near zero (%g)", ref_bin, big);
+        }
+    }
+    hrn_tape_free(&tape);
+    free(x);
+    return md;
+}
+
+/* FaceRecognitionNet on the fixtures' crops (the synthetic one, every detected face of the
+ * photos): the 128 values within 1e-4 of TF.js. */
+static void test_facerec_parity(void) {
+    NEED_WEIGHTS();
+    struct hrn_facerec fr = {0};
+    CHECK_OK(hrn_facerec_load(&fr, weights_path()));
+    if (!fr.params) return;
+    const struct hrn_json *sc = hrn_json_get(fixtures(), "synth_crop");
+    float *hwc = synth_image(200, 150);
+    double md = descriptor_diff(&fr, hwc, 200, hrn_json_get(sc, "crop"),
+                                hrn_json_get(sc, "desc")->str);
+    free(hwc);
+    CHECK_MSG(md <= 1e-4, "synth crop: descriptor max diff %g", md);
+    printf("  synth crop 61x52: descriptor max |diff| %.2g\n", md);
+    const char *rd = hrn_test_realdata();
+    for (const struct hrn_json *c = hrn_json_get(fixtures(), "cases")->first; rd && c;
+         c = c->next) {
+        const struct hrn_json *rel = hrn_json_get(c, "realdata");
+        if (!rel) continue;
+        char p[2048];
+        snprintf(p, sizeof p, "%s/%s", rd, rel->str);
+        struct hrn_image img = {0};
+        CHECK_OK(hrn_image_read(p, HRN_IMAGE_RGB, &img));
+        if (!img.data) continue;
+        float *px = hrn_detect_hwc255(&img);
+        double worst = 0;
+        int n = 0;
+        for (const struct hrn_json *f = hrn_json_get(c, "faces")->first; px && f; f = f->next) {
+            worst = fmax(worst, descriptor_diff(&fr, px, img.w, hrn_json_get(f, "crop"),
+                                                hrn_json_get(f, "desc")->str));
+            n++;
+        }
+        CHECK_MSG(worst <= 1e-4, "%s: descriptor max diff %g", rel->str, worst);
+        printf("  %s: %d face(s), descriptor max |diff| %.2g\n", hrn_json_get(c, "name")->str,
+               n, worst);
+        free(px);
+        hrn_image_free(&img);
+    }
+    hrn_facerec_free(&fr);
+}
+
 int main(void) {
     RUN(test_json);
     RUN(test_convert);
@@ -394,6 +468,7 @@ int main(void) {
     RUN(test_kernels);
     RUN(test_parity_synth);
     RUN(test_parity_photos);
+    RUN(test_facerec_parity);
     hrn_detect_free(&g_det);
     hrn_json_free(g_fix);
     return hrn_test_finish();

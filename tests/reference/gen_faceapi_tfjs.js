@@ -6,7 +6,8 @@
 // Versions are pinned in package.json / package-lock.json (@vladmandic/face-api 1.7.15, whose
 // model/ folder holds the weights, and @tensorflow/tfjs 4.22.0). Writes tests/data/faceapi/:
 // fixtures.json (cases, boxes, scores, landmarks) and one little-endian float32 .bin per raw
-// network output. Cases:
+// network output. Per face also the 128-D descriptor of face_recognition_model on the same crop
+// (FaceRecognitionNet.computeFaceDescriptor: centred padding, resize to 150). Cases:
 // - "synth": a 200x150 procedural image (the formula below, repeated in test_detect.c), so the
 //   raw outputs are tested without any photo; the landmark net on a fixed non-square crop.
 // - the real photos of ../shared/realdata (not copied: only the numbers are stored), decoded by
@@ -90,12 +91,14 @@ async function runCase(name, img, inputSize, scoreThreshold) {
     const crop = box.clipAtImageBorders(img.w, img.h);
     const [faceT] = await faceapi.extractFaceTensors(t, [r.detection]);
     const out = tf.tidy(() => lm.runNet(new faceapi.NetInput([faceT])));
+    const desc = await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(faceT);
     faces.push({
       score: r.detection.score,
       box: [box.x, box.y, box.width, box.height],
       crop: [crop.x, crop.y, crop.width, crop.height],
       lm_raw: writeBin(`${name}_${inputSize}_face${faces.length}_lm.bin`, out.dataSync()),
       landmarks: r.landmarks.positions.flatMap((p) => [p.x, p.y]),
+      desc: writeBin(`${name}_${inputSize}_face${faces.length}_desc.bin`, desc),
     });
     faceT.dispose();
     out.dispose();
@@ -110,12 +113,13 @@ async function runCase(name, img, inputSize, scoreThreshold) {
 }
 
 // The landmark net alone on a crop of the synthetic image (odd padding: 61x52).
-function landmarkOnCrop(img, crop) {
+async function landmarkOnCrop(img, crop) {
   const [x, y, w, h] = crop;
   const t = tf.tensor3d(img.px, [img.h, img.w, 3], 'int32');
   const faceT = tf.slice3d(t, [y, x, 0], [h, w, 3]);
   const out = tf.tidy(() => faceapi.nets.faceLandmark68Net.runNet(new faceapi.NetInput([faceT])));
   const r = { crop, lm_raw: writeBin('synth_crop_lm.bin', out.dataSync()) };
+  r.desc = writeBin('synth_crop_desc.bin', await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(faceT));
   [t, faceT, out].forEach((v) => v.dispose());
   return r;
 }
@@ -125,6 +129,7 @@ async function main() {
   await tf.ready();
   loadNet(faceapi.nets.tinyFaceDetector, 'tiny_face_detector_model');
   loadNet(faceapi.nets.faceLandmark68Net, 'face_landmark_68_model');
+  loadNet(faceapi.nets.faceRecognitionNet, 'face_recognition_model');
   fs.mkdirSync(outDir, { recursive: true });
   const synth = { w: 200, h: 150, px: synthImage(200, 150) };
   const cases = [await runCase('synth', synth, 416, 0.05)];
@@ -142,13 +147,13 @@ async function main() {
     face_api: '@vladmandic/face-api 1.7.15',
     tfjs: tf.version_core,
     backend: tf.getBackend(),
-    synth_crop: landmarkOnCrop(synth, [37, 41, 61, 52]),
+    synth_crop: await landmarkOnCrop(synth, [37, 41, 61, 52]),
     cases,
   };
   fs.writeFileSync(path.join(outDir, 'fixtures.json'), `${JSON.stringify(fixtures, null, 1)}\n`);
   const all = fs.readdirSync(outDir);
-  const keep = new Set(['fixtures.json', fixtures.synth_crop.lm_raw,
-    ...cases.flatMap((c) => [c.det_raw, ...c.faces.map((f) => f.lm_raw)])]);
+  const keep = new Set(['fixtures.json', fixtures.synth_crop.lm_raw, fixtures.synth_crop.desc,
+    ...cases.flatMap((c) => [c.det_raw, ...c.faces.flatMap((f) => [f.lm_raw, f.desc])])]);
   all.filter((f) => !keep.has(f)).forEach((f) => fs.unlinkSync(path.join(outDir, f)));
   console.log(`wrote ${keep.size} files to ${outDir} (tfjs ${tf.version_core}, ${tf.getBackend()})`);
 }
