@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #define HRN_TEST_UNUSED __attribute__((unused))
 
@@ -145,6 +146,31 @@ HRN_TEST_UNUSED static const char *hrn_test_tmpdir(const char *name) {
     snprintf(buf, sizeof buf, "tmp_%s", name);
     mkdir(buf, 0755);
     return buf;
+}
+
+/* system(cmd) as an exit code: the command's own, 128 + the signal that ended it, or -1. */
+HRN_TEST_UNUSED static int hrn_test_run(const char *cmd) {
+    int rc = system(cmd);
+    if (rc != -1 && WIFSIGNALED(rc)) return 128 + WTERMSIG(rc);
+    return rc != -1 && WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* A whole file, NUL-terminated, malloc()ed; NULL when it cannot be read. *n (may be NULL) gets
+ * its length. */
+HRN_TEST_UNUSED static char *hrn_test_slurp(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *b = NULL;
+    long len = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (len >= 0 && fseek(f, 0, SEEK_SET) == 0 && (b = malloc((size_t)len + 1)) &&
+        fread(b, 1, (size_t)len, f) != (size_t)len) {
+        free(b);
+        b = NULL;
+    }
+    if (b) b[len] = 0;
+    if (b && n) *n = (size_t)len;
+    fclose(f);
+    return b;
 }
 
 #endif /* HRN_TEST_H */

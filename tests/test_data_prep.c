@@ -8,16 +8,8 @@
 #include "hrn_data.h"
 #include "hrn_detect.h"
 
-#include <sys/wait.h>
-
 static const char *EXE = "../data/hrn-data";
 static const char *DIR = "tmp_data_prep";
-
-static int run_cmd(const char *cmd) {
-    int rc = system(cmd);
-    if (WIFSIGNALED(rc)) return 128 + WTERMSIG(rc);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 /* landmarks/<stem>.txt back in y down, against a reference file (y down) */
 static double nme_of(const char *stem, int h, const char *ref) {
@@ -41,7 +33,7 @@ static void test_prep_real_photos(void) {
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s/in && cp %s/eos_example/image_0010.png "
              "%s/dlib_faces/2008_001009.jpg %s/in/", DIR, DIR, rd, rd, DIR);
-    CHECK(run_cmd(cmd) == 0);
+    CHECK(hrn_test_run(cmd) == 0);
     struct hrn_image sky = {0};
     CHECK_OK(hrn_image_init(&sky, 320, 240, 3));
     for (size_t i = 0; i < (size_t)3 * 320 * 240; i++) sky.data[i] = i < 320 * 240 ? 0.35f : 0.7f;
@@ -50,7 +42,7 @@ static void test_prep_real_photos(void) {
     hrn_image_free(&sky);
     snprintf(cmd, sizeof cmd, "%s prep %s/in --val 1 --detector %s --out %s/out > %s/stdout.txt "
              "2>&1", EXE, DIR, HRN_FACEAPI_H5, DIR, DIR);
-    CHECK_MSG(run_cmd(cmd) == 0, "%s failed", cmd);
+    CHECK_MSG(hrn_test_run(cmd) == 0, "%s failed", cmd);
     char p[700], q[700];
     snprintf(p, sizeof p, "%s/out/prep_report.tsv", DIR);
     FILE *f = fopen(p, "r");

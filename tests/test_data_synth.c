@@ -6,8 +6,6 @@
 #include "hrn_test.h"
 
 #include <pthread.h>
-#include <sys/wait.h>
-
 static struct hrn_face_model g_fm;
 static int g_fm_ok;
 
@@ -577,11 +575,6 @@ static void real_model(const char *rel, int want_bounded) {
 static void test_sfm(void) { real_model("sfm/sfm_shape_3448.h5", 1); }
 static void test_ict(void) { real_model("ict_facekit/ict_face_light_narrow.h5", 1); }
 
-static int run_cmd(const char *cmd) {
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
 /* hrn-data synth: help, usage errors (exit 2), a runtime error naming the file (exit 1), a run */
 static void test_cli(void) {
     const char *exe = "../data/hrn-data";
@@ -590,9 +583,9 @@ static void test_cli(void) {
     const char *dir = hrn_test_tmpdir("data_synth_cli");
     char cmd[2000], p[800];
     snprintf(cmd, sizeof cmd, "%s --help > /dev/null", exe);
-    CHECK(run_cmd(cmd) == 0);
+    CHECK(hrn_test_run(cmd) == 0);
     snprintf(cmd, sizeof cmd, "%s synth -h > /dev/null", exe);
-    CHECK(run_cmd(cmd) == 0);
+    CHECK(hrn_test_run(cmd) == 0);
     static const char *const BAD[] = {"",
                                       "frobnicate",
                                       "synth --out x",
@@ -606,18 +599,18 @@ static void test_cli(void) {
                                       "synth --synth small --out x extra"};
     for (size_t i = 0; i < sizeof BAD / sizeof BAD[0]; i++) {
         snprintf(cmd, sizeof cmd, "%s %s > /dev/null 2>&1", exe, BAD[i]);
-        CHECK_MSG(run_cmd(cmd) == 2, "'hrn-data %s' should be a usage error (exit 2)", BAD[i]);
+        CHECK_MSG(hrn_test_run(cmd) == 2, "'hrn-data %s' should be a usage error (exit 2)", BAD[i]);
     }
     snprintf(cmd, sizeof cmd, "%s synth --model %s/missing.h5 --out %s/o 2> %s/err.txt", exe, dir,
              dir, dir);
-    CHECK(run_cmd(cmd) == 1);
+    CHECK(hrn_test_run(cmd) == 1);
     snprintf(p, sizeof p, "%s/err.txt", dir);
     CHECK(file_has(p, "missing.h5"));
     snprintf(cmd, sizeof cmd,
              "%s synth --synth small --seed 9 --count 3 --val 1 --threads 2 "
              "--set synth.occluder_p=1 --contact-sheet %s/sheet.png --out %s/o > /dev/null",
              exe, dir, dir);
-    CHECK(run_cmd(cmd) == 0);
+    CHECK(hrn_test_run(cmd) == 0);
     snprintf(p, sizeof p, "%s/o/datalist/val.txt", dir);
     CHECK(count_lines(p) == 1 && file_has(p, "images/synth_9_000002.png"));
     snprintf(p, sizeof p, "%s/o/images/gt/synth_9_000000.obj", dir);

@@ -15,33 +15,9 @@
 #include "hrn_detect.h"
 #include "hrn_train.h"
 
-#include <sys/wait.h>
-
 static const char *EXE = "../train/hrn-fit";
 static const char *DIR = "tmp_fit_batch";
 static struct hrn_face_model g_fm;
-
-static int run_cmd(const char *cmd) {
-    int rc = system(cmd);
-    if (WIFSIGNALED(rc)) return 128 + WTERMSIG(rc);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)len + 1);
-    if (b && fread(b, 1, (size_t)len, f) != (size_t)len) {
-        free(b);
-        b = NULL;
-    }
-    if (b) b[len] = 0;
-    fclose(f);
-    return b;
-}
 
 /* photos/<stem>.png and its 68 landmarks (y down) as <stem>.lm68.txt, from a synthetic view */
 static void write_photo(const struct hrn_fit_view *v, const char *stem) {
@@ -69,7 +45,7 @@ static void write_file(const char *path, const char *text) {
 static void make_subjects(void) {
     char p[600];
     snprintf(p, sizeof p, "rm -rf %s && mkdir -p %s/photos", DIR, DIR);
-    CHECK(run_cmd(p) == 0);
+    CHECK(hrn_test_run(p) == 0);
     struct hrn_fit_config cfg;
     CHECK_OK(hrn_config_defaults(&hrn_fit_schema, &cfg));
     static const char *const stems[3] = {"alice", "bob", "carol"};
@@ -91,9 +67,9 @@ static void make_subjects(void) {
     snprintf(p, sizeof p, "%s/photos/bob0.lm68.txt", DIR);
     char q[1400];
     snprintf(q, sizeof q, "cp %s %s/photos/bob0_moved.txt", p, DIR);
-    CHECK(run_cmd(q) == 0);
+    CHECK(hrn_test_run(q) == 0);
     snprintf(q, sizeof q, "cp %s/photos/alice0.lm68.txt %s/photos/dave0.lm68.txt", DIR, DIR);
-    CHECK(run_cmd(q) == 0);
+    CHECK(hrn_test_run(q) == 0);
     snprintf(p, sizeof p, "%s/subjects.txt", DIR);
     write_file(p, "# name  photos (relative to this list)\n"
                   "alice   photos/alice0.png\n"
@@ -132,7 +108,7 @@ static void check_summary(const char *out, int want_dave_ok) {
     char p[600], st[16];
     double rms;
     snprintf(p, sizeof p, "%s/%s/summary.csv", DIR, out);
-    char *csv = slurp(p);
+    char *csv = hrn_test_slurp(p, NULL);
     CHECK_MSG(csv && !strncmp(csv, "subject,status,views,landmark_rms_px", 36), "%s", p);
     static const char *const good[3] = {"alice", "bob", "carol"};
     for (int i = 0; i < 3; i++) {
@@ -159,20 +135,20 @@ static void test_batch_one_broken(void) {
     make_subjects();
     char cmd[4096], p[600];
     command(cmd, sizeof cmd, "", "out", "subjects.txt");
-    CHECK_MSG(run_cmd(cmd) == 1, "%s: want exit 1 (one subject failed)", cmd);
+    CHECK_MSG(hrn_test_run(cmd) == 1, "%s: want exit 1 (one subject failed)", cmd);
     check_summary("out", 0);
     snprintf(p, sizeof p, "%s/out/carol/carol1_mid.obj", DIR);
     CHECK_MSG(stat(p, &sb) == 0, "%s: the two-photo subject lacks its second view", p);
     /* a rerun skips what is done */
     snprintf(p, sizeof p, "%s/out/alice/fit.h5", DIR);
     long before = mtime_of(p);
-    CHECK_MSG(run_cmd(cmd) == 1, "rerun: want exit 1 (dave still broken)");
+    CHECK_MSG(hrn_test_run(cmd) == 1, "rerun: want exit 1 (dave still broken)");
     CHECK_MSG(mtime_of(p) == before, "alice was fitted again on the rerun");
     /* the broken photo fixed: only dave is fitted, and all is well */
     snprintf(cmd, sizeof cmd, "cp %s/photos/alice0.png %s/photos/dave0.png", DIR, DIR);
-    CHECK(run_cmd(cmd) == 0);
+    CHECK(hrn_test_run(cmd) == 0);
     command(cmd, sizeof cmd, "", "out", "subjects.txt");
-    CHECK_MSG(run_cmd(cmd) == 0, "%s: want exit 0 once dave is fixed", cmd);
+    CHECK_MSG(hrn_test_run(cmd) == 0, "%s: want exit 0 once dave is fixed", cmd);
     CHECK_MSG(mtime_of(p) == before, "alice was fitted again");
     check_summary("out", 1);
 }
@@ -184,23 +160,23 @@ static void test_batch_bad_list(void) {
     snprintf(p, sizeof p, "%s/bad.txt", DIR);
     write_file(p, "alice photos/alice0.png\nbob photos/bob0.png colour=red\n");
     command(cmd, sizeof cmd, "", "bad", "bad.txt");
-    CHECK(run_cmd(cmd) == 1);
+    CHECK(hrn_test_run(cmd) == 1);
     snprintf(p, sizeof p, "%s/bad.stderr", DIR);
-    char *err = slurp(p);
+    char *err = hrn_test_slurp(p, NULL);
     CHECK_MSG(err && strstr(err, "bad.txt:2") && strstr(err, "colour=red"), "message: %s",
               err ? err : "(none)");
     free(err);
     snprintf(p, sizeof p, "%s/dup.txt", DIR);
     write_file(p, "alice photos/alice0.png\nalice photos/bob0.png\n");
     command(cmd, sizeof cmd, "", "dup", "dup.txt");
-    CHECK(run_cmd(cmd) == 1);
+    CHECK(hrn_test_run(cmd) == 1);
     snprintf(p, sizeof p, "%s/dup.stderr", DIR);
-    err = slurp(p);
+    err = hrn_test_slurp(p, NULL);
     CHECK_MSG(err && strstr(err, "dup.txt:2") && strstr(err, "again"), "message: %s", err ? err : "");
     free(err);
     snprintf(cmd, sizeof cmd, "%s -q --model %s/model.h5 --list %s --out %s/x 2> /dev/null", EXE,
              DIR, DIR, DIR);
-    CHECK_MSG(run_cmd(cmd) == 1, "a folder as --list was accepted");
+    CHECK_MSG(hrn_test_run(cmd) == 1, "a folder as --list was accepted");
 }
 
 static void test_batch_mpi(void) {
@@ -212,13 +188,13 @@ static void test_batch_mpi(void) {
              "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 %s -np 2 --oversubscribe "
              "-x OMP_NUM_THREADS=1 -x ASAN_OPTIONS=detect_leaks=0", HRN_MPIEXEC);
     command(cmd, sizeof cmd, launch, "out_mpi", "subjects.txt");
-    CHECK_MSG(run_cmd(cmd) == 0, "%s failed", cmd);
+    CHECK_MSG(hrn_test_run(cmd) == 0, "%s failed", cmd);
     check_summary("out_mpi", 1);
     /* one thread per process both ways: the same fits, so the same figures */
     char p[600], q[600];
     snprintf(p, sizeof p, "%s/out/summary.csv", DIR);
     snprintf(q, sizeof q, "%s/out_mpi/summary.csv", DIR);
-    char *a = slurp(p), *b = slurp(q), sa[16], sb2[16];
+    char *a = hrn_test_slurp(p, NULL), *b = hrn_test_slurp(q, NULL), sa[16], sb2[16];
     static const char *const names[4] = {"alice", "bob", "carol", "dave"};
     for (int i = 0; i < 4; i++) {
         double ra, rb;
@@ -276,7 +252,7 @@ static double fit_detected(const char *model, const char *weights, const char *p
              "%s -q --model %s --detector %s --image %s --out %s --set stages.coeff=60 "
              "--set stages.mid=5 --set stages.high=2 --set stages.tex=2 --set maps.disp_res=64 "
              "> %s.stdout 2> %s.stderr", EXE, model, weights, photo, out, out, out);
-    CHECK_MSG(run_cmd(cmd) == 0, "%s failed", cmd);
+    CHECK_MSG(hrn_test_run(cmd) == 0, "%s failed", cmd);
     snprintf(p, sizeof p, "%s/%s.lm68.txt", out, stem);
     float lm[68 * 2];
     int n = 0;
@@ -307,7 +283,7 @@ static void test_fit_detects_landmarks(void) {
     char p[700], q[800];
     snprintf(p, sizeof p, "%s/det", DIR);
     snprintf(q, sizeof q, "mkdir -p %s", p);
-    CHECK(run_cmd(q) == 0);
+    CHECK(hrn_test_run(q) == 0);
     snprintf(p, sizeof p, "%s/det/face.png", DIR);
     CHECK_OK(hrn_image_write_png(p, &u, 8));
     snprintf(q, sizeof q, "%s/det/out_png", DIR);

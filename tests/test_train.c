@@ -11,15 +11,7 @@
 
 #include "hrn_train.h"
 
-#include <sys/wait.h>
-
 static const char *EXE = "../train/hrn-train";
-
-static int run_cmd(const char *cmd) {
-    int rc = system(cmd);
-    if (WIFSIGNALED(rc)) return 128 + WTERMSIG(rc);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 /* A narrow, fast recon or geometry config (as --set arguments) into cmd. */
 static void base_cmd(char *cmd, size_t cap, const char *stage, const char *out, int steps) {
@@ -32,23 +24,6 @@ static void base_cmd(char *cmd, size_t cap, const char *stage, const char *out, 
              "--set ckpt.keep_last=3 --set log.val_every=4 --set log.val_samples=2 "
              "--set run.arena_mb=1024 --set gan.width=4",
              EXE, HRN_SOURCE_DIR, stage, out, steps);
-}
-
-static char *slurp(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)len + 1);
-    if (b && fread(b, 1, (size_t)len, f) != (size_t)len) {
-        free(b);
-        b = NULL;
-    }
-    if (b) b[len] = 0;
-    fclose(f);
-    *n = (size_t)len;
-    return b;
 }
 
 /* Column `col` (0-based) of data row `row` (0-based) of a TSV. */
@@ -66,7 +41,7 @@ static double tsv_value(const char *text, int row, int col) {
 
 static int file_has(const char *path, const char *needle) {
     size_t n = 0;
-    char *t = slurp(path, &n);
+    char *t = hrn_test_slurp(path, &n);
     int has = t && strstr(t, needle) != NULL;
     free(t);
     return has;
@@ -94,10 +69,10 @@ static void test_train_loss_falls(void) {
     char base[3600];
     base_cmd(base, sizeof base, "recon", dir, 40);
     snprintf(cmd, sizeof cmd, "%s --set data.synth_count=4 --set optim.lr=3e-3", base);
-    CHECK_MSG(run_cmd(cmd) == 0, "%s failed", cmd);
+    CHECK_MSG(hrn_test_run(cmd) == 0, "%s failed", cmd);
     snprintf(p, sizeof p, "%s/losses.tsv", dir);
     size_t n = 0;
-    char *t = slurp(p, &n);
+    char *t = hrn_test_slurp(p, &n);
     CHECK_MSG(t != NULL, "%s missing", p);
     if (!t) return;
     double first = 0, last = 0;
@@ -128,19 +103,19 @@ static void resume_case(const char *stage, int steps, int kill_at) {
     fresh_dir(da);
     fresh_dir(db);
     base_cmd(cmd, sizeof cmd, stage, da, steps);
-    CHECK_MSG(run_cmd(cmd) == 0, "%s failed", cmd);
+    CHECK_MSG(hrn_test_run(cmd) == 0, "%s failed", cmd);
     base_cmd(cmd, sizeof cmd, stage, db, steps);
     char killed[4200];
     snprintf(killed, sizeof killed, "HRN_TRAIN_KILL_AT_STEP=%d %s", kill_at, cmd);
-    int rc = run_cmd(killed);
+    int rc = hrn_test_run(killed);
     CHECK_MSG(rc == 128 + 9, "the killed run exited with %d, expected SIGKILL", rc);
     char resume[4200];
     snprintf(resume, sizeof resume, "%s --resume", cmd);
-    CHECK_MSG(run_cmd(resume) == 0, "%s failed", resume);
+    CHECK_MSG(hrn_test_run(resume) == 0, "%s failed", resume);
     snprintf(a, sizeof a, "%s/losses.tsv", da);
     snprintf(b, sizeof b, "%s/losses.tsv", db);
     size_t na = 0, nb = 0;
-    char *ta = slurp(a, &na), *tb = slurp(b, &nb);
+    char *ta = hrn_test_slurp(a, &na), *tb = hrn_test_slurp(b, &nb);
     CHECK(ta && tb);
     if (ta && tb) {
         int rows = 0;
@@ -179,14 +154,14 @@ static void test_train_frozen(void) {
     const char *dir = hrn_test_tmpdir("train_frozen");
     fresh_dir(dir);
     base_cmd(cmd, sizeof cmd, "geometry", dir, 3);
-    CHECK_MSG(run_cmd(cmd) == 0, "%s failed", cmd);
+    CHECK_MSG(hrn_test_run(cmd) == 0, "%s failed", cmd);
     snprintf(init, sizeof init, "%s/ckpt_00000003.h5", dir);
     char cmd2[6000], dir2[600];
     snprintf(dir2, sizeof dir2, "%s_2", dir);
     fresh_dir(dir2);
     base_cmd(cmd, sizeof cmd, "geometry", dir2, 3);
     snprintf(cmd2, sizeof cmd2, "%s --set run.init=%s --set nets.train_mid=false", cmd, init);
-    CHECK_MSG(run_cmd(cmd2) == 0, "%s failed", cmd2);
+    CHECK_MSG(hrn_test_run(cmd2) == 0, "%s failed", cmd2);
     snprintf(fin, sizeof fin, "%s/ckpt_00000003.h5", dir2);
     struct hrn_net a = {0}, b = {0}, h0 = {0}, h1 = {0};
     struct hrn_net_config mc = {.kind = HRN_NET_PIX2PIX, .in_ch = 6, .out_ch = 3, .width = 4,
@@ -231,7 +206,7 @@ static void test_train_bad_inputs(void) {
     fclose(f);
     snprintf(err, sizeof err, "%s/stderr.txt", dir);
     snprintf(cmd, sizeof cmd, "%s --config %s 2> %s", EXE, cfg, err);
-    CHECK(run_cmd(cmd) == 2);
+    CHECK(hrn_test_run(cmd) == 2);
     CHECK_MSG(file_has(err, "bad.ini:4") && file_has(err, "lerning_rate"),
               "the error does not name bad.ini:4 and the key");
     /* a folder dataset whose list names a missing photo: stops before step 1 */
@@ -249,7 +224,7 @@ static void test_train_bad_inputs(void) {
              "--set data.model=synth-small --set data.root=%s --set data.train_list=train.txt "
              "--set data.val_list= --set nets.recon_width=4 2> %s",
              EXE, HRN_SOURCE_DIR, dir, root, err);
-    CHECK(run_cmd(cmd) == 1);
+    CHECK(hrn_test_run(cmd) == 1);
     CHECK_MSG(file_has(err, "train.txt:2") && file_has(err, "nobody.png"),
               "the error does not name train.txt:2 and the photo");
     char p[1100];
@@ -277,7 +252,7 @@ static void test_train_nan_guard(void) {
     hrn_face_model_free(&fm);
     snprintf(p, sizeof p, "%s/images/landmarks/synth_1_000005.txt", root);
     size_t len = 0;
-    char *lm = slurp(p, &len);
+    char *lm = hrn_test_slurp(p, &len);
     char *rest = lm ? strchr(lm, '\n') : NULL;
     CHECK_MSG(rest != NULL, "%s missing", p);
     if (!rest) {
@@ -296,11 +271,11 @@ static void test_train_nan_guard(void) {
              "%s --set data.kind=folder --set data.root=%s --set data.val_list= "
              "--set batch.size=1 --set ckpt.every_steps=1 --set log.val_every=0 2> %s",
              base, root, err);
-    CHECK(run_cmd(cmd) == 1);
+    CHECK(hrn_test_run(cmd) == 1);
     CHECK_MSG(file_has(err, "term 'lm' is not finite") && file_has(err, "(samples synth_1_000005)"),
               "the error does not name the term and the sample");
     size_t n = 0;
-    char *e = slurp(err, &n);
+    char *e = hrn_test_slurp(err, &n);
     const char *at = e ? strstr(e, "step ") : NULL;
     long step = at ? strtol(at + 5, NULL, 10) : -1;
     free(e);

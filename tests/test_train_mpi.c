@@ -17,15 +17,7 @@
 
 #include "hrn_train.h"
 
-#include <sys/wait.h>
-
 static const char *EXE = "../train/hrn-train";
-
-static int run_cmd(const char *cmd) {
-    int rc = system(cmd);
-    if (WIFSIGNALED(rc)) return 128 + WTERMSIG(rc);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 static int have_mpi(void) {
 #ifdef HRN_MPIEXEC
@@ -59,28 +51,12 @@ static void command(char *cmd, size_t cap, int np, const char *stage, const char
 static void fresh_dir(const char *dir) {
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    CHECK(run_cmd(cmd) == 0);
-}
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)len + 1);
-    if (b && fread(b, 1, (size_t)len, f) != (size_t)len) {
-        free(b);
-        b = NULL;
-    }
-    if (b) b[len] = 0;
-    fclose(f);
-    return b;
+    CHECK(hrn_test_run(cmd) == 0);
 }
 
 /* The numbers of a TSV's data rows (after the header), row-major, and the column count. */
 static int read_tsv(const char *path, double *v, int cap, int *cols) {
-    char *text = slurp(path);
+    char *text = hrn_test_slurp(path, NULL);
     int n = 0;
     *cols = 0;
     if (!text) return 0;
@@ -144,20 +120,26 @@ static void load_recon(struct hrn_net *net, const char *dir, int step) {
     CHECK_OK(hrn_net_load(net, p, "net_recon"));
 }
 
-static void test_mpi_recon_equals_one_process(void) {
-    if (!have_mpi()) SKIP("hrn was built without MPI (or mpirun is missing): install libopenmpi-dev");
-    const char *one = "tmp_mpi_recon_1", *two = "tmp_mpi_recon_2";
+/* the stage with one process and with 2 ranks into one and two; their losses compared */
+static void run_both(const char *stage, int steps, const char *extra, const char *one,
+                     const char *two) {
     char cmd[4096], a[1200], b[1200];
     fresh_dir(one);
     fresh_dir(two);
-    const char *extra = "--set ckpt.every_steps=10 --set log.val_every=10";
-    command(cmd, sizeof cmd, 1, "recon", one, 20, extra);
-    CHECK_MSG(run_cmd(cmd) == 0, "%s failed", cmd);
-    command(cmd, sizeof cmd, 2, "recon", two, 20, extra);
-    CHECK_MSG(run_cmd(cmd) == 0, "%s failed", cmd);
+    command(cmd, sizeof cmd, 1, stage, one, steps, extra);
+    CHECK_MSG(hrn_test_run(cmd) == 0, "%s failed", cmd);
+    command(cmd, sizeof cmd, 2, stage, two, steps, extra);
+    CHECK_MSG(hrn_test_run(cmd) == 0, "%s failed", cmd);
     snprintf(a, sizeof a, "%s/losses.tsv", one);
     snprintf(b, sizeof b, "%s/losses.tsv", two);
-    compare_losses(a, b, 20);
+    compare_losses(a, b, steps);
+}
+
+static void test_mpi_recon_equals_one_process(void) {
+    if (!have_mpi()) SKIP("hrn was built without MPI (or mpirun is missing): install libopenmpi-dev");
+    const char *one = "tmp_mpi_recon_1", *two = "tmp_mpi_recon_2";
+    char a[1200], b[1200];
+    run_both("recon", 20, "--set ckpt.every_steps=10 --set log.val_every=10", one, two);
     /* validation (rank 0 alone, in batches of its share) sees the same samples */
     static double va[64], vb[64];
     int ca, cb;
@@ -189,18 +171,8 @@ static void test_mpi_recon_equals_one_process(void) {
 
 static void test_mpi_geometry_equals_one_process(void) {
     if (!have_mpi()) SKIP("hrn was built without MPI (or mpirun is missing)");
-    const char *one = "tmp_mpi_geo_1", *two = "tmp_mpi_geo_2";
-    char cmd[4096], a[1200], b[1200];
-    fresh_dir(one);
-    fresh_dir(two);
-    const char *extra = "--set ckpt.every_steps=10 --set log.val_every=0 --set weights.w_adv=1";
-    command(cmd, sizeof cmd, 1, "geometry", one, 4, extra);
-    CHECK_MSG(run_cmd(cmd) == 0, "%s failed", cmd);
-    command(cmd, sizeof cmd, 2, "geometry", two, 4, extra);
-    CHECK_MSG(run_cmd(cmd) == 0, "%s failed", cmd);
-    snprintf(a, sizeof a, "%s/losses.tsv", one);
-    snprintf(b, sizeof b, "%s/losses.tsv", two);
-    compare_losses(a, b, 4);
+    run_both("geometry", 4, "--set ckpt.every_steps=10 --set log.val_every=0 --set weights.w_adv=1",
+             "tmp_mpi_geo_1", "tmp_mpi_geo_2");
 }
 
 static void test_mpi_resume_exact(void) {
@@ -208,16 +180,16 @@ static void test_mpi_resume_exact(void) {
     const char *ref = "tmp_mpi_recon_2", *dir = "tmp_mpi_resume";
     char cmd[4096], cmd2[4200], a[1200], b[1200];
     snprintf(a, sizeof a, "%s/losses.tsv", ref);
-    char *want = slurp(a);
+    char *want = hrn_test_slurp(a, NULL);
     if (!want) SKIP("the uninterrupted 2-rank run of the first case is missing");
     fresh_dir(dir);
     command(cmd, sizeof cmd, 2, "recon", dir, 20, "--set ckpt.every_steps=5 --set log.val_every=10");
     snprintf(cmd2, sizeof cmd2, "HRN_TRAIN_KILL_AT_STEP=13 %s", cmd);
-    CHECK_MSG(run_cmd(cmd2) != 0, "the run was not killed");
+    CHECK_MSG(hrn_test_run(cmd2) != 0, "the run was not killed");
     snprintf(cmd2, sizeof cmd2, "%s --resume", cmd);
-    CHECK_MSG(run_cmd(cmd2) == 0, "%s failed", cmd2);
+    CHECK_MSG(hrn_test_run(cmd2) == 0, "%s failed", cmd2);
     snprintf(b, sizeof b, "%s/losses.tsv", dir);
-    char *got = slurp(b);
+    char *got = hrn_test_slurp(b, NULL);
     CHECK_MSG(got && !strcmp(got, want), "%s differs from the uninterrupted run's %s", b, a);
     free(want);
     free(got);
@@ -229,9 +201,9 @@ static void test_mpi_bad_batch_stops_all(void) {
     char cmd[4096], err[1200];
     fresh_dir(dir);
     command(cmd, sizeof cmd, 2, "recon", dir, 2, "--set batch.size=3");
-    CHECK_MSG(run_cmd(cmd) != 0, "batch 3 over 2 ranks was accepted");
+    CHECK_MSG(hrn_test_run(cmd) != 0, "batch 3 over 2 ranks was accepted");
     snprintf(err, sizeof err, "%s.err", dir);
-    char *text = slurp(err);
+    char *text = hrn_test_slurp(err, NULL);
     CHECK_MSG(text && strstr(text, "not a multiple of the 2 processes"), "message: %s",
               text ? text : "(none)");
     free(text);
