@@ -204,3 +204,16 @@ struct hrn_tensor *hrn_facerec_normalize(struct hrn_tape *t, struct hrn_tensor *
         for (int64_t i = 0; i < hw; i++) m->data[c * hw + i] = MEAN[c] / 255.0f;
     return hrn_sub(t, rgb01, m);
 }
+
+struct hrn_tensor *hrn_facerec_image(const struct hrn_facerec *fr, struct hrn_tape *t,
+                                     struct hrn_tensor *img) {
+    if (!img) return NULL;
+    if (img->ndim != 4 || img->shape[1] != 3) {
+        hrn_error_set(HRN_ERR_INVALID, "face descriptor: image must be (B,3,H,W)");
+        return NULL;
+    }
+    struct hrn_tensor *x = img;
+    if (img->shape[2] != HRN_FACEREC_INPUT || img->shape[3] != HRN_FACEREC_INPUT)
+        x = hrn_interp_bilinear(t, img, HRN_FACEREC_INPUT, HRN_FACEREC_INPUT, 0);
+    return hrn_facerec_forward(fr, t, hrn_facerec_normalize(t, x));
+}

@@ -73,6 +73,12 @@ void hrn_facerec_input(float *x, const float *img_hwc, int w, int cx, int cy, in
  * does for 0..255 input, on the tape: (255·x - mean)/255 = x - mean/255. Differentiable. */
 struct hrn_tensor *hrn_facerec_normalize(struct hrn_tape *t, struct hrn_tensor *rgb01);
 
+/* Descriptors (B,128) of face crops img (B,3,H,W), RGB in [0,1] (a rendered face, the aligned
+ * photo crop): bilinearly resized to 150 (hrn_interp_bilinear, align_corners false), normalised,
+ * hrn_facerec_forward. Differentiable in img; what hrn_loss_identity compares. */
+struct hrn_tensor *hrn_facerec_image(const struct hrn_facerec *fr, struct hrn_tape *t,
+                                     struct hrn_tensor *img);
+
 #ifdef __cplusplus
 }
 #endif

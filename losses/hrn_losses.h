@@ -138,6 +138,16 @@ struct hrn_tensor *hrn_loss_gamma(struct hrn_tape *t, struct hrn_tensor *gamma);
 struct hrn_tensor *hrn_loss_reflectance(struct hrn_tape *t, struct hrn_tensor *tex,
                                         struct hrn_tensor *skin_mask);
 
+/* --- identity (loss_identity.c) -------------------------------------------------------------- */
+
+/* Deep3D's perceptual loss, the "feat" term (w_feat): mean over the batch of 1 - cos(a_b, b_b),
+ *   sum_b (1 - <a_b/|a_b|, b_b/|b_b|>) / B,
+ * rows normalised as F.normalize (eps 1e-12). a, b (B,D) face descriptors, e.g. of the rendered
+ * face and of the photo from hrn_facerec_image (detect/hrn_facerec.h); both may get gradients
+ * (detach the photo's, as Deep3D does, or compute it once). In [0, 2]. */
+struct hrn_tensor *hrn_loss_identity(struct hrn_tape *t, struct hrn_tensor *a,
+                                     struct hrn_tensor *b);
+
 /* --- de-retouching (deretouch.c) ------------------------------------------------------------- */
 
 /* The de-retouching formula of hrn_method.md 2.6, differentiable in all three inputs (HRN
@@ -173,7 +183,7 @@ enum hrn_loss_term {
     HRN_LOSS_ADV_MID,        /* "adv_mid"        w_adv */
     HRN_LOSS_ADV_HIGH,       /* "adv_high"       w_adv */
     HRN_LOSS_REFLC,          /* "reflc"          w_reflc */
-    HRN_LOSS_FEAT,           /* "feat"           w_feat (computed outside this module) */
+    HRN_LOSS_FEAT,           /* "feat"           w_feat            hrn_loss_identity */
     HRN_LOSS_PRIOR_DEFORM,   /* "prior_deform"   w_prior_deform    hrn_loss_map_l1 on D */
     HRN_LOSS_PRIOR_DISP,     /* "prior_disp"     w_prior_disp      hrn_loss_map_l1 on Δ */
     HRN_LOSS_TERM_COUNT

@@ -124,6 +124,26 @@ async function landmarkOnCrop(img, crop) {
   return r;
 }
 
+// The identity loss 1 - cos(descriptor(x), target) of hrn's w_feat term and its gradient with
+// respect to a 150x150 float image x (0..255, the procedural formula at 150x150, so that the net
+// sees it without a resize), target = the synthetic crop's descriptor. The gradient is kept on
+// every 5th row and column (30x30x3 values, HWC) to keep the fixture small.
+function identityGradient(targetDesc) {
+  const fr = faceapi.nets.faceRecognitionNet;
+  const x = tf.tensor3d(Float32Array.from(synthImage(150, 150)), [150, 150, 3], 'float32');
+  const tn = tf.tensor1d(targetDesc).div(tf.tensor1d(targetDesc).norm());
+  const loss = (v) => {
+    const d = fr.forwardInput(new faceapi.NetInput([v])).reshape([128]);
+    return tf.scalar(1).sub(d.div(d.norm()).mul(tn).sum());
+  };
+  const { value, grad } = tf.valueAndGrad(loss)(x);
+  const g = grad.dataSync(), sub = [];
+  for (let y = 0; y < 150; y += 5) for (let i = 0; i < 150; i += 5) for (let c = 0; c < 3; c++) sub.push(g[(y * 150 + i) * 3 + c]);
+  const r = { size: 150, stride: 5, loss: value.dataSync()[0], grad: writeBin('identity_grad.bin', sub) };
+  [x, tn, value, grad].forEach((v) => v.dispose());
+  return r;
+}
+
 async function main() {
   await tf.setBackend('cpu');
   await tf.ready();
@@ -150,9 +170,12 @@ async function main() {
     synth_crop: await landmarkOnCrop(synth, [37, 41, 61, 52]),
     cases,
   };
+  const sd = fs.readFileSync(path.join(outDir, fixtures.synth_crop.desc));
+  fixtures.identity = identityGradient(new Float32Array(sd.buffer, sd.byteOffset, 128));
   fs.writeFileSync(path.join(outDir, 'fixtures.json'), `${JSON.stringify(fixtures, null, 1)}\n`);
   const all = fs.readdirSync(outDir);
   const keep = new Set(['fixtures.json', fixtures.synth_crop.lm_raw, fixtures.synth_crop.desc,
+    fixtures.identity.grad,
     ...cases.flatMap((c) => [c.det_raw, ...c.faces.flatMap((f) => [f.lm_raw, f.desc])])]);
   all.filter((f) => !keep.has(f)).forEach((f) => fs.unlinkSync(path.join(outDir, f)));
   console.log(`wrote ${keep.size} files to ${outDir} (tfjs ${tf.version_core}, ${tf.getBackend()})`);
