@@ -51,6 +51,23 @@ static int has_range(const struct hrn_config_key *k) {
 }
 
 /* Parse text for key k into dst. On failure writes the reason into why and returns 0. */
+/* Why a string value would not read back from an INI file as written, or NULL. inih trims the
+ * ends, takes a ';' at the start of a value or after a space as a comment, and reads lines of at
+ * most 200 bytes ("key = value"). */
+static const char *ini_unsafe(const char *v) {
+    size_t n = strlen(v);
+    if (n > 150) return "over 150 characters";
+    if (n && (isspace((unsigned char)v[0]) || isspace((unsigned char)v[n - 1])))
+        return "spaces at the ends";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)v[i];
+        if (ch < 0x20 || ch == 0x7f) return "a control character or newline";
+        if (ch == ';' && (i == 0 || isspace((unsigned char)v[i - 1])))
+            return "a ';' that would read back as a comment";
+    }
+    return NULL;
+}
+
 static int parse_value(const struct hrn_config_key *k, const char *text, void *dst, char *why,
                        size_t cap) {
     char *end;
@@ -116,6 +133,14 @@ static int parse_value(const struct hrn_config_key *k, const char *text, void *d
     }
     case HRN_CONFIG_STRING: {
         size_t n = strlen(text);
+        /* the resolved config is saved as INI and read back on --resume: a value INI cannot
+         * carry is refused here rather than lost there */
+        const char *bad = ini_unsafe(text);
+        if (bad) {
+            snprintf(why, cap, "'%.40s%s' cannot be stored in an INI file (%s)", text,
+                     n > 40 ? "..." : "", bad);
+            return 0;
+        }
         if (n + 1 > k->size) {
             snprintf(why, cap, "'%.40s%s' is longer than %zu characters", text, n > 40 ? "..." : "",
                      k->size - 1);
@@ -538,16 +563,10 @@ enum hrn_status hrn_config_write(const struct hrn_config_schema *s, const void *
         for (int k = 0; k < sec->n_keys; k++) {
             const struct hrn_config_key *key = &sec->keys[k];
             if (key->type != HRN_CONFIG_STRING) continue;
-            const char *v = cmember(sec, key, cfg);
-            size_t n = strlen(v);
-            if (n > 150 ||
-                (n && (isspace((unsigned char)v[0]) || isspace((unsigned char)v[n - 1]))) ||
-                strchr(v, '\n') || strchr(v, '\r') || strstr(v, " ;") || strstr(v, "\t;"))
-                return hrn_error_set(HRN_ERR_CONFIG,
-                                     "config: [%s] %s = '%s' cannot be written as "
-                                     "INI (spaces at the ends, ' ;', a newline or over 150 "
-                                     "characters)",
-                                     sec->name, key->key, v);
+            const char *v = cmember(sec, key, cfg), *bad = ini_unsafe(v);
+            if (bad)
+                return hrn_error_set(HRN_ERR_CONFIG, "config: [%s] %s = '%s' cannot be written as "
+                                     "INI (%s)", sec->name, key->key, v, bad);
         }
     }
     fprintf(f, "# resolved configuration (schema '%s')\n[hrn]\nschema = %s\n", s->name, s->name);
