@@ -75,6 +75,45 @@ static int file_exists(const char *dir, const char *name) {
     return stat(p, &sb) == 0 && sb.st_size > 0;
 }
 
+/* The overlay's shaded-geometry panel (the third 224 square): over the pixels where it differs
+ * from the input panel (the face), the fraction with every channel at 255, the mean and the
+ * spread of the brightest channel. A fixed light on a grey must leave it far from white and
+ * shaded (issue 16: the fitted light whitened 99-100% of it). */
+static void overlay_geometry_stats(const char *png, double *saturated, double *mean, double *sd) {
+    struct hrn_image im = {0};
+    long n = 0, sat = 0;
+    double s = 0, s2 = 0;
+    *saturated = *mean = *sd = NAN;
+    CHECK_OK(hrn_image_read(png, HRN_IMAGE_RGB, &im));
+    if (im.w != 3 * 224 || im.h != 224) {
+        CHECK_MSG(0, "%s is %dx%d, want 672x224", png, im.w, im.h);
+        hrn_image_free(&im);
+        return;
+    }
+    for (int y = 0; y < 224; y++)
+        for (int x = 0; x < 224; x++) {
+            int face = 0, white = 1;
+            float mx = 0;
+            for (int c = 0; c < 3; c++) {
+                float g = *hrn_image_px(&im, c, y, 448 + x);
+                face |= g != *hrn_image_px(&im, c, y, x);
+                white &= g >= 254.5f / 255.0f;
+                mx = fmaxf(mx, g);
+            }
+            if (!face) continue;
+            n++;
+            sat += white;
+            s += (double)mx;
+            s2 += (double)mx * (double)mx;
+        }
+    hrn_image_free(&im);
+    CHECK_MSG(n > 2000, "%s: only %ld face pixels in the geometry panel", png, n);
+    if (!n) return;
+    *saturated = (double)sat / (double)n;
+    *mean = s / (double)n;
+    *sd = sqrt(fmax(0.0, s2 / (double)n - *mean * *mean));
+}
+
 static void test_fit_multiview_outputs(void) {
     struct hrn_fit_config cfg;
     small_config(&cfg);
@@ -100,6 +139,14 @@ static void test_fit_multiview_outputs(void) {
                                         "losses.tsv"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
         CHECK_MSG(file_exists(dir, files[i]), "%s/%s missing", dir, files[i]);
+    double sat, mean, sd;
+    char png[1200];
+    snprintf(png, sizeof png, "%s/view1_overlay.png", dir);
+    overlay_geometry_stats(png, &sat, &mean, &sd);
+    printf("  overlay geometry panel: %.2f%% white, brightness %.3f +- %.3f\n", 100 * sat, mean, sd);
+    CHECK_MSG(sat < 0.01, "%.1f%% of the geometry panel is white", 100 * sat);
+    CHECK_MSG(mean > 0.3 && mean < 0.7 && sd > 0.03, "geometry panel brightness %.3f +- %.3f",
+              mean, sd);
     /* the TSV: a header and one row per iteration */
     FILE *fp = fopen(tsv, "r");
     CHECK(fp != NULL);

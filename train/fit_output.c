@@ -133,63 +133,115 @@ fail:
     return st;
 }
 
-/* Shaded geometry: albedo 0.8 lit by gamma over `under`, into img (3,224,224). */
-static enum hrn_status shade_geometry(struct hrn_fit *f, const float *V, const float *gamma,
-                                      const struct hrn_image *under, float *out) {
+/* --- the overlay ------------------------------------------------------------------------------
+ * Panel 2 shows the model's own colour (the albedo basis, or the fitted UV albedo map sampled at
+ * the vertices; never the photo-refined texture or a de-retouched albedo, which copy the photo
+ * and so hide a wrong shape) under the fitted light. Panel 3 shows the geometry alone: a fixed
+ * grey under a fixed light. The fitted light cannot be used there: fitted against an unknown
+ * albedo it is often twice too bright for a grey surface and whitened the whole face. */
+
+enum { OV = 224 };
+/* A key light from the viewer's upper left plus ambient, on a mid-grey: a frontal face comes out
+ * at about 0.6, the brightest spot at 0.65, so creases and bumps stay visible. */
+#define OV_GREY 0.65f
+#define OV_AMBIENT 0.3f
+#define OV_KEY 0.7f
+static const float OV_LIGHT[3] = {-0.5f, 0.6f, 1.0f}; /* towards the light, camera frame */
+
+/* Per-vertex albedo of view k as the model gives it, clamped to [0,1]; alb (N,3). */
+static enum hrn_status model_albedo(struct hrn_fit *f, int k, float *alb) {
+    const struct hrn_face_model *fm = f->fm;
+    int64_t N = fm->n_verts;
+    if (fm->mean_albedo) {
+        float *c = malloc((size_t)hrn_face_model_n_coeffs(fm) * sizeof(float));
+        if (!c) return hrn_error_set(HRN_ERR_NOMEM, "overlay: no memory");
+        hrn_fit_coeffs(f, k, c);
+        hrn_face_albedo(fm, c, alb);
+        free(c);
+        return HRN_OK;
+    }
+    hrn_tape_reset(&f->tape);
+    struct hrn_tensor *a = hrn_uv_to_vertex(&f->tape, &f->albedo_sampler,
+                                            hrn_params_tensor(&f->ps, f->p_albedo));
+    if (!a) return hrn_error_prefix(HRN_ERR_INVALID, "overlay albedo of view %d: ", k);
+    for (int64_t i = 0; i < 3 * N; i++) alb[i] = fminf(1.0f, fmaxf(0.0f, a->data[i]));
+    hrn_tape_reset(&f->tape);
+    return HRN_OK;
+}
+
+/* Lambert shading of posed vertices V with normals nrm under the fixed overlay light. A normal
+ * facing away from the camera is turned round: imported models differ in triangle winding, and
+ * only surfaces facing the camera are seen. col (N,3). */
+static void key_light_shade(const struct hrn_camera *cam, const float *V, const float *nrm,
+                            int64_t N, float *col) {
+    float l[3], ln = sqrtf(OV_LIGHT[0] * OV_LIGHT[0] + OV_LIGHT[1] * OV_LIGHT[1] +
+                           OV_LIGHT[2] * OV_LIGHT[2]);
+    for (int j = 0; j < 3; j++) l[j] = OV_LIGHT[j] / ln;
+    for (int64_t i = 0; i < N; i++) {
+        const float *n = nrm + 3 * i, *p = V + 3 * i;
+        float view = -n[0] * p[0] - n[1] * p[1] + n[2] * (cam->camera_d - p[2]);
+        float sgn = view < 0 ? -1.0f : 1.0f;
+        float d = sgn * (n[0] * l[0] + n[1] * l[1] + n[2] * l[2]);
+        float v = OV_GREY * (OV_AMBIENT + OV_KEY * fmaxf(0.0f, d));
+        for (int j = 0; j < 3; j++) col[3 * i + j] = v;
+    }
+}
+
+/* Per-vertex colours col (N,3) of the posed mesh V rasterized over `under`, into out (3,224,224)
+ * clamped to [0,1]. */
+static enum hrn_status paint_mesh(struct hrn_fit *f, const float *V, const float *col,
+                                  const struct hrn_image *under, float *out) {
     enum hrn_status st = HRN_OK;
     const struct hrn_face_model *fm = f->fm;
-    int64_t N = fm->n_verts, np = 224 * 224;
+    int64_t np = OV * OV;
     struct hrn_raster r = {0};
-    float *nrm = malloc((size_t)(3 * N) * sizeof(float)), *alb = malloc((size_t)(3 * N) * sizeof(float));
-    float *col = malloc((size_t)(3 * N) * sizeof(float));
-    if (!nrm || !alb || !col) {
-        st = hrn_error_set(HRN_ERR_NOMEM, "overlay: no memory");
-        goto fail;
-    }
-    hrn_vertex_normals(V, N, fm->tris, fm->n_tris, nrm);
-    for (int64_t i = 0; i < 3 * N; i++) alb[i] = 0.8f;
-    hrn_sh_shade(nrm, alb, gamma, N, col);
-    HRN_TRY(hrn_rasterize(&f->cam, V, N, fm->tris, fm->n_tris, &r));
+    HRN_TRY(hrn_rasterize(&f->cam, V, fm->n_verts, fm->tris, fm->n_tris, &r));
     hrn_raster_interpolate(&r, fm->tris, col, 3, 0.0f, out);
     for (int c = 0; c < 3; c++)
         for (int64_t p = 0; p < np; p++)
-            if (r.tri[p] < 0) out[c * np + p] = under->data[c * np + p];
+            out[c * np + p] = r.tri[p] < 0 ? under->data[c * np + p]
+                                           : fminf(1.0f, fmaxf(0.0f, out[c * np + p]));
 fail:
     hrn_raster_free(&r);
-    free(nrm);
-    free(alb);
-    free(col);
     return st;
 }
 
-/* input | render | shaded geometry, 672 x 224 */
-static enum hrn_status write_overlay(struct hrn_fit *f, int k, const char *path, const float *V,
-                                     int level) {
+/* input | the model's colour under the fitted light | the shaded geometry, 672 x 224, all on
+ * the posed mid mesh V (N,3) as written */
+static enum hrn_status write_overlay(struct hrn_fit *f, int k, const char *path, const float *V) {
     enum hrn_status st = HRN_OK;
-    struct hrn_image strip = {0}, ren = {0};
-    float *cover = NULL, *geo = malloc(3 * 224 * 224 * sizeof(float));
-    float gamma[HRN_N_GAMMA];
+    const struct hrn_face_model *fm = f->fm;
     const struct hrn_fit_view *v = &f->views[k];
-    if (!geo) return hrn_error_set(HRN_ERR_NOMEM, "%s: no memory", path);
-    memcpy(gamma, hrn_params_tensor(&f->ps, f->p_light[k])->data, sizeof gamma);
-    HRN_TRY(hrn_fit_render(f, k, level, &ren, &cover));
-    HRN_TRY(shade_geometry(f, V, gamma, &v->img, geo));
-    HRN_TRY(hrn_image_init(&strip, 3 * 224, 224, 3));
+    int64_t N = fm->n_verts, np = OV * OV;
+    struct hrn_image strip = {0};
+    float *nrm = malloc((size_t)(3 * N) * sizeof(float)), *alb = malloc((size_t)(3 * N) * sizeof(float));
+    float *col = malloc((size_t)(3 * N) * sizeof(float)), *pan = malloc((size_t)(6 * np) * sizeof(float));
+    if (!nrm || !alb || !col || !pan) {
+        st = hrn_error_set(HRN_ERR_NOMEM, "%s: no memory", path);
+        goto fail;
+    }
+    hrn_vertex_normals(V, N, fm->tris, fm->n_tris, nrm);
+    HRN_TRY(model_albedo(f, k, alb));
+    hrn_sh_shade(nrm, alb, hrn_params_tensor(&f->ps, f->p_light[k])->data, N, col);
+    HRN_TRY(paint_mesh(f, V, col, &v->img, pan));
+    key_light_shade(&f->cam, V, nrm, N, col);
+    HRN_TRY(paint_mesh(f, V, col, &v->img, pan + 3 * np));
+    HRN_TRY(hrn_image_init(&strip, 3 * OV, OV, 3));
     for (int c = 0; c < 3; c++)
-        for (int y = 0; y < 224; y++)
-            for (int x = 0; x < 224; x++) {
-                int p = y * 224 + x;
-                float in = *hrn_image_px(&v->img, c, y, x);
-                *hrn_image_px(&strip, c, y, x) = in;
-                *hrn_image_px(&strip, c, y, 224 + x) = cover[p] > 0 ? ren.data[c * 224 * 224 + p] : in;
-                *hrn_image_px(&strip, c, y, 448 + x) = geo[c * 224 * 224 + p];
+        for (int y = 0; y < OV; y++)
+            for (int x = 0; x < OV; x++) {
+                int p = y * OV + x;
+                *hrn_image_px(&strip, c, y, x) = *hrn_image_px(&v->img, c, y, x);
+                *hrn_image_px(&strip, c, y, OV + x) = pan[c * np + p];
+                *hrn_image_px(&strip, c, y, 2 * OV + x) = pan[3 * np + c * np + p];
             }
     HRN_TRY(hrn_image_write_png(path, &strip, 8));
 fail:
     hrn_image_free(&strip);
-    hrn_image_free(&ren);
-    free(cover);
-    free(geo);
+    free(nrm);
+    free(alb);
+    free(col);
+    free(pan);
     return st;
 }
 
@@ -364,7 +416,7 @@ enum hrn_status hrn_fit_write_outputs(struct hrn_fit *f, const char *dir) {
     enum hrn_status st = HRN_OK;
     const struct hrn_face_model *fm = f->fm;
     int64_t N = fm->n_verts, R = f->cfg.disp_res, nt = R * R;
-    int K = f->n_views, level = f->stage_done[HRN_FIT_HIGH] ? 2 : 1;
+    int K = f->n_views;
     char path[1200], tex_name[600];
     float *V = malloc((size_t)(3 * N) * sizeof(float)), *fused = NULL, *dmean = NULL;
     float *tex = malloc((size_t)(3 * nt * K) * sizeof(float)), *w = malloc((size_t)(nt * K) * sizeof(float));
@@ -400,7 +452,7 @@ enum hrn_status hrn_fit_write_outputs(struct hrn_fit *f, const char *dir) {
         HRN_TRY(disp_used(f, k, disp + nt * k));
         HRN_TRY(write_dense(f, path, V, disp + nt * k, tex_name));
         snprintf(path, sizeof path, "%s/%s_overlay.png", dir, name);
-        HRN_TRY(write_overlay(f, k, path, V, level));
+        HRN_TRY(write_overlay(f, k, path, V));
     }
     if (K > 1) {
         /* the fused mesh: canonical frame, shared identity and D, mean (or zero) expression, the

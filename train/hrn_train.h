@@ -375,7 +375,7 @@ double hrn_fit_landmark_rms(struct hrn_fit *f, int view, int *n_used);
 
 /* Write everything for a subject into dir (created): per view <name>_mid.obj/.mtl/_tex.png (the
  * posed mid mesh), <name>_high.obj (dense detail mesh with UVs), <name>_overlay.png (input |
- * render | shaded geometry); for several views fused_mid.obj (+ texture) and fused_high.obj; and
+ * the model's colour under the fitted light | the geometry, grey under a fixed light); for several views fused_mid.obj (+ texture) and fused_high.obj; and
  * fit.h5 with every coefficient and map. */
 enum hrn_status hrn_fit_write_outputs(struct hrn_fit *f, const char *dir);
 
