@@ -38,6 +38,9 @@ const struct hrn_json *hrn_json_get(const struct hrn_json *obj, const char *key)
  * cin <= 4 (the first layers), im2col + sgemm otherwise. */
 void hrn_dk_conv(float *out, const float *in, const struct hrn_dconv *c, int h, int w, int s,
                  int pt, int pl, int oh, int ow);
+/* The same, then face-api's leaky ReLU on each block of rows while it is in cache (leaky != 0). */
+void hrn_dk_conv_act(float *out, const float *in, const struct hrn_dconv *c, int h, int w, int s,
+                     int pt, int pl, int oh, int ow, int leaky);
 /* out (oh,ow,c) = depthwise 3x3 conv of in (h,w,c) with dw (3,3,c), stride s, pads pt/pl. */
 void hrn_dk_depthwise3(float *out, const float *in, const float *dw, int h, int w, int c, int s,
                        int pt, int pl, int oh, int ow);

@@ -157,10 +157,18 @@ static void conv_direct_row(float *o, const float *in, const struct hrn_dconv *c
 
 void hrn_dk_conv(float *out, const float *in, const struct hrn_dconv *c, int h, int w, int s,
                  int pt, int pl, int oh, int ow) {
+    hrn_dk_conv_act(out, in, c, h, w, s, pt, pl, oh, ow, 0);
+}
+
+void hrn_dk_conv_act(float *out, const float *in, const struct hrn_dconv *c, int h, int w, int s,
+                     int pt, int pl, int oh, int ow, int leaky) {
     if (c->cin <= DIRECT_MAX_CIN && c->cout <= DIRECT_MAX_COUT && c->cout % 8 == 0) {
 #pragma omp parallel for schedule(static)
-        for (int oy = 0; oy < oh; oy++)
-            conv_direct_row(out + (size_t)oy * ow * c->cout, in, c, h, w, s, pt, pl, oy, ow);
+        for (int oy = 0; oy < oh; oy++) {
+            float *o = out + (size_t)oy * ow * c->cout;
+            conv_direct_row(o, in, c, h, w, s, pt, pl, oy, ow);
+            if (leaky) hrn_dk_leaky(o, (int64_t)ow * c->cout); /* the row is still in cache */
+        }
         return;
     }
     int kk = c->k * c->k * c->cin;
@@ -175,6 +183,8 @@ void hrn_dk_conv(float *out, const float *in, const struct hrn_dconv *c, int h, 
             im2col_rows(col, in, c, h, w, s, pt, pl, ow, y0, y1);
             gemm_bias(out + (size_t)y0 * ow * c->cout, col, c->w, c->b, (y1 - y0) * ow, kk,
                       c->cout);
+            if (leaky)
+                hrn_dk_leaky(out + (size_t)y0 * ow * c->cout, (int64_t)(y1 - y0) * ow * c->cout);
         }
         free(col);
     }
@@ -251,26 +261,50 @@ void hrn_dk_pointwise_act(float *out, const float *in, const float *pw, const fl
     }
 }
 
+/* A 2x2 window inside the input: the four taps in the general loop's order, restrict so that the
+ * channel loop vectorises. */
+static inline void maxpool2_px(float *restrict o, const float *restrict x, size_t row, int c) {
+    for (int ch = 0; ch < c; ch++) {
+        float m = -FLT_MAX;
+        m = x[ch] > m ? x[ch] : m;
+        m = x[c + ch] > m ? x[c + ch] : m;
+        m = x[row + ch] > m ? x[row + ch] : m;
+        m = x[row + c + ch] > m ? x[row + c + ch] : m;
+        o[ch] = m;
+    }
+}
+
+/* One output row of the pool. */
 HRN_DK_CLONES
+static void maxpool_row(float *out, const float *in, int h, int w, int c, int k, int s, int pt,
+                        int pl, int oy, int ow) {
+    for (int ox = 0; ox < ow; ox++) {
+        float *o = out + (size_t)ox * c;
+        int iy0 = oy * s - pt, ix0 = ox * s - pl;
+        if (k == 2 && iy0 >= 0 && iy0 + 1 < h && ix0 >= 0 && ix0 + 1 < w) {
+            maxpool2_px(o, in + ((size_t)iy0 * w + ix0) * c, (size_t)w * c, c);
+            continue;
+        }
+        for (int ch = 0; ch < c; ch++) o[ch] = -FLT_MAX;
+        for (int ky = 0; ky < k; ky++) {
+            int iy = iy0 + ky;
+            if (iy < 0 || iy >= h) continue;
+            for (int kx = 0; kx < k; kx++) {
+                int ix = ix0 + kx;
+                if (ix < 0 || ix >= w) continue;
+                const float *x = in + ((size_t)iy * w + ix) * c;
+                for (int ch = 0; ch < c; ch++) o[ch] = x[ch] > o[ch] ? x[ch] : o[ch];
+            }
+        }
+    }
+}
+
 void hrn_dk_maxpool_same(float *out, const float *in, int h, int w, int c, int k, int s) {
     int oh, ow;
     int pt = hrn_dk_same_pad(h, k, s, &oh), pl = hrn_dk_same_pad(w, k, s, &ow);
 #pragma omp parallel for schedule(static)
     for (int oy = 0; oy < oh; oy++)
-        for (int ox = 0; ox < ow; ox++) {
-            float *o = out + ((size_t)oy * ow + ox) * c;
-            for (int ch = 0; ch < c; ch++) o[ch] = -FLT_MAX;
-            for (int ky = 0; ky < k; ky++) {
-                int iy = oy * s - pt + ky;
-                if (iy < 0 || iy >= h) continue;
-                for (int kx = 0; kx < k; kx++) {
-                    int ix = ox * s - pl + kx;
-                    if (ix < 0 || ix >= w) continue;
-                    const float *x = in + ((size_t)iy * w + ix) * c;
-                    for (int ch = 0; ch < c; ch++) o[ch] = x[ch] > o[ch] ? x[ch] : o[ch];
-                }
-            }
-        }
+        maxpool_row(out + (size_t)oy * ow * c, in, h, w, c, k, s, pt, pl, oy, ow);
 }
 
 HRN_DK_CLONES

@@ -138,8 +138,7 @@ enum hrn_status hrn_tinyface_forward(struct hrn_detect *d, const float *x, int s
     if (st) return st;
     float *a = d->ws, *b = a + plane, *tmp = b + plane;
     int h = size - 2, w = size - 2; /* conv0 is 'valid' */
-    hrn_dk_conv(a, x, &d->tf_conv0, size, size, 1, 0, 0, h, w); /* a: (h,w,16) */
-    hrn_dk_leaky(a, (int64_t)h * w * 16);
+    hrn_dk_conv_act(a, x, &d->tf_conv0, size, size, 1, 0, 0, h, w, 1); /* a: (h,w,16) */
     for (int i = 0; i < 5; i++) {
         int oh, ow, c = d->tf_sep[i].cin;
         hrn_dk_same_pad(h, 2, 2, &oh);
