@@ -68,6 +68,54 @@ static void test_fit_single_view_converges(void) {
     hrn_fit_truth_free(&truth);
 }
 
+/* hrn_fit_check: each warning fires on a crafted case and not on a normal fit. */
+static void test_fit_warnings(void) {
+    struct hrn_fit_config cfg;
+    small_config(&cfg);
+    cfg.iters[HRN_FIT_HIGH] = 0;
+    cfg.iters[HRN_FIT_TEX] = 0;
+    struct hrn_fit_view v;
+    struct hrn_fit_truth truth;
+    CHECK_OK(hrn_fit_synth_views(&g_fm, &cfg, 3, 1, 0.0f, 3.0f, &v, &truth));
+    struct hrn_fit f;
+    CHECK_OK(hrn_fit_init(&f, &g_fm, &cfg, &v, 1));
+    CHECK_OK(hrn_fit_run(&f, NULL));
+    /* a normal fit of a large face fully inside its photo */
+    v.eye_px = 120;
+    v.has_align = 1;
+    memcpy(v.photo_box, (float[]){0, 0, 224, 224}, sizeof v.photo_box);
+    CHECK_OK(hrn_fit_check(&f));
+    CHECK_MSG(f.check.warnings == 0, "a normal fit warns (0x%x)", f.check.warnings);
+    CHECK(f.check.clipped == 0 && f.check.eye_px == 120);
+    v.eye_px = 12; /* eyes 12 px apart */
+    CHECK_OK(hrn_fit_check(&f));
+    CHECK(f.check.warnings == HRN_FIT_WARN_SMALL_FACE);
+    v.eye_px = 120;
+    memcpy(v.photo_box, (float[]){0, 0, 112, 224}, sizeof v.photo_box); /* right half cut off */
+    CHECK_OK(hrn_fit_check(&f));
+    printf("  clipped photo: %.0f%% of the face outside\n", 100 * f.check.clipped);
+    CHECK(f.check.warnings == HRN_FIT_WARN_CLIPPED && f.check.clipped > 0.3);
+    memcpy(v.photo_box, (float[]){0, 0, 224, 224}, sizeof v.photo_box);
+    struct hrn_tensor *d = hrn_params_tensor(&f.ps, f.p_disp[0]);
+    d->data[d->numel / 2 + d->shape[2] / 2] = 3.0f / g_fm.mm_per_unit; /* one 3 mm spike */
+    CHECK_OK(hrn_fit_check(&f));
+    CHECK(f.check.warnings == HRN_FIT_WARN_DETAIL && fabs(f.check.detail_mm - 3.0) < 1e-3);
+    d->data[d->numel / 2 + d->shape[2] / 2] = 0;
+    struct hrn_tensor *e = hrn_params_tensor(&f.ps, f.p_exp[0]);
+    float keep = e->data[0];
+    e->data[0] = 40.0f; /* an absurd expression */
+    CHECK_OK(hrn_fit_check(&f));
+    printf("  absurd expression: offset %.0f mm, |coeff| %.0f\n", f.check.exp_offset_mm,
+           f.check.coeff_sd);
+    CHECK(f.check.warnings == (HRN_FIT_WARN_EXP_OFFSET | HRN_FIT_WARN_COEFF));
+    e->data[0] = keep;
+    CHECK_OK(hrn_fit_check(&f));
+    CHECK(f.check.warnings == 0);
+    hrn_fit_free(&f);
+    hrn_fit_view_free(&v);
+    hrn_fit_truth_free(&truth);
+}
+
 static int file_exists(const char *dir, const char *name) {
     char p[1200];
     snprintf(p, sizeof p, "%s/%s", dir, name);
@@ -839,6 +887,7 @@ int main(void) {
     RUN(test_fit_config_files);
     RUN(test_fit_single_view_converges);
     RUN(test_fit_multiview_outputs);
+    RUN(test_fit_warnings);
     RUN(test_fit_photo_path_and_bad_inputs);
     RUN(test_fit_nan_stops);
     RUN(test_fit_valid_mask);

@@ -72,6 +72,10 @@ static const struct hrn_config_key WEIGHT_KEYS[] = {
                   "texture refinement: photometric term (HRN: 1.92)"),
     HRN_CFG_FLOAT(T, w_tex_tv, "w_tex_tv", "10", 0, 1e9,
                   "texture refinement: TV of the colour offset (HRN: 10)"),
+    HRN_CFG_FLOAT(T, w_exp_bounded, "w_exp_bounded", "0.2", 0, 1e9,
+                  "models with bounded expressions (blendshape weights kept in [0,1]): prior "
+                  "sum |w| pulling them to 0, in the regularizer (times w_reg), instead of w_exp's "
+                  "Gaussian"),
 };
 #undef W
 
@@ -90,6 +94,9 @@ static const struct hrn_config_key MAP_KEYS[] = {
     HRN_CFG_FLOAT(T, tex_fat_face, "tex_fat_face", "0.03", 0, 0.5,
                   "texture refinement: the target photo's face pushed outward along the jaw by "
                   "HRN's fat_face with this degree (0 = the photo as it is)"),
+    HRN_CFG_BOOL(T, bounded_exp, "bounded_exp", "true",
+                 "models that declare bounded expressions (blendshapes: ICT, SFM) keep their "
+                 "weights in [0,1] with the prior w_exp_bounded (false: Gaussian like the rest)"),
     HRN_CFG_BOOL(T, photo_face_mask, "photo_face_mask", "true",
                  "photometric loss on the covered pixels of the face region (false: all covered "
                  "pixels, as HRN's multi-view fitting and texture refinement)"),
@@ -102,6 +109,23 @@ static const struct hrn_config_key OUT_KEYS[] = {
     HRN_CFG_INT(T, log_every, "log_every", "1", 1, 1000000, "loss TSV row every n iterations"),
 };
 
+static const struct hrn_config_key CHECK_KEYS[] = {
+    HRN_CFG_FLOAT(T, small_face_px, "small_face_px", "30", 0, 1e6,
+                  "warn when the eye centres are closer than this in the photo (pixels): the 224 "
+                  "crop is then upsampled about 2x and the mid and detail levels are mostly prior"),
+    HRN_CFG_FLOAT(T, clipped_max, "clipped_max", "0.05", 0, 1,
+                  "warn when more than this fraction of the fitted face's pixels in the crop lie "
+                  "outside the photo"),
+    HRN_CFG_FLOAT(T, detail_max_mm, "detail_max_mm", "2", 0, 1e6,
+                  "warn when the largest |displacement| reaches this (mm): skin detail is "
+                  "shallower, deeper detail follows the iteration budget, not the photo"),
+    HRN_CFG_FLOAT(T, exp_offset_max_mm, "exp_offset_max_mm", "50", 0, 1e6,
+                  "warn when the expression moves a vertex farther than this (mm; a wide-open "
+                  "jaw moves the chin about 30)"),
+    HRN_CFG_FLOAT(T, coeff_max, "coeff_max", "3", 0, 1e6,
+                  "warn when a Gaussian coefficient is beyond this many standard deviations"),
+};
+
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 static const struct hrn_config_section SECTIONS[] = {
     {"stages", STAGE_KEYS, N(STAGE_KEYS), 0, "iterations per stage"},
@@ -109,6 +133,7 @@ static const struct hrn_config_section SECTIONS[] = {
     {"weights", WEIGHT_KEYS, N(WEIGHT_KEYS), 0, "loss weights (HRN option names)"},
     {"maps", MAP_KEYS, N(MAP_KEYS), 0, "UV maps and masks"},
     {"output", OUT_KEYS, N(OUT_KEYS), 0, "what is written"},
+    {"checks", CHECK_KEYS, N(CHECK_KEYS), 0, "when the fit warns that a result is implausible"},
 };
 
 const struct hrn_config_schema hrn_fit_schema = {"fit", SECTIONS, N(SECTIONS), sizeof(T)};

@@ -23,6 +23,11 @@ struct fit_fwd {
  * the landmark vertices alone (level 0). Failures leave NULLs (the message is kept). */
 void fit_forward(struct hrn_fit *f, int k, int level, int render, struct fit_fwd *o);
 const char *fit_group_name(int g);
+/* The expression weights are blendshape weights kept in [0,1] (the model says so and
+ * cfg.bounded_exp lets it). */
+static inline int fit_exp_bounded(const struct hrn_fit *f) {
+    return f->fm->exp_bounded && f->cfg.bounded_exp;
+}
 /* The loss of one iteration of stage s over every view (the terms summed over views, weighted
  * by cfg.w); *albedo_tv gets the UV albedo map's TV (NaN when there is none). On f->tape. */
 struct hrn_tensor *fit_stage_loss(struct hrn_fit *f, enum hrn_fit_stage s, struct hrn_loss_sum *ls,

@@ -297,6 +297,12 @@ static enum hrn_status write_h5(struct hrn_fit *f, const char *path, const float
     HRN_TRY(hrn_h5_attr_write_f64(h, "/", "mm_per_unit", (double)fm->mm_per_unit));
     HRN_TRY(hrn_h5_attr_write_f64(h, "/", "final_loss", f->last.total));
     HRN_TRY(hrn_h5_attr_write_f64(h, "/", "max_abs_coeff", (double)hrn_fit_max_abs_coeff(f)));
+    /* hrn_fit_check's figures, so a batch's results can be screened without the log */
+    HRN_TRY(hrn_h5_attr_write_i64(h, "/", "warnings", (int64_t)f->check.warnings));
+    HRN_TRY(hrn_h5_attr_write_f64(h, "/", "check_eye_px", f->check.eye_px));
+    HRN_TRY(hrn_h5_attr_write_f64(h, "/", "check_clipped", f->check.clipped));
+    HRN_TRY(hrn_h5_attr_write_f64(h, "/", "check_detail_mm", f->check.detail_mm));
+    HRN_TRY(hrn_h5_attr_write_f64(h, "/", "check_exp_offset_mm", f->check.exp_offset_mm));
     HRN_TRY(hrn_h5_attr_write_str(h, "/", "coeff_layout",
                                   "id | exp | tex | angle(3, rad) | gamma(27) | trans(3)"));
     for (int s = 0; s < HRN_FIT_N_STAGES; s++) {

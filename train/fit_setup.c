@@ -40,6 +40,30 @@ enum hrn_status hrn_fit_load_model(const char *path, struct hrn_face_model *fm) 
     return HRN_OK;
 }
 
+/* Photo pixels between the eye centres (mean of the eye corners 36, 39 and 42, 45; or the 5-point
+ * file's first two points), for the small-face warning. */
+static float eye_distance(const float *lm, int n) {
+    float l[2], r[2];
+    for (int c = 0; c < 2; c++) {
+        l[c] = n == 5 ? lm[c] : 0.5f * (lm[2 * 36 + c] + lm[2 * 39 + c]);
+        r[c] = n == 5 ? lm[2 + c] : 0.5f * (lm[2 * 42 + c] + lm[2 * 45 + c]);
+    }
+    return hypotf(r[0] - l[0], r[1] - l[1]);
+}
+
+/* The crop pixels (224, rows from the top) that hrn_align_crop fills from the photo rather than
+ * padding: the same resize and window arithmetic as there. */
+static void photo_box(const struct hrn_align *a, float box[4]) {
+    double s = 102.0 / (double)a->s, w0 = (double)a->w0, h0 = (double)a->h0;
+    int w = (int)(w0 * s), h = (int)(h0 * s);
+    int left = (int)(w / 2.0 - 112.0 + ((double)a->t0 - w0 / 2) * s);
+    int up = (int)(h / 2.0 - 112.0 + (h0 / 2 - (double)a->t1) * s);
+    box[0] = (float)-left;
+    box[1] = (float)-up;
+    box[2] = (float)(w - left);
+    box[3] = (float)(h - up);
+}
+
 /* The mask: same size as the photo, > 0.5 is face; cropped with the photo's alignment. */
 static enum hrn_status load_mask(const char *path, const struct hrn_image *photo,
                                  const struct hrn_align *a, float *out224) {
@@ -90,6 +114,8 @@ enum hrn_status hrn_fit_view_from_photo(const struct hrn_face_model *fm,
     v->has_align = 1;
     v->crop_scale = (float)(102.0 / (double)v->align.s);
     v->n_lm = n;
+    v->eye_px = eye_distance(lm, n);
+    photo_box(&v->align, v->photo_box);
     HRN_TRY(hrn_align_crop(&photo, &v->align, 224, 102.0, &v->img, lm, n, v->lm));
     HRN_TRY(hrn_align_crop(&photo, &v->align, 512, 102.0 * 512 / 224, &v->img_hd, NULL, 0, NULL));
     if (mask) {

@@ -357,8 +357,15 @@ static void add_view_losses(struct hrn_fit *f, int k, enum hrn_fit_stage s, stru
     struct hrn_tensor *tx = fm->n_tex > 0 && fm->mean_albedo
         ? hrn_reshape(t, hrn_slice(t, o->c, 0, l.tex, fm->n_tex), 2, (int64_t[]){1, fm->n_tex})
         : NULL;
-    hrn_loss_sum_add(ls, HRN_LOSS_REG, hrn_loss_coeff_reg(t, id, ex, tx, f->cfg.w.w_id,
-                                                          f->cfg.w.w_exp, f->cfg.w.w_tex));
+    hrn_loss_sum_add(ls, HRN_LOSS_REG,
+                     hrn_loss_coeff_reg(t, id, fit_exp_bounded(f) ? NULL : ex, tx, f->cfg.w.w_id,
+                                        f->cfg.w.w_exp, f->cfg.w.w_tex));
+    /* blendshape weights (ICT's ARKit set, eos's) mean nothing below 0 and are kept in [0,1]
+     * (project_bounded); their prior is the sum of |w|, a constant pull to the neutral face that
+     * leaves unused shapes at exactly 0, not a Gaussian around 0 */
+    if (ex && fit_exp_bounded(f))
+        hrn_loss_sum_add(ls, HRN_LOSS_REG, hrn_scale(t, hrn_sum_all(t, hrn_abs(t, ex)),
+                                                     f->cfg.w_exp_bounded));
     if (s == HRN_FIT_LM) return;
 
     hrn_loss_sum_add(ls, HRN_LOSS_GAMMA,
@@ -460,6 +467,16 @@ static float group_lr(const struct hrn_fit *f, enum hrn_fit_stage s, int g) {
     }
 }
 
+/* Bounded expression weights back into [0,1] after a step (projected Adam). */
+static void project_bounded(struct hrn_fit *f) {
+    if (!fit_exp_bounded(f)) return;
+    for (int k = 0; k < f->n_views; k++) {
+        if (f->p_exp[k] < 0) continue;
+        struct hrn_tensor *x = hrn_params_tensor(&f->ps, f->p_exp[k]);
+        for (int64_t i = 0; i < x->numel; i++) x->data[i] = fminf(1.0f, fmaxf(0.0f, x->data[i]));
+    }
+}
+
 /* The driver's loss callback of a fit stage: every view's terms, for the log and the guard. */
 struct stage_job {
     struct hrn_fit *f;
@@ -536,6 +553,7 @@ enum hrn_status hrn_fit_stage(struct hrn_fit *f, enum hrn_fit_stage s, FILE *tsv
         struct hrn_driver_result r;
         st = hrn_driver_step(&drv, 1u, stage_job_loss, &job, ctx, moving, &r);
         if (st != HRN_OK) goto fail;
+        project_bounded(f);
         struct hrn_fit_term_log lg = {.total = r.total, .albedo_smooth = job.albedo_tv,
                                       .tex_tv = NAN};
         memcpy(lg.value, job.ls.value, sizeof lg.value);
@@ -573,6 +591,7 @@ enum hrn_status hrn_fit_run(struct hrn_fit *f, const char *tsv_path) {
             hrn_log(HRN_LOG_INFO, "stage %-5s %5d iterations, %.2f ms each, loss %.6g",
                     hrn_fit_stage_name(s), f->cfg.iters[s], f->ms_per_iter[s], f->last.total);
     }
+    if (st == HRN_OK) st = hrn_fit_check(f);
     /* the TSV is kept after a numeric stop too: it shows where the fit went wrong */
     if (tsv_path) {
         enum hrn_status st2 = hrn_tmpfile_close(&tf, 1);

@@ -190,6 +190,7 @@ struct hrn_fit_config {
     float w_tex_photo;      /* texture refinement: photometric weight (HRN: 1.92) */
     float w_tex_tv;         /* texture refinement: TV of the offset (HRN: 10) */
     float tex_fat_face;     /* texture refinement target: HRN's fat_face degree (0.03; 0 = off) */
+    float w_exp_bounded;    /* prior sum |w| of bounded (blendshape) expressions, times w_reg */
     /* [maps] */
     int deform_res;         /* 64 */
     int disp_res;           /* 256 */
@@ -199,10 +200,17 @@ struct hrn_fit_config {
     int use_contour;        /* contour loss when a face mask (or landmark region) exists */
     int valid_mask;         /* HRN's valid (occlusion) mask multiplies D and the displacement */
     int photo_face_mask;    /* photometric loss on coverage x face mask (else coverage only) */
+    int bounded_exp;        /* respect a model's bounded expressions (fm->exp_bounded) */
     /* [output] */
     int tex_res;            /* texture PNG size (256) */
     int fused_neutral;      /* fused mesh with zero expression instead of the mean over views */
     int log_every;          /* TSV row every n iterations (1 = all) */
+    /* [checks]: when hrn_fit_check warns (enum hrn_fit_warning) */
+    float small_face_px;    /* eye centres closer than this in the photo */
+    float clipped_max;      /* fraction of the fitted face's crop pixels outside the photo */
+    float detail_max_mm;    /* largest |displacement| */
+    float exp_offset_max_mm; /* largest vertex offset of the expression */
+    float coeff_max;        /* largest |Gaussian coefficient| in standard deviations */
 };
 
 extern const struct hrn_config_schema hrn_fit_schema;
@@ -226,6 +234,9 @@ struct hrn_fit_view {
     struct hrn_align align;  /* photo -> crop (when from a photo) */
     float crop_scale;        /* crop pixels per photo pixel (F/s) */
     char src[512];           /* the photo's path */
+    float eye_px;            /* photo pixels between the eye centres (0: not from a photo) */
+    float photo_box[4];      /* with has_align: the crop pixels the photo covers, x0 y0 x1 y1
+                              * (rows from the top; x0 <= x < x1) */
 };
 void hrn_fit_view_free(struct hrn_fit_view *v); /* NULL-safe */
 
@@ -252,6 +263,25 @@ struct hrn_fit_term_log {
     int count[HRN_LOSS_TERM_COUNT];
     double albedo_smooth;
     double tex_tv;          /* texture refinement: TV of the offsets (NaN in other stages) */
+};
+
+/* What hrn_fit_check found (issue 16: results a user must be told about). */
+enum hrn_fit_warning {
+    HRN_FIT_WARN_SMALL_FACE = 1 << 0, /* eye centres closer than cfg.small_face_px photo pixels */
+    HRN_FIT_WARN_CLIPPED = 1 << 1,    /* over cfg.clipped_max of the fitted face outside the photo */
+    HRN_FIT_WARN_DETAIL = 1 << 2,     /* |displacement| reaches cfg.detail_max_mm */
+    HRN_FIT_WARN_COEFF = 1 << 3,      /* a Gaussian coefficient beyond cfg.coeff_max sd, or a
+                                       * bounded expression weight outside [0,1] */
+    HRN_FIT_WARN_EXP_OFFSET = 1 << 4, /* the expression moves a vertex over cfg.exp_offset_max_mm */
+};
+struct hrn_fit_checks {
+    unsigned warnings;       /* enum hrn_fit_warning bits */
+    double eye_px;           /* smallest over views (0: no view from a photo) */
+    double clipped;          /* largest fraction over views */
+    double detail_mm;        /* largest |displacement| as used (0 before the high stage) */
+    double exp_offset_mm;    /* largest vertex offset of any view's expression */
+    double coeff_sd;         /* largest |Gaussian coefficient| */
+    double exp_min, exp_max; /* range of bounded expression weights (0, 0 when none) */
 };
 
 struct hrn_fit {
@@ -299,6 +329,7 @@ struct hrn_fit {
     struct hrn_tensor **coeffs_in, **deform_in, **disp_in; /* (n_views) each, entries may be NULL */
     const float *coeffs_fixed;
     const float *deform_fixed, *disp_fixed; /* plain (n_views,3,Rd,Rd), (n_views,1,R,R) or NULL */
+    struct hrn_fit_checks check; /* hrn_fit_check's last findings */
 };
 
 /* Set up parameters (zero coefficients, pose and maps; ambient light; albedo map grey) and the
@@ -367,6 +398,12 @@ enum hrn_status hrn_fit_fused_shape(struct hrn_fit *f, float *verts);
  * NULL) receives a malloc()ed (224*224) coverage mask. */
 enum hrn_status hrn_fit_render(struct hrn_fit *f, int view, int level, struct hrn_image *img,
                                float **cover);
+/* Plausibility of the fit's result and inputs (fit_check.c; hrn_fit_run calls it at the end):
+ * fills f->check and logs one warning per problem found, naming the figure and the bound (a
+ * small face, a face partly outside the photo, detail at its bound, implausible coefficients or
+ * expression offsets). Landmarks outside the photo are checked before fitting, by
+ * hrn_fit_subject_run. */
+enum hrn_status hrn_fit_check(struct hrn_fit *f);
 /* Largest |coefficient| over the id, exp and tex blocks of every view (plausibility check). */
 float hrn_fit_max_abs_coeff(const struct hrn_fit *f);
 /* RMS distance in crop pixels between a view's projected model landmarks (level 1) and its
